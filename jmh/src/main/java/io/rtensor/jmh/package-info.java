@@ -1,0 +1,2 @@
+/** JMH benchmarks; every benchmark class measures its baseline in the same run. */
+package io.rtensor.jmh;
