@@ -1,0 +1,27 @@
+package io.rtensor.rpc;
+
+/**
+ * Turns tensor handles in call arguments into local tensors ({@link #localize}) and tensors in
+ * results into handles ({@link #remotize}) on a worker. The data plane provides the real one.
+ */
+public interface ValueTransport {
+  /** Leaves every value as it is. */
+  ValueTransport IDENTITY =
+      new ValueTransport() {
+        @Override
+        public Object localize(Object value) {
+          return value;
+        }
+
+        @Override
+        public Object remotize(Object value) {
+          return value;
+        }
+      };
+
+  /** The value with every tensor handle replaced by the tensor it names. */
+  Object localize(Object value);
+
+  /** The value with every tensor replaced by a handle to a stored shard. */
+  Object remotize(Object value);
+}

@@ -1,0 +1,65 @@
+package io.rtensor.scheduler;
+
+/**
+ * An engine call failed: the engine threw (never retried), the method does not exist or is
+ * ambiguous, or the call kept timing out through all its retries.
+ */
+public class EngineCallError extends SchedulerException {
+  private static final long serialVersionUID = 1L;
+
+  private final String engineName;
+  private final String remoteClass;
+  private final String remoteMessage;
+  private final String remoteStack;
+
+  public EngineCallError(
+      String workerId,
+      String engineName,
+      String method,
+      int attempt,
+      String remoteClass,
+      String remoteMessage,
+      String remoteStack,
+      Throwable cause) {
+    super(
+        "engine call "
+            + (engineName == null ? "" : engineName + ".")
+            + method
+            + " on worker '"
+            + workerId
+            + "' failed (attempt "
+            + attempt
+            + "): "
+            + (remoteClass == null ? "" : remoteClass + ": ")
+            + remoteMessage,
+        workerId,
+        roleOf(workerId),
+        method,
+        attempt,
+        cause);
+    this.engineName = engineName;
+    this.remoteClass = remoteClass;
+    this.remoteMessage = remoteMessage;
+    this.remoteStack = remoteStack;
+  }
+
+  /** The engine's name on the worker. */
+  public String engineName() {
+    return engineName;
+  }
+
+  /** The class of the exception the engine threw, or null when the failure was not the engine's. */
+  public String remoteClass() {
+    return remoteClass;
+  }
+
+  /** The engine exception's message (or what went wrong). */
+  public String remoteMessage() {
+    return remoteMessage;
+  }
+
+  /** The worker-side stack trace text, or null. */
+  public String remoteStack() {
+    return remoteStack;
+  }
+}

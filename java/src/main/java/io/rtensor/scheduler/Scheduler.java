@@ -1,0 +1,88 @@
+package io.rtensor.scheduler;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Runs workers for a single controller and calls the engines they host.
+ *
+ * <p>Two implementations share this contract: the Ray scheduler (one Ray actor per worker, in
+ * placement groups) and the local scheduler (child JVMs on this machine). No Ray type appears here.
+ * A worker id is {@code role/index}. Every failure is a {@link SchedulerException} subclass.
+ */
+public interface Scheduler extends AutoCloseable {
+
+  /** GPUs per node this scheduler plans with (bundles are split across nodes by it). */
+  int nGpusPerNode();
+
+  /**
+   * Creates the workers of a job and waits until they answer.
+   *
+   * @return the workers, in rank order
+   * @throws WorkerCreationError for an invalid job or when the workers cannot be placed or started
+   * @throws WorkerTimeoutError when they do not come up in the startup timeout
+   */
+  List<Worker> createWorkers(Job job);
+
+  /**
+   * The workers of a role after checking each answers within {@code timeout}.
+   *
+   * @throws WorkerNotFoundError for an unknown role
+   * @throws WorkerTimeoutError when a worker does not answer in time
+   * @throws WorkerFailedError when a worker is dead
+   */
+  List<Worker> getWorkers(String role, Duration timeout);
+
+  /** The roles this scheduler runs, in creation order. */
+  List<String> roles();
+
+  /**
+   * Deletes the workers of {@code role}, or of every role when {@code role} is null, in phases:
+   * destroy dispatched to all at once, a bounded wait, kill whatever did not finish, then release
+   * their reservations. Colocated roles that reuse another role's workers release nothing of the
+   * target's.
+   *
+   * @param reverseOrder delete roles (and ranks) in reverse creation order
+   */
+  void deleteWorkers(String role, boolean reverseOrder);
+
+  /**
+   * Starts a new worker beside each worker of {@code targetRole}, on the same devices, as role
+   * {@code role}.
+   */
+  List<Worker> forkWorkers(String role, String targetRole);
+
+  /**
+   * Creates an engine on a worker from a class name and constructor arguments. The first engine of
+   * a worker is its default.
+   *
+   * @throws EngineCreationError when the class is missing, is not an engine, or its constructor
+   *     throws
+   */
+  void createEngine(String workerId, String engineClass, String engineName, Object... args);
+
+  /** Sets environment variables in a worker's process (visible to engines created afterwards). */
+  void setWorkerEnv(String workerId, Map<String, String> env);
+
+  /**
+   * Calls {@code method} on engine {@code engineName} (null for the default) of a worker. Tensor
+   * handles in the arguments are localized on the worker, tensors in the result come back as
+   * handles.
+   *
+   * @throws EngineCallError when the engine throws (first attempt, not retried), the method is
+   *     missing or ambiguous, or every attempt timed out
+   * @throws WorkerFailedError when the worker died
+   */
+  Object callEngine(
+      String workerId, String method, String engineName, CallOptions options, Object... args);
+
+  /** {@link #callEngine} without waiting; the future completes with its result or exception. */
+  CompletableFuture<Object> callEngineAsync(
+      String workerId, String method, String engineName, CallOptions options, Object... args);
+
+  /** Deletes every worker this scheduler created and releases what it reserved. */
+  @Override
+  void close();
+}

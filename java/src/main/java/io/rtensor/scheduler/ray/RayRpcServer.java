@@ -1,0 +1,131 @@
+package io.rtensor.scheduler.ray;
+
+import io.ray.api.Ray;
+import io.rtensor.rpc.CallResult;
+import io.rtensor.rpc.EngineHost;
+import io.rtensor.rpc.ValueTransport;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The Ray actor behind each worker of the {@link RayScheduler}: it hosts the worker's engines and
+ * answers the scheduler's control calls. All methods return values (failures included, as {@link
+ * CallResult}s), so the scheduler tells an engine's exception from a dead actor.
+ */
+public class RayRpcServer {
+  private final String workerId;
+  private final EngineHost host;
+
+  /** Ray constructs the actor with the worker id it serves. */
+  public RayRpcServer(String workerId) {
+    this.workerId = workerId;
+    this.host =
+        new EngineHost(workerId, ValueTransport.IDENTITY, RayRpcServer.class.getClassLoader());
+  }
+
+  /** Answers with the worker id, the process id and the node address. */
+  public String ping() {
+    return workerId + " pid " + ProcessHandle.current().pid() + " on " + nodeIp();
+  }
+
+  /** The process id of the worker JVM. */
+  public long pid() {
+    return ProcessHandle.current().pid();
+  }
+
+  /** The GPU ids Ray assigned to this actor. */
+  public List<Long> gpuIds() {
+    return Ray.getRuntimeContext().getGpuIds();
+  }
+
+  /** An environment variable of this worker (the spec's env and setWorkerEnv's), or "". */
+  public String env(String name) {
+    String value = host.context("").getenv(name);
+    return value == null ? "" : value;
+  }
+
+  /** {@code count} free TCP ports on this node. */
+  public List<Integer> allocPorts(int count) {
+    return freePorts(count);
+  }
+
+  /** Sets role, rank and seed for engines created afterwards. */
+  public boolean configure(String role, int rank, long seed) {
+    host.configure(role, rank, seed);
+    return true;
+  }
+
+  /** Adds environment variables for engines. */
+  public boolean setEnv(Map<String, String> env) {
+    host.setEnv(env);
+    return true;
+  }
+
+  /** Creates an engine; see {@link EngineHost#createEngine}. */
+  public CallResult createEngine(String className, String engineName, Object[] args) {
+    return host.createEngine(className, engineName, args);
+  }
+
+  /** Calls an engine method; see {@link EngineHost#call}. */
+  public CallResult call(String engineName, String method, Object[] args) {
+    return host.call(engineName, method, args);
+  }
+
+  /** Destroys every engine; returns one line per engine whose destroy threw. */
+  public List<String> destroy() {
+    return new ArrayList<>(host.destroyAll());
+  }
+
+  /** Ends this actor's process (after {@link #destroy}). */
+  public boolean exit() {
+    Ray.exitActor();
+    return true;
+  }
+
+  /** The node's address and a free port on it: where rank 0 of a training role listens. */
+  public static String masterAddress() {
+    return nodeIp() + ":" + freePorts(1).get(0);
+  }
+
+  static String nodeIp() {
+    String configured = System.getProperty("ray.node-ip");
+    if (configured != null && !configured.isBlank()) {
+      return configured;
+    }
+    try {
+      return InetAddress.getLocalHost().getHostAddress();
+    } catch (IOException e) {
+      return "127.0.0.1";
+    }
+  }
+
+  static List<Integer> freePorts(int count) {
+    if (count < 0 || count > 64) {
+      throw new IllegalArgumentException("port count must be in [0, 64], got " + count);
+    }
+    List<ServerSocket> sockets = new ArrayList<>();
+    List<Integer> ports = new ArrayList<>();
+    try {
+      for (int i = 0; i < count; i++) {
+        ServerSocket socket = new ServerSocket(0);
+        sockets.add(socket);
+        ports.add(socket.getLocalPort());
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot allocate " + count + " ports: " + e.getMessage(), e);
+    } finally {
+      for (ServerSocket socket : sockets) {
+        try {
+          socket.close();
+        } catch (IOException ignored) {
+          // A port that fails to close is still reported; the engine binds it next.
+        }
+      }
+    }
+    return ports;
+  }
+}
