@@ -20,6 +20,7 @@ import io.rtensor.scheduler.DeviceType;
 import io.rtensor.scheduler.EngineCallError;
 import io.rtensor.scheduler.EngineCreationError;
 import io.rtensor.scheduler.Job;
+import io.rtensor.scheduler.JobRules;
 import io.rtensor.scheduler.Scheduler;
 import io.rtensor.scheduler.SchedulerException;
 import io.rtensor.scheduler.SchedulingSpec;
@@ -216,7 +217,8 @@ public final class RayScheduler implements Scheduler {
           }
         }
         Map<String, Double> resources = actorResources(spec);
-        Map<String, String> env = workerEnv(spec, Worker.id(role, i), i, job.replicas(), master);
+        Map<String, String> env =
+            JobRules.workerEnv(spec, Worker.id(role, i), i, job.replicas(), master);
         created.add(startActor(role, i, group, bundle, resources, env));
       }
       List<Worker> workers = awaitReady(created, job, deadline);
@@ -300,7 +302,8 @@ public final class RayScheduler implements Scheduler {
           resources.put(spec.deviceType().resourceName(), FORK_DEVICE_SHARE);
         }
         Map<String, String> env =
-            workerEnv(spec, Worker.id(role, i), i, target.workers().size(), target.masterAddress());
+            JobRules.workerEnv(
+                spec, Worker.id(role, i), i, target.workers().size(), target.masterAddress());
         created.add(startActor(role, i, t.group(), t.bundle(), resources, env));
       }
       List<Worker> workers = awaitReady(created, job, deadline);
@@ -674,48 +677,12 @@ public final class RayScheduler implements Scheduler {
   // ---------------------------------------------------------------- helpers
 
   private void validate(Job job) {
-    String role = job.role();
-    if (role.isBlank() || role.contains("/")) {
-      throw new WorkerCreationError(role, "a role is a non-empty name without '/'");
-    }
-    if (job.replicas() <= 0) {
-      throw new WorkerCreationError(role, "replicas must be > 0, got " + job.replicas());
-    }
-    if (job.tasks().size() != 1 && job.tasks().size() != job.replicas()) {
-      throw new WorkerCreationError(
-          role,
-          "give 1 task spec or one per replica: got "
-              + job.tasks().size()
-              + " for "
-              + job.replicas()
-              + " replicas");
-    }
-    if (roles.containsKey(role)) {
-      throw new WorkerCreationError(role, "the role already exists; delete it first");
-    }
-    if (job.tasks().stream().map(SchedulingSpec::placement).distinct().count() > 1) {
-      throw new WorkerCreationError(role, "all tasks of a job need the same placement strategy");
-    }
-    if (job.tasks().stream().map(SchedulingSpec::deviceType).distinct().count() > 1) {
-      throw new WorkerCreationError(role, "all tasks of a job need the same device type");
-    }
-    if (job.strategy().colocated()) {
-      RoleState target = roles.get(job.strategy().targetRole());
-      if (target == null) {
-        throw new WorkerCreationError(
-            role, "colocation target role '" + job.strategy().targetRole() + "' does not exist");
-      }
-      if (target.workers().size() != job.replicas()) {
-        throw new WorkerCreationError(
-            role,
-            "colocation needs the target's replica count: target '"
-                + job.strategy().targetRole()
-                + "' has "
-                + target.workers().size()
-                + ", the job asks for "
-                + job.replicas());
-      }
-    }
+    JobRules.validate(
+        job,
+        role -> {
+          RoleState state = roles.get(role);
+          return state == null ? null : state.workers().size();
+        });
   }
 
   private void checkClusterHas(Job job) {
@@ -796,28 +763,6 @@ public final class RayScheduler implements Scheduler {
       }
     }
     return 0;
-  }
-
-  /** The spec's variables, thread counts from its CPUs, and the worker's identity. */
-  static Map<String, String> workerEnv(
-      SchedulingSpec spec, String workerId, int rank, int worldSize, String masterAddress) {
-    Map<String, String> env = new LinkedHashMap<>();
-    String threads = Integer.toString(Math.max(1, (int) Math.floor(spec.cpu())));
-    for (String name :
-        List.of(
-            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")) {
-      env.put(name, threads);
-    }
-    env.put("RTENSOR_WORKER_ID", workerId);
-    env.put("RANK", Integer.toString(rank));
-    env.put("WORLD_SIZE", Integer.toString(worldSize));
-    if (masterAddress != null) {
-      int colon = masterAddress.lastIndexOf(':');
-      env.put("MASTER_ADDR", masterAddress.substring(0, colon));
-      env.put("MASTER_PORT", masterAddress.substring(colon + 1));
-    }
-    env.putAll(spec.env());
-    return env;
   }
 
   private String groupName(String role, int index) {

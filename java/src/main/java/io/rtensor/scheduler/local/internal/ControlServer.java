@@ -1,0 +1,163 @@
+package io.rtensor.scheduler.local.internal;
+
+import io.rtensor.rpc.CallResult;
+import io.rtensor.rpc.EngineHost;
+import io.rtensor.runtime.SessionSecret;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.arrow.flight.Action;
+import org.apache.arrow.flight.CallStatus;
+import org.apache.arrow.flight.FlightServer;
+import org.apache.arrow.flight.Location;
+import org.apache.arrow.flight.NoOpFlightProducer;
+import org.apache.arrow.flight.Result;
+import org.apache.arrow.flight.auth2.CallHeaderAuthenticator;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * A worker's control endpoint: an Arrow Flight server answering {@link ControlProtocol} actions for
+ * one {@link EngineHost}. Every call must carry the session secret.
+ */
+public final class ControlServer extends NoOpFlightProducer implements AutoCloseable {
+  private final EngineHost host;
+  private final FlightServer server;
+  private final Runnable onExit;
+
+  /**
+   * Starts serving on {@code 127.0.0.1:port} (0: any free port).
+   *
+   * @param onExit run after the reply to an {@code exit} action
+   */
+  public ControlServer(
+      BufferAllocator allocator,
+      EngineHost host,
+      SessionSecret secret,
+      String bindHost,
+      int port,
+      Runnable onExit)
+      throws IOException {
+    this.host = host;
+    this.onExit = onExit;
+    CallHeaderAuthenticator authenticator =
+        headers -> {
+          if (!secret.matches(headers.get(ControlProtocol.SECRET_HEADER))) {
+            throw CallStatus.UNAUTHENTICATED
+                .withDescription("missing or wrong session secret")
+                .toRuntimeException();
+          }
+          return () -> "scheduler";
+        };
+    this.server =
+        FlightServer.builder(allocator, Location.forGrpcInsecure(bindHost, port), this)
+            .headerAuthenticator(authenticator)
+            .build()
+            .start();
+  }
+
+  /** The port the server listens on. */
+  public int port() {
+    return server.getPort();
+  }
+
+  @Override
+  public void doAction(CallContext context, Action action, StreamListener<Result> listener) {
+    Object reply;
+    try {
+      Object body = ControlProtocol.decode(action.getBody(), EngineHost.class.getClassLoader());
+      reply = handle(action.getType(), body);
+    } catch (IOException | ClassNotFoundException | ClassCastException e) {
+      reply = CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
+    } catch (IllegalArgumentException e) {
+      listener.onError(
+          CallStatus.INVALID_ARGUMENT.withDescription(e.getMessage()).toRuntimeException());
+      return;
+    }
+    try {
+      listener.onNext(new Result(ControlProtocol.encode(reply)));
+      listener.onCompleted();
+    } catch (IOException e) {
+      listener.onError(
+          CallStatus.INTERNAL
+              .withDescription("the result of " + action.getType() + " cannot be serialized: " + e)
+              .toRuntimeException());
+    }
+    if (ControlProtocol.EXIT.equals(action.getType())) {
+      onExit.run();
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private Object handle(String type, Object body) {
+    switch (type) {
+      case ControlProtocol.PING:
+        return host.workerId() + " pid " + ProcessHandle.current().pid();
+      case ControlProtocol.CREATE_ENGINE:
+        {
+          Object[] a = (Object[]) body;
+          return host.createEngine((String) a[0], (String) a[1], (Object[]) a[2]);
+        }
+      case ControlProtocol.CALL:
+        {
+          Object[] a = (Object[]) body;
+          return host.call((String) a[0], (String) a[1], (Object[]) a[2]);
+        }
+      case ControlProtocol.SET_ENV:
+        host.setEnv((Map<String, String>) body);
+        return Boolean.TRUE;
+      case ControlProtocol.CONFIGURE:
+        {
+          Object[] a = (Object[]) body;
+          host.configure((String) a[0], (Integer) a[1], (Long) a[2]);
+          return Boolean.TRUE;
+        }
+      case ControlProtocol.ALLOC_PORTS:
+        return freePorts((Integer) body);
+      case ControlProtocol.DESTROY:
+        return new ArrayList<>(host.destroyAll());
+      case ControlProtocol.EXIT:
+        return Boolean.TRUE;
+      default:
+        throw new IllegalArgumentException(
+            "unknown action '"
+                + type
+                + "'; known: ping, createEngine, call, setEnv, configure,"
+                + " allocPorts, destroy, exit");
+    }
+  }
+
+  /** {@code count} ports free on this machine (bound and released). */
+  static List<Integer> freePorts(int count) {
+    if (count < 0 || count > 64) {
+      throw new IllegalArgumentException("port count must be in [0, 64], got " + count);
+    }
+    List<ServerSocket> sockets = new ArrayList<>();
+    List<Integer> ports = new ArrayList<>();
+    try {
+      for (int i = 0; i < count; i++) {
+        ServerSocket socket = new ServerSocket(0);
+        sockets.add(socket);
+        ports.add(socket.getLocalPort());
+      }
+      return ports;
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot allocate " + count + " ports: " + e.getMessage());
+    } finally {
+      for (ServerSocket socket : sockets) {
+        try {
+          socket.close();
+        } catch (IOException ignored) {
+          // Reported ports are free again once closed.
+        }
+      }
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    server.shutdown();
+    server.awaitTermination();
+  }
+}

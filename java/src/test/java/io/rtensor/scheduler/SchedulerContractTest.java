@@ -1,0 +1,333 @@
+package io.rtensor.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.rtensor.testing.engines.EchoEngine;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The contract every {@link Scheduler} keeps, run against each implementation by a subclass.
+ * Subclasses supply the scheduler and the few observations only they can make (a worker's device
+ * ids, killing a worker from outside, whether a worker's process is gone).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+public abstract class SchedulerContractTest {
+  protected static final CallOptions QUICK =
+      CallOptions.DEFAULT.withTimeout(Duration.ofSeconds(60)).withMaxRetries(0);
+
+  protected Scheduler scheduler;
+
+  /** A fresh scheduler offering at least 4 GPUs (real or declared). */
+  protected abstract Scheduler newScheduler();
+
+  /** Kills a worker's process from outside the scheduler (kill -9, or Ray's kill). */
+  protected abstract void killWorker(String workerId) throws Exception;
+
+  /** Something that identifies a worker's process for {@link #assertGone}. */
+  protected abstract Object processOf(String workerId);
+
+  /** Fails unless the process identified by {@code process} has ended (waits a bounded time). */
+  protected abstract void assertGone(Object process) throws Exception;
+
+  /** The device ids a worker sees. */
+  protected abstract List<?> deviceIdsOf(String workerId);
+
+  @BeforeAll
+  void startScheduler() {
+    scheduler = newScheduler();
+  }
+
+  @AfterEach
+  void deleteRoles() {
+    scheduler.deleteWorkers(null, true);
+    assertTrue(scheduler.roles().isEmpty());
+  }
+
+  @AfterAll
+  void closeScheduler() {
+    scheduler.close();
+  }
+
+  protected Object call(String workerId, String method, Object... args) {
+    return scheduler.callEngine(workerId, method, null, QUICK, args);
+  }
+
+  protected List<Worker> cpuWorkers(String role, int replicas) {
+    List<Worker> workers =
+        scheduler.createWorkers(
+            Job.builder(role)
+                .replicas(replicas)
+                .task(SchedulingSpec.builder().cpu(0.25).build())
+                .build());
+    for (Worker w : workers) {
+      scheduler.createEngine(w.id(), EchoEngine.class.getName(), "echo");
+    }
+    return workers;
+  }
+
+  @Test
+  void createdWorkersAnswerAndDeleteEndsTheirProcesses() throws Exception {
+    List<Worker> workers = cpuWorkers("gen", 2);
+    assertEquals(List.of("gen/0", "gen/1"), workers.stream().map(Worker::id).toList());
+    assertEquals(List.of("gen"), scheduler.roles());
+    assertEquals(
+        List.of("gen/0", "gen/1"),
+        scheduler.getWorkers("gen", Duration.ofSeconds(30)).stream().map(Worker::id).toList());
+    Object p0 = processOf("gen/0");
+    Object p1 = processOf("gen/1");
+    scheduler.deleteWorkers("gen", false);
+    assertGone(p0);
+    assertGone(p1);
+    assertThrows(
+        WorkerNotFoundError.class, () -> scheduler.getWorkers("gen", Duration.ofSeconds(5)));
+    assertThrows(WorkerNotFoundError.class, () -> call("gen/0", "add", 1, 2));
+  }
+
+  @Test
+  void enginesAnswerCallsWithOverloadsFuturesAndEnvironment() {
+    List<Worker> workers =
+        scheduler.createWorkers(
+            Job.builder("calc")
+                .replicas(2)
+                .task(SchedulingSpec.builder().cpu(0.25).env("FROM_SPEC", "spec").build())
+                .build());
+    scheduler.setWorkerEnv("calc/1", Map.of("FROM_CALL", "call"));
+    for (Worker w : workers) {
+      scheduler.createEngine(w.id(), EchoEngine.class.getName(), "echo", "labelled");
+    }
+    assertEquals(5, call("calc/0", "add", 2, 3));
+    assertEquals("ab", call("calc/0", "add", "a", "b"));
+    assertEquals(14, call("calc/0", "later", 7));
+    assertEquals("labelled", call("calc/1", "label"));
+    assertEquals(List.of(1, "two", 3.0), call("calc/1", "echo", List.of(1, "two", 3.0)));
+    assertEquals("spec", call("calc/1", "getenv", "FROM_SPEC"));
+    assertEquals("call", call("calc/1", "getenv", "FROM_CALL"));
+    assertEquals("1", call("calc/1", "getenv", "RANK"));
+    assertEquals("2", call("calc/0", "getenv", "WORLD_SIZE"));
+    assertEquals("1", call("calc/0", "getenv", "OMP_NUM_THREADS"));
+    assertEquals("calc/0 calc 0 0", call("calc/0", "describe"));
+  }
+
+  @Test
+  void colocationReusesTheTargetsWorkers() {
+    cpuWorkers("actor", 2);
+    List<Worker> ref =
+        scheduler.createWorkers(
+            Job.builder("ref")
+                .replicas(2)
+                .strategy(SchedulingStrategy.colocation("actor"))
+                .build());
+    assertEquals(List.of("ref/0", "ref/1"), ref.stream().map(Worker::id).toList());
+    assertEquals(call("actor/1", "pid"), call("ref/1", "pid"));
+    scheduler.deleteWorkers("ref", false);
+    assertEquals(5, call("actor/0", "add", 2, 3), "deleting the reusing role keeps the target");
+  }
+
+  @Test
+  void forkStartsNewWorkersOnTheTargetsDevices() {
+    List<Worker> target =
+        scheduler.createWorkers(
+            Job.builder("policy").task(SchedulingSpec.builder().cpu(0.5).gpu(1).build()).build());
+    scheduler.createEngine(target.get(0).id(), EchoEngine.class.getName(), null);
+    List<Worker> forked = scheduler.forkWorkers("policy-proxy", "policy");
+    assertEquals("policy-proxy/0", forked.get(0).id());
+    scheduler.createEngine("policy-proxy/0", EchoEngine.class.getName(), null);
+    assertNotEquals(call("policy/0", "pid"), call("policy-proxy/0", "pid"));
+    List<?> devices = deviceIdsOf("policy/0");
+    assertEquals(1, devices.size());
+    assertEquals(devices, deviceIdsOf("policy-proxy/0"));
+    scheduler.deleteWorkers("policy-proxy", false);
+    assertEquals(devices, deviceIdsOf("policy/0"), "the target survives its fork's deletion");
+  }
+
+  @Test
+  void forkOfAMultiDeviceWorkerIsRefused() {
+    scheduler.createWorkers(
+        Job.builder("wide").task(SchedulingSpec.builder().cpu(0.5).gpu(2).build()).build());
+    WorkerCreationError e =
+        assertThrows(WorkerCreationError.class, () -> scheduler.forkWorkers("wide-fork", "wide"));
+    assertTrue(e.getMessage().contains("multi-device"), e.getMessage());
+  }
+
+  @Test
+  void asyncCallsToEightWorkersOverlap() throws Exception {
+    List<Worker> workers = cpuWorkers("fleet", 8);
+    long start = System.nanoTime();
+    List<CompletableFuture<Object>> futures = new ArrayList<>();
+    for (Worker w : workers) {
+      futures.add(scheduler.callEngineAsync(w.id(), "countedSleep", null, QUICK, 1_000L));
+    }
+    for (CompletableFuture<Object> f : futures) {
+      assertEquals(1, f.get(60, TimeUnit.SECONDS));
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    assertTrue(seconds < 8, "8 one-second calls overlapped, took " + seconds + " s");
+  }
+
+  @Test
+  void engineExceptionIsAnEngineCallErrorAfterExactlyOneAttempt() {
+    cpuWorkers("thrower", 1);
+    EngineCallError e =
+        assertThrows(
+            EngineCallError.class,
+            () ->
+                scheduler.callEngine(
+                    "thrower/0",
+                    "fail",
+                    "echo",
+                    CallOptions.DEFAULT.withMaxRetries(3),
+                    "disk full"));
+    assertEquals(1, e.attempt());
+    assertEquals("thrower/0", e.workerId());
+    assertEquals("fail", e.method());
+    assertEquals(IllegalStateException.class.getName(), e.remoteClass());
+    assertEquals("disk full", e.remoteMessage());
+    assertTrue(e.remoteStack().contains("EchoEngine.fail"), e.remoteStack());
+    assertEquals(1, call("thrower/0", "calls"), "the engine ran the method once");
+  }
+
+  @Test
+  void slowEngineWithAShortTimeoutIsRetriedThenFails() {
+    cpuWorkers("slow", 1);
+    CallOptions options =
+        CallOptions.DEFAULT
+            .withTimeout(Duration.ofMillis(300))
+            .withMaxRetries(2)
+            .withInitialBackoff(Duration.ofMillis(10));
+    EngineCallError e =
+        assertThrows(
+            EngineCallError.class,
+            () -> scheduler.callEngine("slow/0", "countedSleep", null, options, 2_000L));
+    assertEquals(3, e.attempt());
+    assertTrue(e.getMessage().contains("timed out"), e.getMessage());
+    assertEquals(3, call("slow/0", "calls"), "three attempts reached the engine");
+  }
+
+  @Test
+  void killedWorkerGivesWorkerFailedErrorAndTheOthersKeepServing() throws Exception {
+    cpuWorkers("victim", 2);
+    Object process = processOf("victim/0");
+    killWorker("victim/0");
+    assertGone(process);
+    WorkerFailedError e =
+        assertThrows(WorkerFailedError.class, () -> call("victim/0", "add", 1, 2));
+    assertEquals("victim/0", e.workerId());
+    assertThrows(
+        WorkerFailedError.class, () -> scheduler.getWorkers("victim", Duration.ofSeconds(10)));
+    assertEquals(3, call("victim/1", "add", 1, 2));
+  }
+
+  @Test
+  void badInputGivesTypedErrorsAndLeavesTheWorkerUsable() {
+    scheduler.createWorkers(
+        Job.builder("bad").task(SchedulingSpec.builder().cpu(0.25).build()).build());
+    assertThrows(WorkerNotFoundError.class, () -> call("bad/7", "add", 1, 2));
+    assertThrows(WorkerNotFoundError.class, () -> call("nobody/0", "add", 1, 2));
+    assertThrows(WorkerNotFoundError.class, () -> scheduler.deleteWorkers("nobody", false));
+
+    EngineCallError noEngine =
+        assertThrows(EngineCallError.class, () -> call("bad/0", "add", 1, 2));
+    assertTrue(noEngine.getMessage().contains("no engine"), noEngine.getMessage());
+
+    EngineCreationError missing =
+        assertThrows(
+            EngineCreationError.class,
+            () -> scheduler.createEngine("bad/0", "io.rtensor.testing.engines.Missing", null));
+    assertTrue(missing.getMessage().contains("not found"), missing.getMessage());
+    EngineCreationError notEngine =
+        assertThrows(
+            EngineCreationError.class,
+            () -> scheduler.createEngine("bad/0", "io.rtensor.testing.engines.NotAnEngine", null));
+    assertTrue(notEngine.getMessage().contains("does not implement"), notEngine.getMessage());
+    EngineCreationError throwing =
+        assertThrows(
+            EngineCreationError.class,
+            () ->
+                scheduler.createEngine("bad/0", "io.rtensor.testing.engines.ThrowingEngine", null));
+    assertTrue(throwing.getMessage().contains("no model weights"), throwing.getMessage());
+    assertNotNull(throwing.remoteStack());
+
+    scheduler.createEngine("bad/0", EchoEngine.class.getName(), "echo");
+    EngineCallError wrongEngine =
+        assertThrows(
+            EngineCallError.class, () -> scheduler.callEngine("bad/0", "add", "nope", QUICK, 1, 2));
+    assertTrue(wrongEngine.getMessage().contains("nope"), wrongEngine.getMessage());
+    EngineCallError noMethod =
+        assertThrows(EngineCallError.class, () -> call("bad/0", "subtract", 1, 2));
+    assertTrue(noMethod.getMessage().contains("candidates: none"), noMethod.getMessage());
+    EngineCallError wrongTypes =
+        assertThrows(EngineCallError.class, () -> call("bad/0", "add", 1, "b"));
+    assertTrue(wrongTypes.getMessage().contains("add(int, int)"), wrongTypes.getMessage());
+    EngineCallError unserializable =
+        assertThrows(EngineCallError.class, () -> call("bad/0", "echo", new Thread()));
+    assertEquals(1, unserializable.attempt());
+
+    assertEquals(3, call("bad/0", "add", 1, 2), "the worker still serves calls");
+  }
+
+  @Test
+  void invalidJobsAreRefusedBeforeAnythingStarts() {
+    SchedulingSpec spec = SchedulingSpec.builder().build();
+    assertThrows(
+        WorkerCreationError.class,
+        () -> scheduler.createWorkers(Job.builder("z").replicas(0).task(spec).build()));
+    assertThrows(
+        WorkerCreationError.class,
+        () -> scheduler.createWorkers(Job.builder("z").replicas(3).task(spec).task(spec).build()));
+    assertThrows(
+        WorkerCreationError.class,
+        () ->
+            scheduler.createWorkers(
+                Job.builder("z")
+                    .replicas(2)
+                    .task(spec)
+                    .task(SchedulingSpec.builder().placement(PlacementStrategy.SEPARATE).build())
+                    .build()));
+    assertThrows(
+        WorkerCreationError.class,
+        () ->
+            scheduler.createWorkers(
+                Job.builder("z").strategy(SchedulingStrategy.colocation("absent")).build()));
+    assertThrows(
+        WorkerCreationError.class,
+        () -> scheduler.createWorkers(Job.builder("a/b").task(spec).build()));
+    cpuWorkers("twice", 1);
+    assertThrows(
+        WorkerCreationError.class,
+        () -> scheduler.createWorkers(Job.builder("twice").task(spec).build()));
+    assertThrows(
+        WorkerCreationError.class,
+        () ->
+            scheduler.createWorkers(
+                Job.builder("pair")
+                    .replicas(2)
+                    .strategy(SchedulingStrategy.colocation("twice"))
+                    .build()));
+    assertEquals(List.of("twice"), scheduler.roles());
+  }
+
+  @Test
+  void deleteAllInReverseOrderRemovesDependentRolesToo() throws Exception {
+    cpuWorkers("base", 1);
+    scheduler.createWorkers(
+        Job.builder("alias").strategy(SchedulingStrategy.colocation("base")).build());
+    Object process = processOf("base/0");
+    scheduler.deleteWorkers("base", true);
+    assertTrue(scheduler.roles().isEmpty(), "the alias went with its target: " + scheduler.roles());
+    assertGone(process);
+  }
+}
