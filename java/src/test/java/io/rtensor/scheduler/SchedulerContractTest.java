@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.rtensor.engine.EngineProxy;
+import io.rtensor.testing.engines.Calculator;
 import io.rtensor.testing.engines.EchoEngine;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -120,6 +122,22 @@ public abstract class SchedulerContractTest {
     assertEquals("2", call("calc/0", "getenv", "WORLD_SIZE"));
     assertEquals("1", call("calc/0", "getenv", "OMP_NUM_THREADS"));
     assertEquals("calc/0 calc 0 0", call("calc/0", "describe"));
+  }
+
+  @Test
+  void typedProxiesRunEngineMethodsRemotely() throws Exception {
+    cpuWorkers("typed", 1);
+    Calculator calculator = EngineProxy.of(scheduler, "typed/0", Calculator.class);
+    assertEquals(7, calculator.add(3, 4));
+    assertEquals("xy", calculator.add("x", "y"));
+    assertEquals(call("typed/0", "pid"), calculator.pid());
+    assertEquals(20, calculator.later(10).get(60, TimeUnit.SECONDS));
+    EngineCallError e = assertThrows(EngineCallError.class, () -> calculator.fail("no"));
+    assertEquals("no", e.remoteMessage());
+
+    EchoEngine viaClass = EngineProxy.of(scheduler, "typed/0", "echo", EchoEngine.class, QUICK);
+    assertEquals(9, viaClass.add(4, 5));
+    assertEquals("echo", viaClass.label());
   }
 
   @Test

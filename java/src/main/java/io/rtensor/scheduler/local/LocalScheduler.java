@@ -155,6 +155,14 @@ public final class LocalScheduler implements Scheduler {
     return worker(workerId).proc().process.pid();
   }
 
+  /**
+   * The control client of a worker, for measuring the raw transport (benchmarks) or diagnostics.
+   * Owned by the scheduler: do not close it.
+   */
+  public ControlClient controlClient(String workerId) {
+    return worker(workerId).proc().client;
+  }
+
   /** The devices a worker was given (indices of this machine's devices). */
   public List<Integer> deviceIds(String workerId) {
     return worker(workerId).proc().deviceIds;

@@ -52,7 +52,11 @@ public final class ControlClient implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
-    client.close();
+  public void close() {
+    try {
+      client.close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -156,8 +156,13 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     server.shutdown();
-    server.awaitTermination();
+    try {
+      server.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+      server.close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
