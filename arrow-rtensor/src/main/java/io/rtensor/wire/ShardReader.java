@@ -57,9 +57,12 @@ final class ShardReader {
   /** A message's metadata, and where it started. */
   private record Frame(Message message, int metadataLength, long offset) {}
 
+  /** What {@link #next()} returns when the input ends where a message could start. */
+  private static final Frame END_OF_INPUT = new Frame(null, 0, -1);
+
   TensorBatch read() throws IOException {
     Frame first = next();
-    if (first == null) {
+    if (first == null || first == END_OF_INPUT) {
       throw new WireFormatException("empty stream: expected a schema message", 0);
     }
     if (first.message.headerType() != MessageHeader.Schema) {
@@ -76,7 +79,16 @@ final class ShardReader {
     TensorBatch batch = null;
     try {
       while (true) {
+        long at = source.position();
         Frame f = next();
+        if (f == END_OF_INPUT) {
+          if (batch == null) {
+            // Without a record batch only the end-of-stream marker says nothing was cut off.
+            throw new WireFormatException(
+                "input ends after the schema without a record batch or end-of-stream marker", at);
+          }
+          break;
+        }
         if (f == null) {
           break;
         }
@@ -109,12 +121,15 @@ final class ShardReader {
     }
   }
 
-  /** The next message's metadata, or null at the end-of-stream marker or end of input. */
+  /**
+   * The next message's metadata; null at the end-of-stream marker, {@link #END_OF_INPUT} if the
+   * input ends where a message could start.
+   */
   private Frame next() throws IOException {
     long at = source.position();
     ByteBuffer prefix = source.read(8);
     if (prefix.remaining() == 0) {
-      return null;
+      return END_OF_INPUT;
     }
     if (prefix.remaining() < 4) {
       throw new WireFormatException(
