@@ -44,6 +44,9 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
 final class ShardReader {
   private static final int CONTINUATION = 0xFFFFFFFF;
 
+  /** Writers pad the body to 8 (Arrow Java, pyarrow) or 64 bytes; allow any padding below 64. */
+  private static final int MAX_BODY_PADDING = 64;
+
   private final ShardSource source;
   private final BufferAllocator allocator;
   private final DecodeLimits limits;
@@ -236,6 +239,9 @@ final class ShardReader {
     }
     String name = utf8(field.nameAsByteBuffer());
     String where = "column " + index + " '" + name + "'";
+    if (name.isEmpty()) {
+      throw new WireFormatException("column " + index + " has an empty name", at);
+    }
     if (field.dictionary() != null) {
       throw new WireFormatException(where + ": dictionary encoding is not supported", at);
     }
@@ -374,6 +380,7 @@ final class ShardReader {
     }
     // Check every node and buffer against the schema and the body before allocating.
     long[] dataOffsets = new long[columns.size()];
+    long usedEnd = 0;
     int n = 0;
     int b = 0;
     for (int i = 0; i < columns.size(); i++) {
@@ -407,6 +414,18 @@ final class ShardReader {
             at);
       }
       dataOffsets[i] = data[0];
+      usedEnd = Math.max(usedEnd, data[0] + data[1]);
+    }
+    // The body is the buffers plus alignment padding; a longer one would make a reader allocate
+    // memory that no tensor uses (and, from a channel, before the bytes have arrived).
+    if (bodyLength - usedEnd >= MAX_BODY_PADDING) {
+      throw new WireFormatException(
+          "body length "
+              + bodyLength
+              + " exceeds the "
+              + usedEnd
+              + " bytes its buffers use by more than alignment padding",
+          at);
     }
     long bodyAt = source.position();
     ArrowBuf body = source.body(bodyLength, allocator);
@@ -421,7 +440,11 @@ final class ShardReader {
         tensors.put(
             c.name(), Tensor.over(body, dataOffsets[i], c.dtype(), c.shape(rows), allocator));
       }
-      return TensorBatch.of(tensors);
+      try {
+        return TensorBatch.of(tensors);
+      } catch (IllegalArgumentException e) {
+        throw new WireFormatException(e.getMessage(), at, e);
+      }
     } catch (RuntimeException e) {
       tensors.values().forEach(Tensor::close);
       throw e;
