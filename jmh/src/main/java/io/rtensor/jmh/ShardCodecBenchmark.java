@@ -47,6 +47,7 @@ public class ShardCodecBenchmark {
   private BufferAllocator allocator;
   private Tensor tensor;
   private TensorBatch batch;
+  private byte[] encoded;
 
   @Setup(Level.Trial)
   public void setUp() {
@@ -57,6 +58,7 @@ public class ShardCodecBenchmark {
       b.setFloat(i, i); // touch every page so the first copy does not pay the page faults
     }
     batch = TensorBatch.of("x", tensor.share());
+    encoded = ShardCodec.encode(batch);
   }
 
   @TearDown(Level.Trial)
@@ -72,6 +74,38 @@ public class ShardCodecBenchmark {
     byte[] bytes = ShardCodec.encode(batch);
     try (TensorBatch back = ShardCodec.decode(bytes, allocator)) {
       return back.tensor("x").byteSize() + bytes.length;
+    }
+  }
+
+  /** Breakdown: encoding alone. */
+  @Benchmark
+  public int encodeOnly() {
+    return ShardCodec.encode(batch).length;
+  }
+
+  /** Breakdown: decoding alone, from a shard encoded once in setup. */
+  @Benchmark
+  public long decodeOnly() {
+    try (TensorBatch back = ShardCodec.decode(encoded, allocator)) {
+      return back.tensor("x").byteSize();
+    }
+  }
+
+  /** Breakdown of the baseline: Arrow memory to a new byte[]. */
+  @Benchmark
+  public int copyOut() {
+    ArrowBuf src = tensor.buffer();
+    byte[] bytes = new byte[(int) src.capacity()];
+    MemoryUtil.copyFromMemory(src.memoryAddress(), bytes, 0, bytes.length);
+    return bytes.length;
+  }
+
+  /** Breakdown of the baseline: a byte[] into new Arrow memory. */
+  @Benchmark
+  public long copyIn() {
+    try (ArrowBuf dst = allocator.buffer(encoded.length)) {
+      MemoryUtil.copyToMemory(encoded, 0, dst.memoryAddress(), encoded.length);
+      return dst.capacity();
     }
   }
 
