@@ -313,15 +313,27 @@ public final class TensorBatch implements AutoCloseable {
     LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
     long rows = root.getRowCount();
     try {
-      for (FieldVector v : root.getFieldVectors()) {
+      for (FieldVector column : root.getFieldVectors()) {
+        FieldVector v = column;
         Field f = v.getField();
         List<Field> children = f.getChildren();
+        Map<String, String> meta = new java.util.HashMap<>();
+        if (f.getMetadata() != null) {
+          meta.putAll(f.getMetadata());
+        }
+        org.apache.arrow.vector.types.pojo.ArrowType type = f.getType();
+        if (type instanceof org.apache.arrow.vector.types.pojo.ArrowType.ExtensionType ext) {
+          // A registered extension type: read its storage with the metadata it came from.
+          meta.put(TensorFields.EXTENSION_NAME_KEY, ext.extensionName());
+          meta.put(TensorFields.EXTENSION_METADATA_KEY, ext.serialize());
+          type = ext.storageType();
+          if (v instanceof org.apache.arrow.vector.ExtensionTypeVector<?> ev) {
+            v = ev.getUnderlyingVector();
+          }
+        }
         ColumnSpec spec =
             TensorFields.parse(
-                f.getName(),
-                f.getType(),
-                children.size() == 1 ? children.get(0).getType() : null,
-                f.getMetadata() == null ? Map.of() : f.getMetadata());
+                f.getName(), type, children.size() == 1 ? children.get(0).getType() : null, meta);
         if (v.getNullCount() != 0) {
           throw new IllegalArgumentException("column '" + f.getName() + "' holds nulls");
         }

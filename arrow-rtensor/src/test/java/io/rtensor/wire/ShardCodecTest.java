@@ -158,6 +158,29 @@ class ShardCodecTest {
   }
 
   @Test
+  void arrowJavaReadsTensorColumnsAsFixedShapeTensorVectorsOnceTheTypeIsRegistered()
+      throws Exception {
+    io.rtensor.tensor.FixedShapeTensorType.register();
+    try (TensorBatch b = sampleBatch();
+        ArrowStreamReader reader =
+            new ArrowStreamReader(
+                new java.io.ByteArrayInputStream(ShardCodec.encode(b)), allocator)) {
+      assertTrue(reader.loadNextBatch());
+      VectorSchemaRoot root = reader.getVectorSchemaRoot();
+      var logits = root.getVector("logits");
+      assertTrue(
+          logits instanceof io.rtensor.tensor.FixedShapeTensorType.Vector,
+          logits.getClass().getName());
+      assertEquals(
+          Shape.of(3, 2),
+          ((io.rtensor.tensor.FixedShapeTensorType) logits.getField().getType()).rowShape());
+      try (TensorBatch back = TensorBatch.fromVectorSchemaRoot(root)) {
+        assertSameBatch(b, back);
+      }
+    }
+  }
+
+  @Test
   void singleTensorShardLeavesTheTensorOpen() {
     try (Tensor t = Tensor.of(allocator, new float[] {1, 2, 3});
         TensorBatch back = ShardCodec.decode(ShardCodec.encode("w", t), allocator)) {
