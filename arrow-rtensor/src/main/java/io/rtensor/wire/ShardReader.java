@@ -50,6 +50,7 @@ final class ShardReader {
   private final ShardSource source;
   private final BufferAllocator allocator;
   private final DecodeLimits limits;
+  private long stringBudget;
 
   ShardReader(ShardSource source, BufferAllocator allocator, DecodeLimits limits) {
     this.source = source;
@@ -203,6 +204,7 @@ final class ShardReader {
 
   private List<ColumnSpec> schema(Frame f) {
     long at = f.offset + 8;
+    stringBudget = f.metadataLength;
     try {
       Schema schema = (Schema) f.message.header(new Schema());
       if (schema == null) {
@@ -237,7 +239,7 @@ final class ShardReader {
     if (field == null) {
       throw new WireFormatException("column " + index + " is missing", at);
     }
-    String name = utf8(field.nameAsByteBuffer());
+    String name = utf8(field.nameAsByteBuffer(), at);
     String where = "column " + index + " '" + name + "'";
     if (name.isEmpty()) {
       throw new WireFormatException("column " + index + " has an empty name", at);
@@ -266,7 +268,7 @@ final class ShardReader {
     for (int i = 0; i < m; i++) {
       KeyValue kv = field.customMetadata(i);
       if (kv != null) {
-        meta.put(utf8(kv.keyAsByteBuffer()), utf8(kv.valueAsByteBuffer()));
+        meta.put(utf8(kv.keyAsByteBuffer(), at), utf8(kv.valueAsByteBuffer(), at));
       }
     }
     try {
@@ -508,8 +510,21 @@ final class ShardReader {
     }
   }
 
-  private static String utf8(ByteBuffer b) {
-    return b == null ? "" : StandardCharsets.UTF_8.decode(b).toString();
+  /**
+   * A string of the current message's metadata. Strings in a well-formed flatbuffer do not overlap,
+   * so together they are no longer than the metadata; offsets that point many fields at one large
+   * string would otherwise make a small message decode gigabytes of text.
+   */
+  private String utf8(ByteBuffer b, long at) {
+    if (b == null) {
+      return "";
+    }
+    stringBudget -= b.remaining();
+    if (stringBudget < 0) {
+      throw new WireFormatException(
+          "metadata strings add up to more than the metadata holds (overlapping strings)", at);
+    }
+    return StandardCharsets.UTF_8.decode(b).toString();
   }
 
   private static String headerName(byte type) {

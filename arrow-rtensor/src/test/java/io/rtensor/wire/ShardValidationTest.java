@@ -264,6 +264,46 @@ class ShardValidationTest {
   }
 
   @Test
+  void metadataEntriesSharingOneLargeStringAreRejected() {
+    // One field whose 1000 metadata entries all point at the same 64 KiB key-value pair: a
+    // 64 KiB message that would otherwise decode 64 MB of text.
+    com.google.flatbuffers.FlatBufferBuilder fb = new com.google.flatbuffers.FlatBufferBuilder();
+    int key = fb.createString("k");
+    int value = fb.createString("v".repeat(64 << 10));
+    int kv = org.apache.arrow.flatbuf.KeyValue.createKeyValue(fb, key, value);
+    int[] entries = new int[1000];
+    Arrays.fill(entries, kv);
+    int meta = org.apache.arrow.flatbuf.Field.createCustomMetadataVector(fb, entries);
+    int name = fb.createString("x");
+    int intType = org.apache.arrow.flatbuf.Int.createInt(fb, 32, true);
+    org.apache.arrow.flatbuf.Field.startField(fb);
+    org.apache.arrow.flatbuf.Field.addName(fb, name);
+    org.apache.arrow.flatbuf.Field.addTypeType(fb, org.apache.arrow.flatbuf.Type.Int);
+    org.apache.arrow.flatbuf.Field.addType(fb, intType);
+    org.apache.arrow.flatbuf.Field.addCustomMetadata(fb, meta);
+    int field = org.apache.arrow.flatbuf.Field.endField(fb);
+    int fields = org.apache.arrow.flatbuf.Schema.createFieldsVector(fb, new int[] {field});
+    org.apache.arrow.flatbuf.Schema.startSchema(fb);
+    org.apache.arrow.flatbuf.Schema.addFields(fb, fields);
+    int schema = org.apache.arrow.flatbuf.Schema.endSchema(fb);
+    Message.startMessage(fb);
+    Message.addVersion(fb, MetadataVersion.V5);
+    Message.addHeaderType(fb, MessageHeader.Schema);
+    Message.addHeader(fb, schema);
+    fb.finish(Message.endMessage(fb));
+    byte[] m = fb.sizedByteArray();
+    int padded = (m.length + 7) & -8;
+    byte[] b =
+        ByteBuffer.allocate(8 + padded + 8)
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .putInt(-1)
+            .putInt(padded)
+            .put(m)
+            .array();
+    assertTrue(rejects(b).getMessage().contains("overlapping strings"));
+  }
+
+  @Test
   void emptyInputIsRejected() {
     assertTrue(rejects(new byte[0]).getMessage().contains("empty stream"));
     List<byte[]> bad = List.of(new byte[3], new byte[] {-1, -1, -1, -1, 1});
