@@ -1,6 +1,7 @@
 package io.rtensor.wire;
 
 import io.rtensor.tensor.ColumnSpec;
+import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.tensor.TensorFields;
@@ -382,6 +383,7 @@ final class ShardReader {
     }
     // Check every node and buffer against the schema and the body before allocating.
     long[] dataOffsets = new long[columns.size()];
+    Shape[] shapes = new Shape[columns.size()];
     long usedEnd = 0;
     int n = 0;
     int b = 0;
@@ -390,6 +392,11 @@ final class ShardReader {
       String where = "column '" + c.name() + "'";
       if (c.scalar() && rows != 1) {
         throw new WireFormatException(where + " is rank 0 but the batch has " + rows + " rows", at);
+      }
+      try {
+        shapes[i] = c.shape(rows);
+      } catch (IllegalArgumentException e) {
+        throw new WireFormatException(where + ": " + e.getMessage(), at, e);
       }
       checkNode(nodes[n++], rows, where, at);
       checkBuffer(buffers[b++], bodyLength, where + " validity", at);
@@ -408,7 +415,7 @@ final class ShardReader {
                 + ": data buffer holds "
                 + data[1]
                 + " bytes, shape "
-                + c.shape(rows)
+                + shapes[i]
                 + " of "
                 + c.dtype()
                 + " needs "
@@ -439,8 +446,7 @@ final class ShardReader {
     try {
       for (int i = 0; i < columns.size(); i++) {
         ColumnSpec c = columns.get(i);
-        tensors.put(
-            c.name(), Tensor.over(body, dataOffsets[i], c.dtype(), c.shape(rows), allocator));
+        tensors.put(c.name(), Tensor.over(body, dataOffsets[i], c.dtype(), shapes[i], allocator));
       }
       try {
         return TensorBatch.of(tensors);

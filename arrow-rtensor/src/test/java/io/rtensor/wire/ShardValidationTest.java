@@ -104,14 +104,28 @@ class ShardValidationTest {
 
   /** A schema, then a record batch message that claims a body of {@code bodyLength} bytes. */
   private byte[] claimingBody(long bodyLength) {
-    byte[] valid = shard(DType.UINT8, 3);
+    return withBatch(shard(DType.UINT8, 3), 3, new long[0][], new long[0][], bodyLength);
+  }
+
+  /**
+   * The schema of {@code valid}, then a record batch message with the given row count, field nodes
+   * {length, nulls}, buffers {offset, length} and body length, and no body bytes.
+   */
+  private static byte[] withBatch(
+      byte[] valid, long rows, long[][] nodes, long[][] buffers, long bodyLength) {
     ShardMessages.Frame schema = ShardMessages.of(valid).schema();
     com.google.flatbuffers.FlatBufferBuilder fb = new com.google.flatbuffers.FlatBufferBuilder();
-    RecordBatch.startNodesVector(fb, 0);
-    int nodes = fb.endVector();
-    RecordBatch.startBuffersVector(fb, 0);
-    int buffers = fb.endVector();
-    int rb = RecordBatch.createRecordBatch(fb, 3, nodes, buffers, 0, 0);
+    RecordBatch.startNodesVector(fb, nodes.length);
+    for (int i = nodes.length - 1; i >= 0; i--) {
+      org.apache.arrow.flatbuf.FieldNode.createFieldNode(fb, nodes[i][0], nodes[i][1]);
+    }
+    int nodesAt = fb.endVector();
+    RecordBatch.startBuffersVector(fb, buffers.length);
+    for (int i = buffers.length - 1; i >= 0; i--) {
+      org.apache.arrow.flatbuf.Buffer.createBuffer(fb, buffers[i][0], buffers[i][1]);
+    }
+    int buffersAt = fb.endVector();
+    int rb = RecordBatch.createRecordBatch(fb, rows, nodesAt, buffersAt, 0, 0);
     Message.startMessage(fb);
     Message.addVersion(fb, MetadataVersion.V5);
     Message.addHeaderType(fb, MessageHeader.RecordBatch);
@@ -123,6 +137,22 @@ class ShardValidationTest {
     ByteBuffer out = ByteBuffer.allocate(schema.end() + 8 + padded).order(ByteOrder.LITTLE_ENDIAN);
     out.put(valid, 0, schema.end()).putInt(-1).putInt(padded).put(meta);
     return out.array();
+  }
+
+  @Test
+  void rowCountWhoseShapeOverflowsIsRejected() {
+    // An empty tensor [0, 2^30, 0] is fine; the same columns with 2^40 rows cannot be counted.
+    byte[] valid = shard(DType.FLOAT32, 0, 1 << 30, 0);
+    long rows = 1L << 40;
+    byte[] b =
+        withBatch(
+            valid,
+            rows,
+            new long[][] {{rows, 0}, {0, 0}},
+            new long[][] {{0, 0}, {0, 0}, {0, 0}},
+            0);
+    WireFormatException e = rejects(b);
+    assertTrue(e.getMessage().contains("overflows"), e.getMessage());
   }
 
   @Test
