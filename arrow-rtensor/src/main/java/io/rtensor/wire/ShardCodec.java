@@ -178,8 +178,20 @@ public final class ShardCodec {
    * @throws WireFormatException if the bytes are not a valid shard within {@code limits}
    */
   public static TensorBatch decode(byte[] bytes, BufferAllocator allocator, DecodeLimits limits) {
+    return decode(bytes, 0, bytes.length, allocator, limits);
+  }
+
+  /**
+   * Decodes a shard from {@code length} bytes of {@code bytes} at {@code offset}: the body is
+   * copied once into memory from {@code allocator}.
+   *
+   * @throws WireFormatException if the bytes are not a valid shard within {@code limits}
+   */
+  public static TensorBatch decode(
+      byte[] bytes, int offset, int length, BufferAllocator allocator, DecodeLimits limits) {
+    java.util.Objects.checkFromIndexSize(offset, length, bytes.length);
     try {
-      return new ShardReader(new ShardSource.OfBytes(bytes, 0, bytes.length), allocator, limits)
+      return new ShardReader(new ShardSource.OfBytes(bytes, offset, length), allocator, limits)
           .read();
     } catch (IOException e) {
       throw new IllegalStateException("byte array reads do not fail", e);
@@ -188,8 +200,8 @@ public final class ShardCodec {
 
   /**
    * Decodes a shard from the readable bytes of {@code buffer} ({@code [readerIndex, writerIndex)})
-   * with the default limits. See {@link #decode(ArrowBuf, long, long, BufferAllocator,
-   * DecodeLimits)}.
+   * with the default limits; the indexes are not moved. See {@link #decode(ArrowBuf, long, long,
+   * BufferAllocator, DecodeLimits)}.
    */
   public static TensorBatch decode(ArrowBuf buffer, BufferAllocator allocator) {
     return decode(
@@ -230,7 +242,8 @@ public final class ShardCodec {
 
   /**
    * Decodes one shard from a channel, reading the body straight into memory from {@code allocator}.
-   * Reads up to and including the end-of-stream marker, no further.
+   * Reads up to and including the end-of-stream marker, no further (a writer that leaves the
+   * channel open must write the marker, as this codec and pyarrow do).
    *
    * @throws WireFormatException if the bytes are not a valid shard within {@code limits}
    * @throws IOException if the channel fails

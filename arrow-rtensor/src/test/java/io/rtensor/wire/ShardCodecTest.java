@@ -112,6 +112,19 @@ class ShardCodecTest {
   }
 
   @Test
+  void decodesAShardInTheMiddleOfALargerArray() {
+    try (TensorBatch b = sampleBatch()) {
+      byte[] bytes = ShardCodec.encode(b);
+      byte[] framed = new byte[bytes.length + 13];
+      System.arraycopy(bytes, 0, framed, 5, bytes.length);
+      try (TensorBatch back =
+          ShardCodec.decode(framed, 5, bytes.length, allocator, DecodeLimits.DEFAULT)) {
+        assertSameBatch(b, back);
+      }
+    }
+  }
+
+  @Test
   void decodingFromArrowBufCopiesNothingAndOutlivesTheSourceReference() {
     try (TensorBatch b = sampleBatch()) {
       byte[] bytes = ShardCodec.encode(b);
