@@ -2,6 +2,7 @@ package io.rtensor.tensor;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,12 +11,14 @@ import java.util.Set;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BaseFixedWidthVector;
+import org.apache.arrow.vector.ExtensionTypeVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.FixedSizeListVector;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
@@ -317,17 +320,17 @@ public final class TensorBatch implements AutoCloseable {
         FieldVector v = column;
         Field f = v.getField();
         List<Field> children = f.getChildren();
-        Map<String, String> meta = new java.util.HashMap<>();
+        Map<String, String> meta = new HashMap<>();
         if (f.getMetadata() != null) {
           meta.putAll(f.getMetadata());
         }
-        org.apache.arrow.vector.types.pojo.ArrowType type = f.getType();
-        if (type instanceof org.apache.arrow.vector.types.pojo.ArrowType.ExtensionType ext) {
+        ArrowType type = f.getType();
+        if (type instanceof ArrowType.ExtensionType ext) {
           // A registered extension type: read its storage with the metadata it came from.
           meta.put(TensorFields.EXTENSION_NAME_KEY, ext.extensionName());
           meta.put(TensorFields.EXTENSION_METADATA_KEY, ext.serialize());
           type = ext.storageType();
-          if (v instanceof org.apache.arrow.vector.ExtensionTypeVector<?> ev) {
+          if (v instanceof ExtensionTypeVector<?> ev) {
             v = ev.getUnderlyingVector();
           }
         }

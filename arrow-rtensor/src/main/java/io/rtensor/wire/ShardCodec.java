@@ -7,6 +7,8 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
+import java.util.Arrays;
+import java.util.Objects;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.util.MemoryUtil;
@@ -92,7 +94,7 @@ public final class ShardCodec {
 
   private static void writeZeros(OutputStream out, long n, byte[] chunk) throws IOException {
     if (n > 0) {
-      java.util.Arrays.fill(chunk, 0, (int) n, (byte) 0); // n < ALIGNMENT <= chunk.length
+      Arrays.fill(chunk, 0, (int) n, (byte) 0); // n < ALIGNMENT <= chunk.length
       out.write(chunk, 0, (int) n);
     }
   }
@@ -189,7 +191,7 @@ public final class ShardCodec {
    */
   public static TensorBatch decode(
       byte[] bytes, int offset, int length, BufferAllocator allocator, DecodeLimits limits) {
-    java.util.Objects.checkFromIndexSize(offset, length, bytes.length);
+    Objects.checkFromIndexSize(offset, length, bytes.length);
     try {
       return new ShardReader(new ShardSource.OfBytes(bytes, offset, length), allocator, limits)
           .read();

@@ -131,7 +131,9 @@ class TensorBatchTest {
   @Test
   void vectorSchemaRootRoundTripSharesTensorBytes() {
     try (TensorBatch b = batch(4)) {
-      try (VectorSchemaRoot root = b.toVectorSchemaRoot(allocator)) {
+      VectorSchemaRoot root = b.toVectorSchemaRoot(allocator);
+      TensorBatch back;
+      try {
         assertEquals(4, root.getRowCount());
         FixedSizeListVector x = (FixedSizeListVector) root.getVector("x");
         assertEquals(
@@ -141,11 +143,13 @@ class TensorBatchTest {
             b.tensor("x").buffer().memoryAddress(),
             x.getDataVector().getDataBuffer().memoryAddress(),
             "the vector should use the tensor's memory");
-        try (TensorBatch back = TensorBatch.fromVectorSchemaRoot(root)) {
-          root.close();
-          assertArrayEquals(b.tensor("x").toFloatArray(), back.tensor("x").toFloatArray());
-          assertArrayEquals(b.tensor("ids").toLongArray(), back.tensor("ids").toLongArray());
-        }
+        back = TensorBatch.fromVectorSchemaRoot(root);
+      } finally {
+        root.close();
+      }
+      try (back) { // outlives the root it came from
+        assertArrayEquals(b.tensor("x").toFloatArray(), back.tensor("x").toFloatArray());
+        assertArrayEquals(b.tensor("ids").toLongArray(), back.tensor("ids").toLongArray());
       }
     }
   }
