@@ -20,6 +20,8 @@ public final class Main {
     Map<String, Command> commands = new TreeMap<>();
     commands.put("demo", new DemoCommand());
     commands.put("worker", new WorkerCommand());
+    commands.put("inspect", new InspectCommand(System.in));
+    commands.put("convert", new ConvertCommand());
     return commands;
   }
 
