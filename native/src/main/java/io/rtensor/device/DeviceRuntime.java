@@ -1,0 +1,43 @@
+package io.rtensor.device;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One device runtime (CPU, CUDA or Ascend), loaded at run time. Obtain one from {@link
+ * DeviceRuntimes}; a runtime lives as long as the process. The resources it hands out (buffers,
+ * streams, events) are {@link AutoCloseable} with one owner.
+ */
+public interface DeviceRuntime {
+  /** Which runtime this is. */
+  RuntimeKind kind();
+
+  /** The library file it was loaded from; empty for the CPU. */
+  String library();
+
+  /** The driver version the runtime reports (CUDA: 1000 * major + 10 * minor), or 0. */
+  int driverVersion();
+
+  /** Number of devices visible to this process. */
+  int deviceCount();
+
+  /**
+   * A device by ordinal.
+   *
+   * @throws IllegalArgumentException if there is no such device
+   */
+  Device device(int index);
+
+  /** Whether {@link Device#createEvent()} is available (CPU and CUDA; not Ascend). */
+  boolean supportsEvents();
+
+  /** All devices, in ordinal order. */
+  default List<Device> devices() {
+    int n = deviceCount();
+    List<Device> all = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      all.add(device(i));
+    }
+    return List.copyOf(all);
+  }
+}
