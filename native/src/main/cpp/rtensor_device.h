@@ -375,6 +375,54 @@ inline int device_name(int backend, int dev, char* buffer, int length) {
   return r;
 }
 
+// Total memory of a device: cuDeviceTotalMem (no context needed), the ACL HBM total, or the
+// host's physical memory.
+inline int device_total_memory(int backend, int dev, size_t* total) {
+  using namespace detail;
+  *total = 0;
+  if (backend == BACKEND_CUDA) {
+    if (load_status(backend) != LOAD_OK) return not_loaded(backend);
+    CUdevice device = 0;
+    int r = check_cuda(cu().cuDeviceGet(&device, dev));
+    if (r != 0) return r;
+    return check_cuda(cu().cuDeviceTotalMem(total, device));
+  }
+  int r = enter(backend, dev);
+  if (r != 0) return r;
+  size_t free_bytes = 0;
+  if (backend == BACKEND_ACL) return check_acl(acl().aclrtGetMemInfo(ACL_HBM_MEM, &free_bytes, total));
+  *total = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return 0;
+}
+
+// Gives back what rtensor holds per device: the CUDA primary contexts it retained (retained again
+// on next use) or the ACL device bound to the calling thread. Only when no other thread is using
+// the runtime.
+inline int release_devices(int backend) {
+  using namespace detail;
+  if (backend == BACKEND_CPU) return 0;
+  if (load_status(backend) != LOAD_OK) return not_loaded(backend);
+  Runtime& rt = runtimes[backend];
+  if (backend == BACKEND_ACL) {
+    if (acl_current_device < 0) return 0;
+    int r = check_acl(rt.acl.aclrtResetDevice(acl_current_device));
+    if (r == 0) acl_current_device = -1;
+    return r;
+  }
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  int first_error = 0;
+  for (int dev = 0; dev < MAX_DEVICES; dev++) {
+    if (rt.contexts[dev] == nullptr) continue;
+    int r = check_cuda(rt.cuda.cuDevicePrimaryCtxRelease(dev));
+    if (r == 0) {
+      __atomic_store_n(&rt.contexts[dev], static_cast<CUcontext>(nullptr), __ATOMIC_RELEASE);
+    } else if (first_error == 0) {
+      first_error = r;
+    }
+  }
+  return first_error;
+}
+
 // free_total[0] = free bytes, free_total[1] = total bytes.
 inline int mem_info(int backend, int dev, size_t* free_total) {
   using namespace detail;

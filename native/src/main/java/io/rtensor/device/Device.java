@@ -2,6 +2,7 @@ package io.rtensor.device;
 
 import io.rtensor.device.internal.DeviceOps;
 import java.nio.charset.StandardCharsets;
+import java.util.Objects;
 import org.apache.arrow.memory.ArrowBuf;
 
 /**
@@ -52,6 +53,14 @@ public final class Device {
       n++;
     }
     return new String(buffer, 0, n, StandardCharsets.UTF_8);
+  }
+
+  /** Total memory of the device ({@code cuDeviceTotalMem}), without making a context current. */
+  public long totalMemory() {
+    long[] total = new long[1];
+    runtime.check(
+        DeviceOps.device_total_memory(backend(), index, total), "deviceTotalMem", index, -1);
+    return total[0];
   }
 
   /** Free and total memory. */
@@ -115,6 +124,7 @@ public final class Device {
    * @throws UnsupportedOperationException on Ascend
    */
   public HostRegistration register(HostMemory memory) {
+    Objects.requireNonNull(memory, "memory");
     if (kind() == RuntimeKind.ASCEND) {
       throw new UnsupportedOperationException("host registration is not bound for Ascend");
     }
@@ -172,6 +182,7 @@ public final class Device {
   public void copyToHost(
       DeviceBuffer src, long srcOffset, HostMemory dst, long dstOffset, long bytes) {
     checkOwn(src, "source");
+    Objects.requireNonNull(dst, "destination");
     Ranges.check("source", srcOffset, bytes, src.size());
     Ranges.check("destination", dstOffset, bytes, dst.size());
     if (bytes == 0) {
@@ -200,6 +211,7 @@ public final class Device {
   public void copyToDevice(
       HostMemory src, long srcOffset, DeviceBuffer dst, long dstOffset, long bytes) {
     checkOwn(dst, "destination");
+    Objects.requireNonNull(src, "source");
     Ranges.check("source", srcOffset, bytes, src.size());
     Ranges.check("destination", dstOffset, bytes, dst.size());
     if (bytes == 0) {
@@ -257,6 +269,7 @@ public final class Device {
       long bytes,
       DeviceStream stream) {
     checkOwn(src, "source");
+    Objects.requireNonNull(dst, "destination");
     checkStream(stream);
     Ranges.check("source", srcOffset, bytes, src.size());
     Ranges.check("destination", dstOffset, bytes, dst.size());
@@ -278,6 +291,7 @@ public final class Device {
       long bytes,
       DeviceStream stream) {
     checkOwn(dst, "destination");
+    Objects.requireNonNull(src, "source");
     checkStream(stream);
     Ranges.check("source", srcOffset, bytes, src.size());
     Ranges.check("destination", dstOffset, bytes, dst.size());

@@ -31,6 +31,13 @@ public interface DeviceRuntime {
   /** Whether {@link Device#createEvent()} is available (CPU and CUDA; not Ascend). */
   boolean supportsEvents();
 
+  /**
+   * Gives back what rtensor holds per device: the CUDA primary contexts it retained (retained again
+   * on next use), or the Ascend device bound to the calling thread. Call it when no other thread
+   * uses the runtime, after closing its buffers and streams.
+   */
+  void releaseDevices();
+
   /** All devices, in ordinal order. */
   default List<Device> devices() {
     int n = deviceCount();

@@ -59,6 +59,11 @@ final class NativeRuntime implements DeviceRuntime {
     return kind != RuntimeKind.ASCEND;
   }
 
+  @Override
+  public void releaseDevices() {
+    check(DeviceOps.release_devices(kind.backend()), "releaseDevices", -1, -1);
+  }
+
   /** Turns a native status into a {@link DeviceException}, reading the thread's last error. */
   void check(int code, String operation, int device, long bytes) {
     if (code != 0) {

@@ -46,7 +46,7 @@ public final class RuntimeProbe {
     try {
       for (Device d : runtime.devices()) {
         MemoryInfo memory = d.memoryInfo();
-        devices.add(new DeviceInfo(d.index(), d.name(), memory.freeBytes(), memory.totalBytes()));
+        devices.add(new DeviceInfo(d.index(), d.name(), memory.freeBytes(), d.totalMemory()));
       }
     } catch (DeviceException e) {
       error = e.getMessage();

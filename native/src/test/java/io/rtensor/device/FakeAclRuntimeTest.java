@@ -65,6 +65,17 @@ class FakeAclRuntimeTest extends FakeRuntimeTestBase {
   }
 
   @Test
+  void releasingDevicesResetsTheThreadsDevice() {
+    device().memoryInfo();
+    long before = FakeRuntime.calls(kind(), "aclrtResetDevice");
+    runtime().releaseDevices();
+    assertEquals(1, FakeRuntime.calls(kind(), "aclrtResetDevice") - before);
+    try (DeviceBuffer b = device().allocate(64)) {
+      assertEquals(64, b.size(), "the device is set again on next use");
+    }
+  }
+
+  @Test
   void hostRegistrationIsNotBoundForAscend() {
     try (HostBytes h = new HostBytes(64)) {
       assertThrows(UnsupportedOperationException.class, () -> device().register(h.memory()));

@@ -38,8 +38,30 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
       assertTrue(FakeRuntime.calls(kind(), "cuCtxSetCurrent") > before);
     }
     runtime().device(1).memoryInfo();
+    long retained = FakeRuntime.calls(kind(), "cuDevicePrimaryCtxRetain");
     runtime().device(1).memoryInfo();
-    assertTrue(FakeRuntime.calls(kind(), "cuDevicePrimaryCtxRetain") <= 2);
+    try (DeviceBuffer b = device().allocate(16)) {
+      assertEquals(retained, FakeRuntime.calls(kind(), "cuDevicePrimaryCtxRetain"));
+    }
+  }
+
+  @Test
+  void releasingDevicesGivesThePrimaryContextsBackAndTheyComeBackOnUse() {
+    runtime().device(1).memoryInfo();
+    long before = FakeRuntime.calls(kind(), "cuDevicePrimaryCtxRelease_v2");
+    long retains = FakeRuntime.calls(kind(), "cuDevicePrimaryCtxRetain");
+    runtime().releaseDevices();
+    assertEquals(2, FakeRuntime.calls(kind(), "cuDevicePrimaryCtxRelease_v2") - before);
+    try (DeviceBuffer b = device().allocate(64)) {
+      assertEquals(retains + 1, FakeRuntime.calls(kind(), "cuDevicePrimaryCtxRetain"));
+    }
+  }
+
+  @Test
+  void totalMemoryComesFromCuDeviceTotalMem() {
+    long before = FakeRuntime.calls(kind(), "cuDeviceTotalMem_v2");
+    assertEquals(device().memoryInfo().totalBytes(), device().totalMemory());
+    assertEquals(1, FakeRuntime.calls(kind(), "cuDeviceTotalMem_v2") - before);
   }
 
   @Test

@@ -71,16 +71,17 @@ class LoaderTest {
 
   @Test
   void aProcessWithoutDeviceRuntimesStillHasTheCpuBackend() throws Exception {
-    Process p =
+    ProcessBuilder builder =
         new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp",
                 System.getProperty("java.class.path"),
-                "-Drtensor.cuda.library=/nonexistent/libcuda.so.1",
                 "-Drtensor.acl.library=/nonexistent/libascendcl.so",
                 RuntimeProbe.class.getName())
-            .redirectErrorStream(true)
-            .start();
+            .redirectErrorStream(true);
+    // CUDA's override comes from the environment variable, ACL's from the system property.
+    builder.environment().put("RTENSOR_CUDA_LIBRARY", "/nonexistent/libcuda.so.1");
+    Process p = builder.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS));
     assertEquals(0, p.exitValue(), out);

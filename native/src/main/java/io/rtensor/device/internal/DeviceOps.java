@@ -63,6 +63,11 @@ public final class DeviceOps {
   public static native int device_name(
       int backend, int device, @Cast("char*") byte[] buffer, int length);
 
+  public static native int device_total_memory(
+      int backend, int device, @Cast("size_t*") long[] total);
+
+  public static native int release_devices(int backend);
+
   public static native int mem_info(int backend, int device, @Cast("size_t*") long[] freeTotal);
 
   public static native int mem_alloc(
