@@ -83,9 +83,15 @@ java="$here/jre/bin/java"
 app_cp="$(printf '%s:' "$here"/lib/app/*.jar)"
 app_cp="${app_cp%:}"
 cache="${RTENSOR_JAVACPP_CACHE:-${TMPDIR:-/tmp}/rtensor-javacpp-$(id -u)}"
-jvm=("@$here/jvm.args" "-Dorg.bytedeco.javacpp.cachedir=$cache")
+jvm=("@$here/jvm.args" "-Dorg.bytedeco.javacpp.cachedir=$cache" "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
 out="$here/results"
 mkdir -p "$out"
+
+glibc="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')"
+if [[ -n "$glibc" ]] && ! printf '2.34\n%s\n' "$glibc" | sort -C -V; then
+  echo "rtensor GPU bundle: this machine has glibc $glibc; the bundled Java runtime needs 2.34 or newer" >&2
+  exit 2
+fi
 
 echo "== rtensor GPU checks on $(hostname) at $(date -u +%FT%TZ)"
 if command -v nvidia-smi >/dev/null 2>&1; then
@@ -155,7 +161,7 @@ if [[ $run == 1 ]]; then
       (cd "$root" && bash native/src/test/cpp/build-fakes.sh native/src/main/cpp native/target/fake >/dev/null)
     fi
     say "self-test: the bundle's benchmark and baseline against the fake CUDA driver (not a measurement)"
-    RTENSOR_CUDA_LIBRARY="$fake" "$bundle/jre/bin/java" "@$bundle/jvm.args" \
+    RTENSOR_CUDA_LIBRARY="$fake" "$bundle/jre/bin/java" "@$bundle/jvm.args" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
       -cp "$(printf '%s:' "$bundle"/lib/app/*.jar)" io.rtensor.cuda.D2hBenchmark \
       --baseline "$bundle/bin/d2h_baseline" --sizes-mib 1,4 --reps 3 --chunk-mib 1
     say "self-test passed"

@@ -10,6 +10,9 @@ import org.apache.arrow.memory.ArrowBuf;
  * events, and copies between host and device. Every argument is checked here, before native code
  * touches memory: a bad offset, size, closed buffer or buffer of another device is an {@link
  * IllegalArgumentException} or {@link IllegalStateException}, never a crash.
+ *
+ * <p>Synchronous copies do not wait for work queued on {@link DeviceStream}s (CUDA streams are
+ * created non-blocking): synchronize the stream, or await its {@link CopyHandle}, first.
  */
 public final class Device {
   private final NativeRuntime runtime;
