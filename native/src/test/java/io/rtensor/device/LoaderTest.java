@@ -69,25 +69,50 @@ class LoaderTest {
     assertTrue(summary.contains("rtensor fake CUDA device 0"), summary);
   }
 
-  @Test
-  void aProcessWithoutDeviceRuntimesStillHasTheCpuBackend() throws Exception {
+  /** Runs the probe in a fresh JVM (a process loads each runtime once) and returns its output. */
+  private static String probeInChildProcess(String cudaFromEnvironment, String aclFromProperty)
+      throws Exception {
     ProcessBuilder builder =
         new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp",
                 System.getProperty("java.class.path"),
-                "-Drtensor.acl.library=/nonexistent/libascendcl.so",
+                "-Drtensor.acl.library=" + aclFromProperty,
                 RuntimeProbe.class.getName())
             .redirectErrorStream(true);
-    // CUDA's override comes from the environment variable, ACL's from the system property.
-    builder.environment().put("RTENSOR_CUDA_LIBRARY", "/nonexistent/libcuda.so.1");
+    builder.environment().put("RTENSOR_CUDA_LIBRARY", cudaFromEnvironment);
     Process p = builder.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS));
     assertEquals(0, p.exitValue(), out);
+    return out;
+  }
+
+  @Test
+  void aProcessWithoutDeviceRuntimesStillHasTheCpuBackend() throws Exception {
+    // CUDA's override comes from the environment variable, ACL's from the system property.
+    String out = probeInChildProcess("/nonexistent/libcuda.so.1", "/nonexistent/libascendcl.so");
     assertTrue(
         out.contains("CUDA: unavailable: CUDA driver library '/nonexistent/libcuda.so.1'"), out);
     assertTrue(out.contains("ASCEND: unavailable: Ascend ACL library"), out);
+    assertTrue(out.contains("CPU: 1 device(s)"), out);
+  }
+
+  @Test
+  void aTooOldDriverIsRefusedAtLoadWithAClearMessage() throws Exception {
+    String old = FakeRuntime.directory().resolve("libfakecuda_old.so").toString();
+    String acl = FakeRuntime.directory().resolve("libfakeacl.so").toString();
+    String out = probeInChildProcess(old, acl);
+    assertTrue(
+        out.contains("CUDA: unavailable: CUDA driver '" + old + "' reports version 10020"), out);
+    assertTrue(out.contains("ASCEND: 1 device(s) from " + acl), out);
+  }
+
+  @Test
+  void aDriverMissingAnEntryPointIsRefusedAtLoad() throws Exception {
+    String noV2 = FakeRuntime.directory().resolve("libfakecuda_nov2.so").toString();
+    String out = probeInChildProcess(noV2, "/nonexistent/libascendcl.so");
+    assertTrue(out.contains("does not export cuMemcpyDtoHAsync_v2"), out);
     assertTrue(out.contains("CPU: 1 device(s)"), out);
   }
 
