@@ -81,6 +81,10 @@ struct Runtime {
   CudaApi cuda;
   AclApi acl;
   CUcontext contexts[MAX_DEVICES] = {};
+  // ACL: whether aclInit is in effect, and a generation bumped by aclFinalize so that every
+  // thread binds its device again afterwards.
+  std::atomic<bool> acl_ready{false};
+  std::atomic<int> acl_generation{0};
 };
 
 inline Runtime runtimes[BACKEND_COUNT];
@@ -228,14 +232,28 @@ inline int cuda_enter(int dev) {
 }
 
 inline thread_local int acl_current_device = -1;
+inline thread_local int acl_thread_generation = -1;
 
-// ACL binds a device to the calling thread with aclrtSetDevice; done once per thread and device.
+// ACL binds a device to the calling thread with aclrtSetDevice; done once per thread and device
+// (and again after release_devices finalized ACL, which also re-initialises it on next use).
 inline int acl_enter(int dev) {
   Runtime& rt = runtimes[BACKEND_ACL];
   if (rt.status.load() != LOAD_OK) return not_loaded(BACKEND_ACL);
-  if (acl_current_device == dev) return 0;
+  if (!rt.acl_ready.load()) {
+    std::lock_guard<std::mutex> lock(rt.mutex);
+    if (!rt.acl_ready.load()) {
+      aclError init = rt.acl.aclInit(nullptr);
+      if (init != RT_ACL_SUCCESS && init != RT_ACL_ERROR_REPEAT_INITIALIZE) return acl_fail(init);
+      rt.acl_ready.store(true);
+    }
+  }
+  int generation = rt.acl_generation.load();
+  if (acl_current_device == dev && acl_thread_generation == generation) return 0;
   int r = check_acl(rt.acl.aclrtSetDevice(dev));
-  if (r == 0) acl_current_device = dev;
+  if (r == 0) {
+    acl_current_device = dev;
+    acl_thread_generation = generation;
+  }
   return r;
 }
 
@@ -290,6 +308,8 @@ inline int load_runtime(int backend, const char* path) {
         rt.message = std::string("aclInit failed: ") + acl_error_name(r) + " (" +
                      std::to_string(r) + ")";
         status = LOAD_INIT_FAILED;
+      } else {
+        rt.acl_ready.store(true);
       }
     }
   }
@@ -396,20 +416,27 @@ inline int device_total_memory(int backend, int dev, size_t* total) {
 }
 
 // Gives back what rtensor holds per device: the CUDA primary contexts it retained (retained again
-// on next use) or the ACL device bound to the calling thread. Only when no other thread is using
-// the runtime.
+// on next use), or for ACL the calling thread's device (aclrtResetDevice) and ACL itself
+// (aclFinalize; initialised again on next use). Only when no other thread is using the runtime.
 inline int release_devices(int backend) {
   using namespace detail;
   if (backend == BACKEND_CPU) return 0;
   if (load_status(backend) != LOAD_OK) return not_loaded(backend);
   Runtime& rt = runtimes[backend];
-  if (backend == BACKEND_ACL) {
-    if (acl_current_device < 0) return 0;
-    int r = check_acl(rt.acl.aclrtResetDevice(acl_current_device));
-    if (r == 0) acl_current_device = -1;
-    return r;
-  }
   std::lock_guard<std::mutex> lock(rt.mutex);
+  if (backend == BACKEND_ACL) {
+    if (!rt.acl_ready.load()) return 0;
+    if (acl_current_device >= 0 && acl_thread_generation == rt.acl_generation.load()) {
+      int r = check_acl(rt.acl.aclrtResetDevice(acl_current_device));
+      if (r != 0) return r;
+    }
+    acl_current_device = -1;
+    int r = check_acl(rt.acl.aclFinalize());
+    if (r != 0) return r;
+    rt.acl_ready.store(false);
+    rt.acl_generation.fetch_add(1);
+    return 0;
+  }
   int first_error = 0;
   for (int dev = 0; dev < MAX_DEVICES; dev++) {
     if (rt.contexts[dev] == nullptr) continue;

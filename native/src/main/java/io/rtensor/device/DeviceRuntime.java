@@ -33,8 +33,9 @@ public interface DeviceRuntime {
 
   /**
    * Gives back what rtensor holds per device: the CUDA primary contexts it retained (retained again
-   * on next use), or the Ascend device bound to the calling thread. Call it when no other thread
-   * uses the runtime, after closing its buffers and streams.
+   * on next use), or for Ascend the calling thread's device and ACL itself ({@code
+   * aclrtResetDevice}, {@code aclFinalize}; initialised again on next use). Call it when no other
+   * thread uses the runtime, after closing its buffers and streams.
    */
   void releaseDevices();
 

@@ -65,14 +65,18 @@ class FakeAclRuntimeTest extends FakeRuntimeTestBase {
   }
 
   @Test
-  void releasingDevicesResetsTheThreadsDevice() {
+  void releasingDevicesResetsTheDeviceAndFinalizesAclUntilNextUse() {
     device().memoryInfo();
-    long before = FakeRuntime.calls(kind(), "aclrtResetDevice");
+    long resets = FakeRuntime.calls(kind(), "aclrtResetDevice");
+    long finalizes = FakeRuntime.calls(kind(), "aclFinalize");
+    long inits = FakeRuntime.calls(kind(), "aclInit");
     runtime().releaseDevices();
-    assertEquals(1, FakeRuntime.calls(kind(), "aclrtResetDevice") - before);
+    assertEquals(1, FakeRuntime.calls(kind(), "aclrtResetDevice") - resets);
+    assertEquals(1, FakeRuntime.calls(kind(), "aclFinalize") - finalizes);
     try (DeviceBuffer b = device().allocate(64)) {
-      assertEquals(64, b.size(), "the device is set again on next use");
+      assertEquals(64, b.size(), "ACL is initialised and the device set again on next use");
     }
+    assertEquals(1, FakeRuntime.calls(kind(), "aclInit") - inits);
   }
 
   @Test
