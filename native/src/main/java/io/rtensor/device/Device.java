@@ -2,6 +2,7 @@ package io.rtensor.device;
 
 import io.rtensor.device.internal.DeviceOps;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 import java.util.Objects;
 import org.apache.arrow.memory.ArrowBuf;
 
@@ -384,6 +385,6 @@ public final class Device {
 
   @Override
   public String toString() {
-    return kind().name().toLowerCase(java.util.Locale.ROOT) + ":" + index;
+    return kind().name().toLowerCase(Locale.ROOT) + ":" + index;
   }
 }

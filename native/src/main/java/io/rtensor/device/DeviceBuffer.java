@@ -1,5 +1,6 @@
 package io.rtensor.device;
 
+import io.rtensor.device.internal.DeviceOps;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -58,8 +59,7 @@ public final class DeviceBuffer implements AutoCloseable {
       device
           .nativeRuntime()
           .check(
-              io.rtensor.device.internal.DeviceOps.mem_free(
-                  device.backend(), device.index(), address),
+              DeviceOps.mem_free(device.backend(), device.index(), address),
               "memFree",
               device.index(),
               size);

@@ -12,7 +12,10 @@ import org.bytedeco.javacpp.annotation.Platform;
  * Addresses travel as {@code long}. No argument checking happens here: callers in {@code
  * io.rtensor.device} check everything before calling.
  */
-@Platform(include = "rtensor_device.h", link = "dl")
+@Platform(
+    include = "rtensor_device.h",
+    link = "dl",
+    compiler = {"default", "cpp17"})
 @Namespace("rtensor")
 public final class DeviceOps {
   static {
