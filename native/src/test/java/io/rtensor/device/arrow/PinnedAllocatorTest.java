@@ -142,6 +142,18 @@ class PinnedAllocatorTest {
   }
 
   @Test
+  void childAllocatorsHandOutPinnedMemoryToo() {
+    Device d = device(RuntimeKind.CUDA);
+    try (PinnedBufferAllocator root = PinnedAllocators.create(d, 16L << 20);
+        org.apache.arrow.memory.BufferAllocator child =
+            root.newChildAllocator("tensor", 0, 8L << 20);
+        ArrowBuf buf = child.buffer(4096)) {
+      assertTrue(HostMemory.of(buf).pinned());
+      assertEquals(4096, root.pool().stats().bytesInUse());
+    }
+  }
+
+  @Test
   void sizeClassesArePowersOfTwoThenWholeMebibytes() {
     assertEquals(4096, PinnedMemoryPool.sizeClass(1));
     assertEquals(8192, PinnedMemoryPool.sizeClass(4097));
