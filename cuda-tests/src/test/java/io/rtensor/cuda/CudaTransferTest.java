@@ -1,13 +1,11 @@
 package io.rtensor.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rtensor.device.ChunkedCopier;
 import io.rtensor.device.Device;
 import io.rtensor.device.DeviceBuffer;
-import io.rtensor.device.DeviceException;
 import io.rtensor.device.DeviceRuntime;
 import io.rtensor.device.DeviceStream;
 import io.rtensor.device.HostMemory;
@@ -23,6 +21,7 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,6 +29,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Device-to-host transport on a real NVIDIA GPU, into page-locked Arrow memory. */
 @Tag("gpu")
+@Order(2)
 class CudaTransferTest {
   private static final long GIB = 1L << 30;
 
@@ -157,22 +157,6 @@ class CudaTransferTest {
       }
       assertEquals(1, pinned.pool().stats().runtimeAllocations());
       assertEquals(19, pinned.pool().stats().reuses());
-    }
-  }
-
-  @Test
-  void anInvalidDevicePointerIsADeviceExceptionNotACrash() {
-    try (BufferAllocator pageable = new RootAllocator(Long.MAX_VALUE);
-        ArrowBuf out = pageable.buffer(4096)) {
-      DeviceBuffer bogus = device.wrap(0x10, 4096);
-      DeviceException e =
-          assertThrows(DeviceException.class, () -> device.copyToHost(bogus, 0, out, 0, 4096));
-      System.out.println("[cuda-tests] invalid pointer: " + e.getMessage());
-      assertTrue(e.errorName().startsWith("CUDA_ERROR_"), e.errorName());
-      bogus.close();
-      try (DeviceBuffer ok = device.allocate(4096)) {
-        device.copyToHost(ok, 0, out, 0, 4096);
-      }
     }
   }
 }

@@ -7,11 +7,13 @@ import io.rtensor.device.DeviceRuntime;
 import io.rtensor.device.RuntimeProbe;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Runs only where an NVIDIA driver is installed; elsewhere it skips and says why. */
 @Tag("gpu")
+@Order(1)
 class GpuPresenceTest {
 
   @Test
