@@ -305,7 +305,7 @@ CUresult cuEventCreate(CUevent* event, unsigned int flags) {
   CUresult r = begin("cuEventCreate", true);
   if (r != 0) return r;
   if (flags > 0xF) return RT_CUDA_ERROR_INVALID_VALUE;
-  *event = reinterpret_cast<CUevent>(new fake::Event());
+  *event = reinterpret_cast<CUevent>(new fake::Event((flags & RT_CU_EVENT_DISABLE_TIMING) == 0));
   return RT_CUDA_SUCCESS;
 }
 FAKE_CHECK(cuEventCreate, cuEventCreate)
@@ -345,7 +345,7 @@ CUresult cuEventElapsedTime(float* millis, CUevent start, CUevent end) {
   fake::Event* a = reinterpret_cast<fake::Event*>(start);
   fake::Event* b = reinterpret_cast<fake::Event*>(end);
   if (a == nullptr || b == nullptr) return RT_CUDA_ERROR_INVALID_HANDLE;
-  if (!a->recorded || !b->recorded) return RT_CUDA_ERROR_INVALID_HANDLE;
+  if (!a->recorded || !b->recorded || !a->timing || !b->timing) return RT_CUDA_ERROR_INVALID_HANDLE;
   if (!a->is_done() || !b->is_done()) return RT_CUDA_ERROR_NOT_READY;
   *millis = std::chrono::duration<float, std::milli>(b->when - a->when).count();
   return RT_CUDA_SUCCESS;

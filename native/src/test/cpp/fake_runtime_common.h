@@ -165,6 +165,8 @@ class Stream {
 
 // An event: completed by a marker that runs after the work submitted before it.
 struct Event {
+  explicit Event(bool timing_enabled = true) : timing(timing_enabled) {}
+  const bool timing;
   std::mutex mutex;
   std::condition_variable cv;
   bool recorded = false;

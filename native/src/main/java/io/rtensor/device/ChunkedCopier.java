@@ -209,8 +209,8 @@ public final class ChunkedCopier implements AutoCloseable {
       this.staging = device.allocateHost(2 * chunkBytes);
       try {
         if (device.nativeRuntime().supportsEvents()) {
-          ready[0] = device.createEvent();
-          ready[1] = device.createEvent();
+          ready[0] = device.createCompletionEvent();
+          ready[1] = device.createCompletionEvent();
         }
       } catch (RuntimeException e) {
         close();

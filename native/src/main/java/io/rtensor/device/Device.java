@@ -158,11 +158,21 @@ public final class Device {
    * @throws UnsupportedOperationException when the runtime has no events bound (Ascend)
    */
   public DeviceEvent createEvent() {
+    return createEvent(true);
+  }
+
+  /** An event that only marks completion (no timing), which the runtime makes cheaper. */
+  DeviceEvent createCompletionEvent() {
+    return createEvent(false);
+  }
+
+  private DeviceEvent createEvent(boolean timing) {
     if (!runtime.supportsEvents()) {
       throw new UnsupportedOperationException(kind() + " events are not bound; sync the stream");
     }
     long[] out = new long[1];
-    runtime.check(DeviceOps.event_create(backend(), index, out), "eventCreate", index, -1);
+    runtime.check(
+        DeviceOps.event_create(backend(), index, timing ? 1 : 0, out), "eventCreate", index, -1);
     return new DeviceEvent(this, out[0]);
   }
 
@@ -337,7 +347,7 @@ public final class Device {
     }
     DeviceEvent done = null;
     if (runtime.supportsEvents()) {
-      done = createEvent();
+      done = createCompletionEvent();
       try {
         done.record(stream);
       } catch (RuntimeException e) {

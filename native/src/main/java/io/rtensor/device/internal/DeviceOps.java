@@ -114,7 +114,8 @@ public final class DeviceOps {
 
   public static native int stream_destroy(int backend, int device, @Cast("uint64_t") long stream);
 
-  public static native int event_create(int backend, int device, @Cast("uint64_t*") long[] out);
+  public static native int event_create(
+      int backend, int device, int timing, @Cast("uint64_t*") long[] out);
 
   public static native int event_record(
       int backend, int device, @Cast("uint64_t") long event, @Cast("uint64_t") long stream);
