@@ -1,0 +1,147 @@
+package io.rtensor.device.internal;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Namespace;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JavaCPP mirror of {@code rtensor_device.h}: the device runtimes (CPU, CUDA driver, Ascend ACL)
+ * behind one flat C++ API. Each method returns the runtime's status code (0 on success); on failure
+ * {@link #last_error_name()} and {@link #last_error_text()} describe it, read on the same thread.
+ * Addresses travel as {@code long}. No argument checking happens here: callers in {@code
+ * io.rtensor.device} check everything before calling.
+ */
+@Platform(
+    include = "rtensor_device.h",
+    link = "dl",
+    compiler = {"default", "cpp17"})
+@Namespace("rtensor")
+public final class DeviceOps {
+  static {
+    Loader.load();
+  }
+
+  private DeviceOps() {}
+
+  public static final int BACKEND_CPU = 0;
+  public static final int BACKEND_CUDA = 1;
+  public static final int BACKEND_ACL = 2;
+
+  public static final int COPY_D2H = 0;
+  public static final int COPY_H2D = 1;
+  public static final int COPY_D2D = 2;
+
+  public static final int LOAD_OK = 0;
+  public static final int LOAD_NOT_ATTEMPTED = 1;
+  public static final int LOAD_LIBRARY_NOT_FOUND = 2;
+  public static final int LOAD_SYMBOL_MISSING = 3;
+  public static final int LOAD_DRIVER_TOO_OLD = 4;
+  public static final int LOAD_INIT_FAILED = 5;
+
+  public static final int RT_E_NOT_LOADED = -1;
+  public static final int RT_E_UNSUPPORTED = -2;
+  public static final int RT_E_INVALID_ARGUMENT = -3;
+  public static final int RT_E_NOT_READY = -4;
+  public static final int RT_E_HOST_OUT_OF_MEMORY = -5;
+
+  public static native int load_runtime(int backend, String path);
+
+  public static native int load_status(int backend);
+
+  public static native String load_message(int backend);
+
+  public static native int driver_version(int backend);
+
+  public static native int probe_library(int backend, String path);
+
+  public static native String probe_message();
+
+  public static native String last_error_name();
+
+  public static native String last_error_text();
+
+  public static native int device_count(int backend, int[] count);
+
+  public static native int device_name(
+      int backend, int device, @Cast("char*") byte[] buffer, int length);
+
+  public static native int device_total_memory(
+      int backend, int device, @Cast("size_t*") long[] total);
+
+  public static native int release_devices(int backend);
+
+  public static native int mem_info(int backend, int device, @Cast("size_t*") long[] freeTotal);
+
+  public static native int mem_alloc(
+      int backend, int device, @Cast("size_t") long size, @Cast("uint64_t*") long[] out);
+
+  public static native int mem_free(int backend, int device, @Cast("uint64_t") long ptr);
+
+  public static native int host_alloc(
+      int backend, int device, @Cast("size_t") long size, @Cast("uint64_t*") long[] out);
+
+  public static native int host_free(int backend, int device, @Cast("uint64_t") long ptr);
+
+  public static native int host_register(
+      int backend, int device, @Cast("uint64_t") long ptr, @Cast("size_t") long size);
+
+  public static native int host_unregister(int backend, int device, @Cast("uint64_t") long ptr);
+
+  public static native int memcpy_sync(
+      int backend,
+      int device,
+      int kind,
+      @Cast("uint64_t") long dst,
+      @Cast("uint64_t") long src,
+      @Cast("size_t") long bytes);
+
+  public static native int memcpy_async(
+      int backend,
+      int device,
+      int kind,
+      @Cast("uint64_t") long dst,
+      @Cast("uint64_t") long src,
+      @Cast("size_t") long bytes,
+      @Cast("uint64_t") long stream);
+
+  public static native int memset_d8(
+      int backend, int device, @Cast("uint64_t") long ptr, int value, @Cast("size_t") long bytes);
+
+  public static native int stream_create(int backend, int device, @Cast("uint64_t*") long[] out);
+
+  public static native int stream_sync(int backend, int device, @Cast("uint64_t") long stream);
+
+  public static native int stream_destroy(int backend, int device, @Cast("uint64_t") long stream);
+
+  public static native int event_create(
+      int backend, int device, int timing, @Cast("uint64_t*") long[] out);
+
+  public static native int event_record(
+      int backend, int device, @Cast("uint64_t") long event, @Cast("uint64_t") long stream);
+
+  public static native int event_sync(int backend, int device, @Cast("uint64_t") long event);
+
+  public static native int event_query(int backend, int device, @Cast("uint64_t") long event);
+
+  public static native int event_elapsed(
+      int backend,
+      int device,
+      @Cast("uint64_t") long start,
+      @Cast("uint64_t") long end,
+      float[] millis);
+
+  public static native int event_destroy(int backend, int device, @Cast("uint64_t") long event);
+
+  // Test hooks: reach the control entry points of the fake runtimes (RT_E_UNSUPPORTED otherwise).
+
+  public static native int fake_inject_error(int backend, String function, int code, int after);
+
+  public static native @Cast("long long") long fake_call_count(int backend, String function);
+
+  public static native @Cast("long long") long fake_live_bytes(int backend, int kind);
+
+  public static native int fake_set_copy_delay_us(int backend, int micros);
+
+  public static native int fake_reset(int backend);
+}

@@ -1,0 +1,437 @@
+// A fake CUDA driver for the CPU-only tests: exports exactly the driver entry points rtensor's loader
+// resolves (rtensor_cuda_api.h), each checked against the loader's function-pointer type at compile
+// time, backed by host memory. Built by the test build into target/fake/libfakecuda.so.
+//
+// Behaviour kept from the real driver: nothing works before cuInit (CUDA_ERROR_NOT_INITIALIZED);
+// memory and stream calls need a current context (CUDA_ERROR_INVALID_CONTEXT); device pointers that
+// are not inside a live cuMemAlloc allocation are refused (CUDA_ERROR_INVALID_VALUE); asynchronous
+// copies run in order on the stream's worker thread and only an event or a stream synchronize
+// waits for them. Variants: -DFAKE_DRIVER_VERSION=10020 (a driver that is too old),
+// -DFAKE_OMIT_V2_ASYNC (a driver without cuMemcpyDtoHAsync_v2).
+#include <atomic>
+#include <cstdio>
+#include <type_traits>
+
+#include "fake_runtime_common.h"
+#include "rtensor_cuda_api.h"
+
+#ifndef FAKE_DRIVER_VERSION
+#define FAKE_DRIVER_VERSION 12040
+#endif
+
+// Fails to compile when an exported fake does not have the loader's documented signature.
+#define FAKE_CHECK(entry, symbol)                                                        \
+  static_assert(std::is_same<decltype(&symbol), rt_cuda_fn_##entry>::value,              \
+                #symbol " does not match the declared signature of " #entry);
+
+// The fake's context: the struct the opaque CUcontext handle points to.
+struct CUctx_st {
+  int device;
+};
+
+namespace {
+
+std::atomic<bool> initialized{false};
+constexpr int kDevices = 2;
+CUctx_st contexts[kDevices] = {{0}, {1}};
+std::atomic<int> retained[kDevices];
+thread_local CUctx_st* current = nullptr;
+
+// The common prologue: count, injected error, initialisation, and (when asked) a current context.
+CUresult begin(const char* name, bool needs_context) {
+  int injected = fake::on_call(name);
+  if (injected != 0) return injected;
+  if (!initialized.load()) return RT_CUDA_ERROR_NOT_INITIALIZED;
+  if (needs_context && current == nullptr) return RT_CUDA_ERROR_INVALID_CONTEXT;
+  return RT_CUDA_SUCCESS;
+}
+
+bool device_range(CUdeviceptr p, size_t n) {
+  return fake::contains(fake::DEVICE, static_cast<uintptr_t>(p), n);
+}
+
+void* host(CUdeviceptr p) { return reinterpret_cast<void*>(static_cast<uintptr_t>(p)); }
+
+struct CUstream_impl {
+  fake::Stream stream;
+};
+
+// Runs work on a stream, or at once on the default (null) stream.
+void submit(CUstream s, std::function<void()> work) {
+  if (s == nullptr) {
+    work();
+  } else {
+    reinterpret_cast<CUstream_impl*>(s)->stream.submit(std::move(work));
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+CUresult cuInit(unsigned int flags) {
+  int injected = fake::on_call("cuInit");
+  if (injected != 0) return injected;
+  if (flags != 0) return RT_CUDA_ERROR_INVALID_VALUE;
+  initialized = true;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuInit, cuInit)
+
+CUresult cuDriverGetVersion(int* version) {
+  fake::on_call("cuDriverGetVersion");
+  if (version == nullptr) return RT_CUDA_ERROR_INVALID_VALUE;
+  *version = FAKE_DRIVER_VERSION;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuDriverGetVersion, cuDriverGetVersion)
+
+CUresult cuDeviceGetCount(int* count) {
+  CUresult r = begin("cuDeviceGetCount", false);
+  if (r != 0) return r;
+  *count = kDevices;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuDeviceGetCount, cuDeviceGetCount)
+
+CUresult cuDeviceGet(CUdevice* device, int ordinal) {
+  CUresult r = begin("cuDeviceGet", false);
+  if (r != 0) return r;
+  if (ordinal < 0 || ordinal >= kDevices) return 101;  // CUDA_ERROR_INVALID_DEVICE
+  *device = ordinal;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuDeviceGet, cuDeviceGet)
+
+CUresult cuDeviceGetName(char* name, int len, CUdevice dev) {
+  CUresult r = begin("cuDeviceGetName", false);
+  if (r != 0) return r;
+  if (dev < 0 || dev >= kDevices) return 101;
+  std::snprintf(name, len, "rtensor fake CUDA device %d", dev);
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuDeviceGetName, cuDeviceGetName)
+
+CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
+  CUresult r = begin("cuDeviceTotalMem_v2", false);
+  if (r != 0) return r;
+  if (dev < 0 || dev >= kDevices) return 101;
+  size_t used = 0;
+  fake::device_usage(&used, bytes);
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuDeviceTotalMem, cuDeviceTotalMem_v2)
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
+  CUresult r = begin("cuDevicePrimaryCtxRetain", false);
+  if (r != 0) return r;
+  if (dev < 0 || dev >= kDevices) return 101;
+  retained[dev]++;
+  *pctx = &contexts[dev];
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRetain)
+
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
+  CUresult r = begin("cuDevicePrimaryCtxRelease_v2", false);
+  if (r != 0) return r;
+  if (dev < 0 || dev >= kDevices) return 101;
+  if (retained[dev].load() <= 0) return RT_CUDA_ERROR_INVALID_CONTEXT;
+  retained[dev]--;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuDevicePrimaryCtxRelease, cuDevicePrimaryCtxRelease_v2)
+
+CUresult cuCtxSetCurrent(CUcontext ctx) {
+  CUresult r = begin("cuCtxSetCurrent", false);
+  if (r != 0) return r;
+  current = ctx;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuCtxSetCurrent, cuCtxSetCurrent)
+
+CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total_bytes) {
+  CUresult r = begin("cuMemGetInfo_v2", true);
+  if (r != 0) return r;
+  size_t used = 0;
+  fake::device_usage(&used, total_bytes);
+  *free_bytes = *total_bytes - used;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemGetInfo, cuMemGetInfo_v2)
+
+CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
+  CUresult r = begin("cuMemAlloc_v2", true);
+  if (r != 0) return r;
+  if (bytesize == 0) return RT_CUDA_ERROR_INVALID_VALUE;
+  void* p = fake::allocate(fake::DEVICE, bytesize);
+  if (p == nullptr) return RT_CUDA_ERROR_OUT_OF_MEMORY;
+  *dptr = reinterpret_cast<uintptr_t>(p);
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemAlloc, cuMemAlloc_v2)
+
+CUresult cuMemFree_v2(CUdeviceptr dptr) {
+  CUresult r = begin("cuMemFree_v2", true);
+  if (r != 0) return r;
+  return fake::release(fake::DEVICE, host(dptr)) ? RT_CUDA_SUCCESS : RT_CUDA_ERROR_INVALID_VALUE;
+}
+FAKE_CHECK(cuMemFree, cuMemFree_v2)
+
+CUresult cuMemAllocHost_v2(void** pp, size_t bytesize) {
+  CUresult r = begin("cuMemAllocHost_v2", true);
+  if (r != 0) return r;
+  void* p = fake::allocate(fake::PINNED, bytesize);
+  if (p == nullptr) return RT_CUDA_ERROR_OUT_OF_MEMORY;
+  *pp = p;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemAllocHost, cuMemAllocHost_v2)
+
+CUresult cuMemFreeHost(void* p) {
+  CUresult r = begin("cuMemFreeHost", true);
+  if (r != 0) return r;
+  return fake::release(fake::PINNED, p) ? RT_CUDA_SUCCESS : RT_CUDA_ERROR_INVALID_VALUE;
+}
+FAKE_CHECK(cuMemFreeHost, cuMemFreeHost)
+
+CUresult cuMemHostRegister_v2(void* p, size_t bytesize, unsigned int flags) {
+  CUresult r = begin("cuMemHostRegister_v2", true);
+  if (r != 0) return r;
+  if (p == nullptr || bytesize == 0 || (flags & ~0xFu) != 0) return RT_CUDA_ERROR_INVALID_VALUE;
+  return fake::track(fake::REGISTERED, p, bytesize) ? RT_CUDA_SUCCESS : 712;  // ALREADY_REGISTERED
+}
+FAKE_CHECK(cuMemHostRegister, cuMemHostRegister_v2)
+
+CUresult cuMemHostUnregister(void* p) {
+  CUresult r = begin("cuMemHostUnregister", true);
+  if (r != 0) return r;
+  return fake::release(fake::REGISTERED, p) ? RT_CUDA_SUCCESS : 713;  // NOT_REGISTERED
+}
+FAKE_CHECK(cuMemHostUnregister, cuMemHostUnregister)
+
+CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
+  CUresult r = begin("cuMemcpyDtoH_v2", true);
+  if (r != 0) return r;
+  if (dst == nullptr || !device_range(src, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::copy_now(dst, host(src), bytes);
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemcpyDtoH, cuMemcpyDtoH_v2)
+
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
+  CUresult r = begin("cuMemcpyHtoD_v2", true);
+  if (r != 0) return r;
+  if (src == nullptr || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::copy_now(host(dst), src, bytes);
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemcpyHtoD, cuMemcpyHtoD_v2)
+
+CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
+  CUresult r = begin("cuMemcpyDtoD_v2", true);
+  if (r != 0) return r;
+  if (!device_range(src, bytes) || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::copy_now(host(dst), host(src), bytes);
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemcpyDtoD, cuMemcpyDtoD_v2)
+
+#ifndef FAKE_OMIT_V2_ASYNC
+CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
+  CUresult r = begin("cuMemcpyDtoHAsync_v2", true);
+  if (r != 0) return r;
+  if (dst == nullptr || !device_range(src, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  submit(stream, [=] { fake::copy_now(dst, host(src), bytes); });
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemcpyDtoHAsync, cuMemcpyDtoHAsync_v2)
+#endif
+
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream) {
+  CUresult r = begin("cuMemcpyHtoDAsync_v2", true);
+  if (r != 0) return r;
+  if (src == nullptr || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  submit(stream, [=] { fake::copy_now(host(dst), src, bytes); });
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemcpyHtoDAsync, cuMemcpyHtoDAsync_v2)
+
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream) {
+  CUresult r = begin("cuMemcpyDtoDAsync_v2", true);
+  if (r != 0) return r;
+  if (!device_range(src, bytes) || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  submit(stream, [=] { fake::copy_now(host(dst), host(src), bytes); });
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemcpyDtoDAsync, cuMemcpyDtoDAsync_v2)
+
+CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t count) {
+  CUresult r = begin("cuMemsetD8_v2", true);
+  if (r != 0) return r;
+  if (!device_range(dst, count)) return RT_CUDA_ERROR_INVALID_VALUE;
+  std::memset(host(dst), value, count);
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemsetD8, cuMemsetD8_v2)
+
+CUresult cuStreamCreate(CUstream* stream, unsigned int flags) {
+  CUresult r = begin("cuStreamCreate", true);
+  if (r != 0) return r;
+  if (flags > 1) return RT_CUDA_ERROR_INVALID_VALUE;
+  *stream = reinterpret_cast<CUstream>(new CUstream_impl());
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuStreamCreate, cuStreamCreate)
+
+CUresult cuStreamSynchronize(CUstream stream) {
+  CUresult r = begin("cuStreamSynchronize", true);
+  if (r != 0) return r;
+  if (stream != nullptr) reinterpret_cast<CUstream_impl*>(stream)->stream.wait_idle();
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuStreamSynchronize, cuStreamSynchronize)
+
+CUresult cuStreamDestroy_v2(CUstream stream) {
+  CUresult r = begin("cuStreamDestroy_v2", true);
+  if (r != 0) return r;
+  if (stream == nullptr) return RT_CUDA_ERROR_INVALID_HANDLE;
+  delete reinterpret_cast<CUstream_impl*>(stream);  // drains pending work first
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuStreamDestroy, cuStreamDestroy_v2)
+
+CUresult cuEventCreate(CUevent* event, unsigned int flags) {
+  CUresult r = begin("cuEventCreate", true);
+  if (r != 0) return r;
+  if (flags > 0xF) return RT_CUDA_ERROR_INVALID_VALUE;
+  *event = reinterpret_cast<CUevent>(new fake::Event((flags & RT_CU_EVENT_DISABLE_TIMING) == 0));
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuEventCreate, cuEventCreate)
+
+CUresult cuEventRecord(CUevent event, CUstream stream) {
+  CUresult r = begin("cuEventRecord", true);
+  if (r != 0) return r;
+  if (event == nullptr) return RT_CUDA_ERROR_INVALID_HANDLE;
+  fake::Event* e = reinterpret_cast<fake::Event*>(event);
+  e->arm();
+  submit(stream, [e] { e->complete(); });
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuEventRecord, cuEventRecord)
+
+CUresult cuEventSynchronize(CUevent event) {
+  CUresult r = begin("cuEventSynchronize", true);
+  if (r != 0) return r;
+  if (event == nullptr) return RT_CUDA_ERROR_INVALID_HANDLE;
+  reinterpret_cast<fake::Event*>(event)->wait();
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuEventSynchronize, cuEventSynchronize)
+
+CUresult cuEventQuery(CUevent event) {
+  CUresult r = begin("cuEventQuery", true);
+  if (r != 0) return r;
+  if (event == nullptr) return RT_CUDA_ERROR_INVALID_HANDLE;
+  return reinterpret_cast<fake::Event*>(event)->is_done() ? RT_CUDA_SUCCESS
+                                                           : RT_CUDA_ERROR_NOT_READY;
+}
+FAKE_CHECK(cuEventQuery, cuEventQuery)
+
+CUresult cuEventElapsedTime(float* millis, CUevent start, CUevent end) {
+  CUresult r = begin("cuEventElapsedTime", true);
+  if (r != 0) return r;
+  fake::Event* a = reinterpret_cast<fake::Event*>(start);
+  fake::Event* b = reinterpret_cast<fake::Event*>(end);
+  if (a == nullptr || b == nullptr) return RT_CUDA_ERROR_INVALID_HANDLE;
+  if (!a->recorded || !b->recorded || !a->timing || !b->timing) return RT_CUDA_ERROR_INVALID_HANDLE;
+  if (!a->is_done() || !b->is_done()) return RT_CUDA_ERROR_NOT_READY;
+  *millis = std::chrono::duration<float, std::milli>(b->when - a->when).count();
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuEventElapsedTime, cuEventElapsedTime)
+
+CUresult cuEventDestroy_v2(CUevent event) {
+  CUresult r = begin("cuEventDestroy_v2", true);
+  if (r != 0) return r;
+  if (event == nullptr) return RT_CUDA_ERROR_INVALID_HANDLE;
+  fake::Event* e = reinterpret_cast<fake::Event*>(event);
+  e->wait();  // the marker may still be queued; the real driver defers the release likewise
+  delete e;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuEventDestroy, cuEventDestroy_v2)
+
+CUresult cuGetErrorName(CUresult error, const char** str) {
+  fake::on_call("cuGetErrorName");
+  switch (error) {
+    case 0: *str = "CUDA_SUCCESS"; return 0;
+    case 1: *str = "CUDA_ERROR_INVALID_VALUE"; return 0;
+    case 2: *str = "CUDA_ERROR_OUT_OF_MEMORY"; return 0;
+    case 3: *str = "CUDA_ERROR_NOT_INITIALIZED"; return 0;
+    case 101: *str = "CUDA_ERROR_INVALID_DEVICE"; return 0;
+    case 201: *str = "CUDA_ERROR_INVALID_CONTEXT"; return 0;
+    case 400: *str = "CUDA_ERROR_INVALID_HANDLE"; return 0;
+    case 600: *str = "CUDA_ERROR_NOT_READY"; return 0;
+    case 700: *str = "CUDA_ERROR_ILLEGAL_ADDRESS"; return 0;
+    case 712: *str = "CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED"; return 0;
+    case 713: *str = "CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED"; return 0;
+    default: *str = nullptr; return RT_CUDA_ERROR_INVALID_VALUE;
+  }
+}
+FAKE_CHECK(cuGetErrorName, cuGetErrorName)
+
+CUresult cuGetErrorString(CUresult error, const char** str) {
+  fake::on_call("cuGetErrorString");
+  switch (error) {
+    case 0: *str = "no error"; return 0;
+    case 1: *str = "invalid argument"; return 0;
+    case 2: *str = "out of memory"; return 0;
+    case 3: *str = "initialization error"; return 0;
+    case 101: *str = "invalid device ordinal"; return 0;
+    case 201: *str = "invalid device context"; return 0;
+    case 400: *str = "invalid resource handle"; return 0;
+    case 600: *str = "device not ready"; return 0;
+    case 700: *str = "an illegal memory access was encountered"; return 0;
+    case 712: *str = "part or all of the requested memory range is already mapped"; return 0;
+    case 713: *str = "pointer does not correspond to a registered memory region"; return 0;
+    default: *str = nullptr; return RT_CUDA_ERROR_INVALID_VALUE;
+  }
+}
+FAKE_CHECK(cuGetErrorString, cuGetErrorString)
+
+// ---- control entry points for the tests ----
+
+int fake_inject_error(const char* function, int code, int after_calls) {
+  return fake_inject_error_impl(function, code, after_calls);
+}
+
+long long fake_call_count(const char* function) {
+  fake::State& s = fake::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto it = s.counts.find(function);
+  return it == s.counts.end() ? 0 : it->second;
+}
+
+long long fake_live_bytes(int kind) {
+  if (kind < 0 || kind > 2) return -1;
+  fake::State& s = fake::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return static_cast<long long>(s.live[kind]);
+}
+
+int fake_set_copy_delay_us(int micros) {
+  fake::state().copy_delay_us = micros;
+  return 0;
+}
+
+int fake_reset() {
+  fake::State& s = fake::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.injections.clear();
+  s.copy_delay_us = 0;
+  return 0;
+}
+
+}  // extern "C"

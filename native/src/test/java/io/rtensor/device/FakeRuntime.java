@@ -1,0 +1,52 @@
+package io.rtensor.device;
+
+import io.rtensor.device.internal.DeviceOps;
+import java.nio.file.Path;
+
+/** Test access to the control entry points of the fake runtimes the tests load. */
+final class FakeRuntime {
+  static final int DEVICE_MEMORY = 0;
+  static final int PINNED_MEMORY = 1;
+  static final int REGISTERED_MEMORY = 2;
+
+  private FakeRuntime() {}
+
+  /** The directory the test build put the fake libraries in. */
+  static Path directory() {
+    String dir = System.getProperty("rtensor.fake.dir");
+    if (dir == null) {
+      throw new IllegalStateException("rtensor.fake.dir is not set: run the tests through Maven");
+    }
+    return Path.of(dir);
+  }
+
+  static void injectError(RuntimeKind kind, String function, int code, int afterCalls) {
+    check(DeviceOps.fake_inject_error(kind.backend(), function, code, afterCalls));
+  }
+
+  static long calls(RuntimeKind kind, String function) {
+    long n = DeviceOps.fake_call_count(kind.backend(), function);
+    if (n < 0) {
+      throw new IllegalStateException("the loaded " + kind + " runtime is not the fake");
+    }
+    return n;
+  }
+
+  static long liveBytes(RuntimeKind kind, int memoryKind) {
+    return DeviceOps.fake_live_bytes(kind.backend(), memoryKind);
+  }
+
+  static void setCopyDelayMicros(RuntimeKind kind, int micros) {
+    check(DeviceOps.fake_set_copy_delay_us(kind.backend(), micros));
+  }
+
+  static void reset(RuntimeKind kind) {
+    check(DeviceOps.fake_reset(kind.backend()));
+  }
+
+  private static void check(int r) {
+    if (r != 0) {
+      throw new IllegalStateException("fake control call failed: " + r);
+    }
+  }
+}
