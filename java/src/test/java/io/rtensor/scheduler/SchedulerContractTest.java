@@ -55,13 +55,18 @@ public abstract class SchedulerContractTest {
 
   @AfterEach
   void deleteRoles() {
+    if (scheduler == null) {
+      return;
+    }
     scheduler.deleteWorkers(null, true);
     assertTrue(scheduler.roles().isEmpty());
   }
 
   @AfterAll
   void closeScheduler() {
-    scheduler.close();
+    if (scheduler != null) {
+      scheduler.close();
+    }
   }
 
   protected Object call(String workerId, String method, Object... args) {

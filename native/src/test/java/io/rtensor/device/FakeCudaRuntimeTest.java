@@ -154,7 +154,8 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
       assertEquals(-1, out.firstMismatch(0, n, 0, 2));
       assertEquals(4, FakeRuntime.calls(kind(), "cuMemAllocHost_v2") - pinnedBefore, "staging");
       out.fill(0);
-      FakeRuntime.setCopyDelayMicros(kind(), 5_000);
+      // Long enough per copy that scheduling noise on a busy machine cannot hide the overlap.
+      FakeRuntime.setCopyDelayMicros(kind(), 40_000);
       long start = System.nanoTime();
       try {
         copier.copyToHost(src, 0, out.memory(), 0, n);
@@ -162,7 +163,7 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
         FakeRuntime.setCopyDelayMicros(kind(), 0);
       }
       long took = System.nanoTime() - start;
-      long serialNanos = 16 * 5_000_000L;
+      long serialNanos = 16 * 40_000_000L;
       assertEquals(-1, out.firstMismatch(0, n, 0, 2));
       assertTrue(took < serialNanos * 3 / 4, "lanes overlap: " + took / 1_000_000 + " ms");
       assertEquals(

@@ -44,12 +44,18 @@ class RaySchedulerTest {
 
   @AfterEach
   void deleteRoles() {
+    if (scheduler == null) {
+      return;
+    }
     scheduler.deleteWorkers(null, true);
     assertTrue(scheduler.roles().isEmpty());
   }
 
   @AfterAll
   static void stop() {
+    if (scheduler == null) {
+      return;
+    }
     String prefix = "rtensor-" + scheduler.id() + "-";
     scheduler.close();
     for (PlacementGroup group : PlacementGroups.getAllPlacementGroups()) {
