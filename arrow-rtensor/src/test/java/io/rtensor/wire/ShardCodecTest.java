@@ -141,6 +141,32 @@ class ShardCodecTest {
   }
 
   @Test
+  void decodingFromABufferOfAnotherRootAllocatorKeepsItsAccountingThere() {
+    try (BufferAllocator other = new RootAllocator();
+        TensorBatch b = sampleBatch()) {
+      byte[] bytes = ShardCodec.encode(b);
+      ArrowBuf buf = other.buffer(bytes.length);
+      buf.setBytes(0, bytes);
+      buf.writerIndex(bytes.length);
+      try (TensorBatch decoded = ShardCodec.decode(buf, allocator)) {
+        buf.close();
+        assertSameBatch(b, decoded);
+        assertTrue(other.getAllocatedMemory() > 0, "the tensors keep the other root's buffer");
+      }
+      assertEquals(0, other.getAllocatedMemory());
+    }
+  }
+
+  @Test
+  void aBatchWithoutColumnsRoundTrips() {
+    try (TensorBatch empty = TensorBatch.of(Map.of());
+        TensorBatch back = ShardCodec.decode(ShardCodec.encode(empty), allocator)) {
+      assertEquals(0, back.size());
+      assertEquals(0, back.rows());
+    }
+  }
+
+  @Test
   void decodingFromByteArrayAllocatesTheBodyOnce() {
     try (Tensor t = TestTensors.random(allocator, DType.FLOAT32, Shape.of(1024, 256), 7);
         TensorBatch b = TensorBatch.of("x", t.share())) {
