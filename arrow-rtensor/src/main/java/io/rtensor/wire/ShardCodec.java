@@ -1,0 +1,243 @@
+package io.rtensor.wire;
+
+import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.util.MemoryUtil;
+
+/**
+ * Encodes a {@link TensorBatch} as an Arrow IPC stream (one shard) and decodes it back.
+ *
+ * <p>An encoded shard is: the schema message, one record batch message whose body holds each
+ * tensor's bytes (8-byte aligned, no validity bitmaps), and the end-of-stream marker. Encoding
+ * copies each tensor's bytes once, straight into the destination. Decoding validates all framing
+ * and metadata against the input and the {@link DecodeLimits} before it allocates, then lands the
+ * body in Arrow memory with one copy (from {@code byte[]} or a channel) or none (from an {@link
+ * ArrowBuf}); the decoded tensors are slices of that body. A bad input throws {@link
+ * WireFormatException} and leaves nothing allocated.
+ */
+public final class ShardCodec {
+  private static final int STREAM_CHUNK = 1 << 20;
+  private static final int CHANNEL_CHUNK = 1 << 30;
+
+  private ShardCodec() {}
+
+  // ---------------------------------------------------------------- encoding
+
+  /** Bytes {@link #encode(TensorBatch)} would produce. */
+  public static long encodedSize(TensorBatch batch) {
+    return ShardLayout.of(batch).totalBytes();
+  }
+
+  /** The shard as a byte array (what the Ray object store takes). */
+  public static byte[] encode(TensorBatch batch) {
+    ShardLayout layout = ShardLayout.of(batch);
+    long total = layout.totalBytes();
+    if (total > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(
+          "shard of " + total + " bytes does not fit a byte[]; encode to a channel or ArrowBuf");
+    }
+    byte[] out = new byte[(int) total];
+    int at = 0;
+    System.arraycopy(layout.schemaFrame, 0, out, at, layout.schemaFrame.length);
+    at += layout.schemaFrame.length;
+    System.arraycopy(layout.batchFrame, 0, out, at, layout.batchFrame.length);
+    at += layout.batchFrame.length;
+    for (int i = 0; i < layout.buffers.size(); i++) {
+      ArrowBuf src = layout.buffers.get(i);
+      MemoryUtil.copyFromMemory(
+          src.memoryAddress(), out, at + layout.offsets.get(i), src.capacity());
+    }
+    at += (int) layout.bodyLength; // padding is already zero
+    System.arraycopy(ShardLayout.END_OF_STREAM, 0, out, at, ShardLayout.END_OF_STREAM.length);
+    return out;
+  }
+
+  /** A single-tensor shard (a batch of one column) as a byte array. */
+  public static byte[] encode(String name, Tensor tensor) {
+    // The batch borrows the tensor: share() takes a reference that the batch then drops.
+    try (TensorBatch batch = TensorBatch.of(name, tensor.share())) {
+      return encode(batch);
+    }
+  }
+
+  /** Writes the shard to a stream; returns the bytes written. */
+  public static long encode(TensorBatch batch, OutputStream out) throws IOException {
+    ShardLayout layout = ShardLayout.of(batch);
+    out.write(layout.schemaFrame);
+    out.write(layout.batchFrame);
+    byte[] chunk = new byte[(int) Math.min(STREAM_CHUNK, Math.max(8, layout.bodyLength))];
+    long at = 0;
+    for (int i = 0; i < layout.buffers.size(); i++) {
+      ArrowBuf src = layout.buffers.get(i);
+      writeZeros(out, layout.offsets.get(i) - at, chunk);
+      for (long done = 0; done < src.capacity(); ) {
+        int n = (int) Math.min(chunk.length, src.capacity() - done);
+        MemoryUtil.copyFromMemory(src.memoryAddress() + done, chunk, 0, n);
+        out.write(chunk, 0, n);
+        done += n;
+      }
+      at = layout.offsets.get(i) + src.capacity();
+    }
+    writeZeros(out, layout.bodyLength - at, chunk);
+    out.write(ShardLayout.END_OF_STREAM);
+    return layout.totalBytes();
+  }
+
+  private static void writeZeros(OutputStream out, long n, byte[] chunk) throws IOException {
+    if (n > 0) {
+      java.util.Arrays.fill(chunk, 0, (int) n, (byte) 0); // n < ALIGNMENT <= chunk.length
+      out.write(chunk, 0, (int) n);
+    }
+  }
+
+  /** Writes the shard to a channel without staging tensor bytes on the heap; returns bytes. */
+  public static long encode(TensorBatch batch, WritableByteChannel out) throws IOException {
+    ShardLayout layout = ShardLayout.of(batch);
+    writeFully(out, ByteBuffer.wrap(layout.schemaFrame));
+    writeFully(out, ByteBuffer.wrap(layout.batchFrame));
+    long at = 0;
+    for (int i = 0; i < layout.buffers.size(); i++) {
+      ArrowBuf src = layout.buffers.get(i);
+      long pad = layout.offsets.get(i) - at;
+      writeFully(out, ByteBuffer.allocate((int) pad));
+      for (long done = 0; done < src.capacity(); ) {
+        int n = (int) Math.min(CHANNEL_CHUNK, src.capacity() - done);
+        writeFully(out, src.nioBuffer(done, n));
+        done += n;
+      }
+      at = layout.offsets.get(i) + src.capacity();
+    }
+    writeFully(out, ByteBuffer.allocate((int) (layout.bodyLength - at)));
+    writeFully(out, ByteBuffer.wrap(ShardLayout.END_OF_STREAM));
+    return layout.totalBytes();
+  }
+
+  private static void writeFully(WritableByteChannel out, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) {
+      out.write(b);
+    }
+  }
+
+  /**
+   * Writes the shard into {@code target} at its writer index and advances the writer index.
+   *
+   * @return bytes written
+   * @throws IllegalArgumentException if the shard does not fit (see {@link #encodedSize}); nothing
+   *     is written then
+   */
+  public static long encodeInto(TensorBatch batch, ArrowBuf target) {
+    ShardLayout layout = ShardLayout.of(batch);
+    long total = layout.totalBytes();
+    long at = target.writerIndex();
+    if (total > target.capacity() - at) {
+      throw new IllegalArgumentException(
+          "shard of "
+              + total
+              + " bytes does not fit: target has "
+              + (target.capacity() - at)
+              + " bytes after its writer index "
+              + at);
+    }
+    target.setBytes(at, layout.schemaFrame);
+    at += layout.schemaFrame.length;
+    target.setBytes(at, layout.batchFrame);
+    at += layout.batchFrame.length;
+    long body = at;
+    long end = 0;
+    for (int i = 0; i < layout.buffers.size(); i++) {
+      ArrowBuf src = layout.buffers.get(i);
+      long off = layout.offsets.get(i);
+      target.setZero(body + end, off - end);
+      target.setBytes(body + off, src, 0, src.capacity());
+      end = off + src.capacity();
+    }
+    target.setZero(body + end, layout.bodyLength - end);
+    at = body + layout.bodyLength;
+    target.setBytes(at, ShardLayout.END_OF_STREAM);
+    target.writerIndex(at + ShardLayout.END_OF_STREAM.length);
+    return total;
+  }
+
+  // ---------------------------------------------------------------- decoding
+
+  /** Decodes a shard from a byte array with the default limits. */
+  public static TensorBatch decode(byte[] bytes, BufferAllocator allocator) {
+    return decode(bytes, allocator, DecodeLimits.DEFAULT);
+  }
+
+  /**
+   * Decodes a shard from a byte array: the body is copied once into memory from {@code allocator}.
+   *
+   * @throws WireFormatException if the bytes are not a valid shard within {@code limits}
+   */
+  public static TensorBatch decode(byte[] bytes, BufferAllocator allocator, DecodeLimits limits) {
+    try {
+      return new ShardReader(new ShardSource.OfBytes(bytes, 0, bytes.length), allocator, limits)
+          .read();
+    } catch (IOException e) {
+      throw new IllegalStateException("byte array reads do not fail", e);
+    }
+  }
+
+  /**
+   * Decodes a shard from the readable bytes of {@code buffer} ({@code [readerIndex, writerIndex)})
+   * with the default limits. See {@link #decode(ArrowBuf, long, long, BufferAllocator,
+   * DecodeLimits)}.
+   */
+  public static TensorBatch decode(ArrowBuf buffer, BufferAllocator allocator) {
+    return decode(
+        buffer,
+        buffer.readerIndex(),
+        buffer.writerIndex() - buffer.readerIndex(),
+        allocator,
+        DecodeLimits.DEFAULT);
+  }
+
+  /**
+   * Decodes a shard from {@code length} bytes of {@code buffer} at {@code offset} without copying:
+   * the tensors are slices of {@code buffer}, each holding a reference (the caller still releases
+   * its own). Where {@code allocator} shares {@code buffer}'s root allocator, the tensors' memory
+   * is accounted to {@code allocator}.
+   *
+   * @throws WireFormatException if the bytes are not a valid shard within {@code limits}
+   */
+  public static TensorBatch decode(
+      ArrowBuf buffer, long offset, long length, BufferAllocator allocator, DecodeLimits limits) {
+    if (offset < 0 || length < 0 || offset > buffer.capacity() - length) {
+      throw new IndexOutOfBoundsException(
+          "range [" + offset + ", +" + length + ") of a buffer of " + buffer.capacity() + " bytes");
+    }
+    try {
+      return new ShardReader(new ShardSource.OfArrowBuf(buffer, offset, length), allocator, limits)
+          .read();
+    } catch (IOException e) {
+      throw new IllegalStateException("buffer reads do not fail", e);
+    }
+  }
+
+  /** Decodes a shard from a channel with the default limits. */
+  public static TensorBatch decode(ReadableByteChannel channel, BufferAllocator allocator)
+      throws IOException {
+    return decode(channel, allocator, DecodeLimits.DEFAULT);
+  }
+
+  /**
+   * Decodes one shard from a channel, reading the body straight into memory from {@code allocator}.
+   * Reads up to and including the end-of-stream marker, no further.
+   *
+   * @throws WireFormatException if the bytes are not a valid shard within {@code limits}
+   * @throws IOException if the channel fails
+   */
+  public static TensorBatch decode(
+      ReadableByteChannel channel, BufferAllocator allocator, DecodeLimits limits)
+      throws IOException {
+    return new ShardReader(new ShardSource.OfChannel(channel), allocator, limits).read();
+  }
+}

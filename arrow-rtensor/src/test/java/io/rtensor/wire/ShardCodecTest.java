@@ -1,0 +1,198 @@
+package io.rtensor.wire;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.rtensor.tensor.DType;
+import io.rtensor.tensor.Shape;
+import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.tensor.TestTensors;
+import java.io.ByteArrayOutputStream;
+import java.nio.channels.Channels;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.ArrowStreamReader;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class ShardCodecTest {
+  private BufferAllocator allocator;
+
+  @BeforeEach
+  void open() {
+    allocator = new RootAllocator();
+  }
+
+  @AfterEach
+  void close() {
+    allocator.close();
+  }
+
+  static Stream<Arguments> dtypesAndShapes() {
+    List<Arguments> out = new ArrayList<>();
+    long[][] shapes = {{}, {5}, {0}, {3, 4}, {2, 0}, {0, 3}, {2, 3, 4}, {2, 1, 0, 3}, {3, 2, 2, 2}};
+    for (DType d : DType.values()) {
+      for (long[] s : shapes) {
+        out.add(Arguments.of(d, Shape.of(s)));
+      }
+    }
+    return out.stream();
+  }
+
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("dtypesAndShapes")
+  void roundTripsEveryDtypeAndRankThroughByteArray(DType dtype, Shape shape) {
+    try (Tensor t = TestTensors.random(allocator, dtype, shape, 42);
+        TensorBatch in = TensorBatch.of("x", t.share());
+        TensorBatch out = ShardCodec.decode(ShardCodec.encode(in), allocator)) {
+      assertEquals(List.of("x"), List.copyOf(out.names()));
+      Tensor back = out.tensor("x");
+      assertEquals(t.mismatch(back), java.util.Optional.empty());
+    }
+  }
+
+  @Test
+  void everyEncodeRouteWritesTheSameBytes() throws Exception {
+    try (TensorBatch b = sampleBatch()) {
+      byte[] bytes = ShardCodec.encode(b);
+      assertEquals(bytes.length, ShardCodec.encodedSize(b));
+
+      ByteArrayOutputStream stream = new ByteArrayOutputStream();
+      assertEquals(bytes.length, ShardCodec.encode(b, stream));
+      assertArrayEquals(bytes, stream.toByteArray());
+
+      ByteArrayOutputStream viaChannel = new ByteArrayOutputStream();
+      ShardCodec.encode(b, Channels.newChannel(viaChannel));
+      assertArrayEquals(bytes, viaChannel.toByteArray());
+
+      try (ArrowBuf target = allocator.buffer(bytes.length + 16)) {
+        target.writerIndex(16);
+        assertEquals(bytes.length, ShardCodec.encodeInto(b, target));
+        assertEquals(16 + bytes.length, target.writerIndex());
+        byte[] copy = new byte[bytes.length];
+        target.getBytes(16, copy);
+        assertArrayEquals(bytes, copy);
+      }
+    }
+  }
+
+  @Test
+  void decodesFromEveryInputKind() throws Exception {
+    try (TensorBatch b = sampleBatch()) {
+      byte[] bytes = ShardCodec.encode(b);
+      try (TensorBatch fromBytes = ShardCodec.decode(bytes, allocator);
+          TensorBatch fromChannel =
+              ShardCodec.decode(
+                  Channels.newChannel(new java.io.ByteArrayInputStream(bytes)), allocator)) {
+        assertSameBatch(b, fromBytes);
+        assertSameBatch(b, fromChannel);
+      }
+      try (ArrowBuf buf = allocator.buffer(bytes.length)) {
+        buf.setBytes(0, bytes);
+        buf.writerIndex(bytes.length);
+        try (TensorBatch fromBuf = ShardCodec.decode(buf, allocator)) {
+          assertSameBatch(b, fromBuf);
+        }
+      }
+    }
+  }
+
+  @Test
+  void decodingFromArrowBufCopiesNothingAndOutlivesTheSourceReference() {
+    try (TensorBatch b = sampleBatch()) {
+      byte[] bytes = ShardCodec.encode(b);
+      ArrowBuf buf = allocator.buffer(bytes.length);
+      buf.setBytes(0, bytes);
+      buf.writerIndex(bytes.length);
+      long before = allocator.getAllocatedMemory();
+      try (TensorBatch decoded = ShardCodec.decode(buf, allocator)) {
+        assertEquals(before, allocator.getAllocatedMemory(), "decode allocated memory");
+        buf.close(); // the decoded tensors hold their own references
+        assertSameBatch(b, decoded);
+      }
+    }
+  }
+
+  @Test
+  void decodingFromByteArrayAllocatesTheBodyOnce() {
+    try (Tensor t = TestTensors.random(allocator, DType.FLOAT32, Shape.of(1024, 256), 7);
+        TensorBatch b = TensorBatch.of("x", t.share())) {
+      byte[] bytes = ShardCodec.encode(b);
+      long before = allocator.getAllocatedMemory();
+      try (BufferAllocator child = allocator.newChildAllocator("decode", 0, Long.MAX_VALUE);
+          TensorBatch decoded = ShardCodec.decode(bytes, child)) {
+        assertEquals(t.byteSize(), child.getAllocatedMemory());
+        assertEquals(before + t.byteSize(), allocator.getAllocatedMemory());
+        assertTrue(decoded.tensor("x").contentEquals(t));
+      }
+    }
+  }
+
+  @Test
+  void arrowJavasOwnStreamReaderReadsAShard() throws Exception {
+    try (TensorBatch b = sampleBatch();
+        ArrowStreamReader reader =
+            new ArrowStreamReader(
+                new java.io.ByteArrayInputStream(ShardCodec.encode(b)), allocator)) {
+      assertTrue(reader.loadNextBatch());
+      VectorSchemaRoot root = reader.getVectorSchemaRoot();
+      assertEquals(b.rows(), root.getRowCount());
+      try (TensorBatch back = TensorBatch.fromVectorSchemaRoot(root)) {
+        assertSameBatch(b, back);
+      }
+    }
+  }
+
+  @Test
+  void singleTensorShardLeavesTheTensorOpen() {
+    try (Tensor t = Tensor.of(allocator, new float[] {1, 2, 3});
+        TensorBatch back = ShardCodec.decode(ShardCodec.encode("w", t), allocator)) {
+      assertTrue(back.tensor("w").contentEquals(t));
+    }
+  }
+
+  @Test
+  void encodeIntoRejectsATooSmallTargetWithoutWriting() {
+    try (TensorBatch b = sampleBatch();
+        ArrowBuf target = allocator.buffer(64)) {
+      target.setZero(0, 64);
+      assertThrows(IllegalArgumentException.class, () -> ShardCodec.encodeInto(b, target));
+      assertEquals(0, target.writerIndex());
+      assertEquals(0, target.getLong(0));
+    }
+  }
+
+  private TensorBatch sampleBatch() {
+    Map<String, Tensor> m = new LinkedHashMap<>();
+    m.put("ids", TestTensors.random(allocator, DType.INT64, Shape.of(6), 1));
+    m.put("logits", TestTensors.random(allocator, DType.BFLOAT16, Shape.of(6, 3, 2), 2));
+    m.put("mask", TestTensors.random(allocator, DType.BOOL, Shape.of(6, 5), 3));
+    m.put("x", TestTensors.random(allocator, DType.FLOAT16, Shape.of(6, 1, 2, 1), 4));
+    return TensorBatch.of(m);
+  }
+
+  static void assertSameBatch(TensorBatch expected, TensorBatch actual) {
+    assertEquals(List.copyOf(expected.names()), List.copyOf(actual.names()));
+    assertEquals(expected.rows(), actual.rows());
+    for (String n : expected.names()) {
+      assertEquals(
+          java.util.Optional.empty(),
+          expected.tensor(n).mismatch(actual.tensor(n)),
+          "tensor '" + n + "'");
+    }
+  }
+}
