@@ -7,7 +7,6 @@ import io.rtensor.transport.DataPlane;
 import java.lang.reflect.Array;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -214,9 +213,11 @@ public final class Remotizer {
 
   /** Clears every shard that {@code value}'s handles name; returns location to result. */
   public Map<String, ClearResult> clearAll(Object value) {
-    Map<String, ClearResult> out = new HashMap<>();
-    collectShards(value).forEach((location, ids) -> out.put(location, clear(location, ids)));
-    return out;
+    List<RTensor> handles = collectHandles(value);
+    if (cache != null) {
+      cache.evict(handles.stream().map(RTensor::shardId).toList());
+    }
+    return plane.clear(handles);
   }
 
   // ---------------------------------------------------------------- structure walk

@@ -40,6 +40,19 @@ public interface DataPlane extends AutoCloseable {
    */
   ClearResult clear(String locationKey, Collection<String> shardIds);
 
+  /** Clears the shards {@code handles} name, grouped by location; returns location to result. */
+  default Map<String, ClearResult> clear(Collection<RTensor> handles) {
+    Map<String, java.util.List<String>> byLocation = new java.util.LinkedHashMap<>();
+    for (RTensor h : handles) {
+      byLocation
+          .computeIfAbsent(h.location().key(), k -> new java.util.ArrayList<>())
+          .add(h.shardId());
+    }
+    Map<String, ClearResult> out = new java.util.LinkedHashMap<>();
+    byLocation.forEach((location, ids) -> out.put(location, clear(location, ids)));
+    return out;
+  }
+
   /** Entries and bytes stored at {@code locationKey}. */
   StoreStats stats(String locationKey);
 
