@@ -3,6 +3,10 @@ package io.rtensor.testing;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.rtensor.scheduler.ray.RayConnection;
+import java.io.File;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -33,8 +37,27 @@ public final class RayTestCluster {
       System.out.println("[ray tests] skipped: " + reason);
       Assumptions.abort(reason);
     }
-    connection = RayConnection.builder().address(address).connect();
+    connection =
+        RayConnection.builder().address(address).codeSearchPath(codeSearchPath()).connect();
     Runtime.getRuntime().addShutdownHook(new Thread(connection::close, "ray-test-shutdown"));
     return connection;
+  }
+
+  /**
+   * This JVM's class path plus the tests' Python modules: Ray makes the job's code search path the
+   * Python workers' {@code sys.path} too, so Java tests can call Python functions.
+   */
+  private static List<String> codeSearchPath() {
+    List<String> entries = new ArrayList<>();
+    for (String entry : System.getProperty("java.class.path", "").split(File.pathSeparator)) {
+      if (!entry.isBlank() && !entry.contains("surefire") && new File(entry).exists()) {
+        entries.add(new File(entry).getAbsolutePath());
+      }
+    }
+    Path python =
+        Path.of(
+            System.getProperty("rtensor.root", "."), "java", "src", "test", "resources", "python");
+    entries.add(python.toAbsolutePath().normalize().toString());
+    return entries;
   }
 }

@@ -1,0 +1,221 @@
+package io.rtensor.rtensor;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rtensor.tensor.DType;
+import io.rtensor.tensor.Shape;
+import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A handle to a stored shard: what the controller holds instead of a tensor. It names the shard (id
+ * and {@link ShardLocation}) and describes it (dtype, shape, bytes) without holding its bytes.
+ *
+ * <p>A handle stands either for one {@link Tensor} (stored as a one-column shard) or for a whole
+ * {@link TensorBatch} (one shard, its columns named by {@link #columns()}). It travels through
+ * Ray's Java serializer and as JSON ({@link #toJson()}, {@link #fromJson(String)}) for the local
+ * control plane.
+ *
+ * <p>A plain class rather than a record: Ray's Java serializer (FST) cannot set a record's final
+ * fields.
+ */
+public final class RTensor implements Serializable {
+  private static final long serialVersionUID = 1L;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The column a single tensor is stored under in its shard. */
+  public static final String TENSOR_COLUMN = "tensor";
+
+  /** What the handle stands for. */
+  public enum Kind {
+    TENSOR,
+    BATCH
+  }
+
+  private String shardId;
+  private ShardLocation location;
+  private Kind kind;
+  private String dtype;
+  private long[] shape;
+  private long byteSize;
+  private String[] columns;
+
+  /** For serializers. */
+  RTensor() {}
+
+  private RTensor(
+      String shardId,
+      ShardLocation location,
+      Kind kind,
+      String dtype,
+      long[] shape,
+      long byteSize,
+      String[] columns) {
+    this.shardId = Objects.requireNonNull(shardId, "shardId");
+    this.location = Objects.requireNonNull(location, "location");
+    this.kind = kind;
+    this.dtype = dtype;
+    this.shape = shape;
+    this.byteSize = byteSize;
+    this.columns = columns;
+  }
+
+  /** A handle to a stored one-tensor shard. */
+  public static RTensor ofTensor(String shardId, ShardLocation location, Tensor tensor) {
+    return new RTensor(
+        shardId,
+        location,
+        Kind.TENSOR,
+        tensor.dtype().numpyName(),
+        tensor.shape().dims(),
+        tensor.byteSize(),
+        new String[] {TENSOR_COLUMN});
+  }
+
+  /** A handle to a stored batch shard. */
+  public static RTensor ofBatch(String shardId, ShardLocation location, TensorBatch batch) {
+    long bytes = 0;
+    for (Tensor t : batch.tensors().values()) {
+      bytes += t.byteSize();
+    }
+    return new RTensor(
+        shardId,
+        location,
+        Kind.BATCH,
+        null,
+        new long[] {batch.rows()},
+        bytes,
+        batch.names().toArray(new String[0]));
+  }
+
+  /** The shard's id, unique within its location (a UUID for Flight, the object id for Ray). */
+  public String shardId() {
+    return shardId;
+  }
+
+  /** Where the shard lives. */
+  public ShardLocation location() {
+    return location;
+  }
+
+  /** A tensor or a batch. */
+  public Kind kind() {
+    return kind;
+  }
+
+  /** The dtype of a tensor handle; null for a batch. */
+  public DType dtype() {
+    return dtype == null ? null : DType.parse(dtype);
+  }
+
+  /** The tensor's shape, or {@code [rows]} for a batch. */
+  public Shape shape() {
+    return Shape.of(shape);
+  }
+
+  /** Tensor bytes the shard holds (without the wire framing). */
+  public long byteSize() {
+    return byteSize;
+  }
+
+  /** Column names of the shard, in order. */
+  public List<String> columns() {
+    return List.of(columns);
+  }
+
+  /** This handle as one line of JSON. Ray object-store handles have no JSON form. */
+  public String toJson() {
+    if (location.plane() != ShardLocation.Plane.FLIGHT) {
+      throw new IllegalStateException(
+          "a Ray object-store handle carries its ObjectRef (ownership travels with it) and cannot be"
+              + " written as JSON; the local control plane uses the Flight data plane");
+    }
+    ObjectNode n = JSON.createObjectNode();
+    n.put("shardId", shardId);
+    n.put("location", location.key());
+    n.put("kind", kind.name());
+    if (dtype != null) {
+      n.put("dtype", dtype);
+    }
+    ArrayNode s = n.putArray("shape");
+    for (long d : shape) {
+      s.add(d);
+    }
+    n.put("byteSize", byteSize);
+    ArrayNode c = n.putArray("columns");
+    for (String name : columns) {
+      c.add(name);
+    }
+    return n.toString();
+  }
+
+  /**
+   * Reads a handle written by {@link #toJson()}.
+   *
+   * @throws IllegalArgumentException if the text is not such a handle
+   */
+  public static RTensor fromJson(String json) {
+    try {
+      JsonNode n = JSON.readTree(json);
+      long[] shape = new long[n.required("shape").size()];
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = n.get("shape").get(i).asLong();
+      }
+      List<String> columns = new ArrayList<>();
+      n.required("columns").forEach(c -> columns.add(c.asText()));
+      Kind kind = Kind.valueOf(n.required("kind").asText());
+      String dtype =
+          n.hasNonNull("dtype") ? DType.parse(n.get("dtype").asText()).numpyName() : null;
+      if (kind == Kind.TENSOR && dtype == null) {
+        throw new IllegalArgumentException("a tensor handle needs a dtype");
+      }
+      Shape.of(shape); // validates
+      return new RTensor(
+          n.required("shardId").asText(),
+          ShardLocation.flight(n.required("location").asText()),
+          kind,
+          dtype,
+          shape,
+          n.required("byteSize").asLong(),
+          columns.toArray(new String[0]));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalArgumentException(
+          "not an RTensor JSON handle: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof RTensor r
+        && shardId.equals(r.shardId)
+        && location.equals(r.location)
+        && kind == r.kind
+        && Objects.equals(dtype, r.dtype)
+        && Arrays.equals(shape, r.shape)
+        && byteSize == r.byteSize
+        && Arrays.equals(columns, r.columns);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(shardId, location, kind);
+  }
+
+  @Override
+  public String toString() {
+    return "RTensor("
+        + (kind == Kind.TENSOR ? dtype + Arrays.toString(shape) : "batch" + List.of(columns))
+        + " "
+        + shardId
+        + " @ "
+        + location
+        + ")";
+  }
+}

@@ -1,0 +1,279 @@
+package io.rtensor.rtensor;
+
+import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.transport.ClearResult;
+import io.rtensor.transport.DataPlane;
+import java.lang.reflect.Array;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * Turns tensors in a nested value into {@link RTensor} handles ({@link #remotize}) and back ({@link
+ * #localize}), through one {@link DataPlane} and this process's {@link FetchCache}.
+ *
+ * <p>A value is walked through {@link Map}s, {@link List}s and object arrays; {@link Tensor}s and
+ * {@link TensorBatch}es become handles (one shard each), every other leaf is returned as it is and
+ * null stays null. Maps keep their iteration order, lists and arrays their length.
+ */
+public final class Remotizer {
+  private final DataPlane plane;
+  private final FetchCache cache;
+  private final BufferAllocator allocator;
+
+  /**
+   * A remotizer over {@code plane}, caching fetched shards in {@code cache} (null: no cache, every
+   * localization fetches) and decoding them into {@code allocator}. It owns none of the three.
+   */
+  public Remotizer(DataPlane plane, FetchCache cache, BufferAllocator allocator) {
+    this.plane = Objects.requireNonNull(plane, "plane");
+    this.cache = cache;
+    this.allocator = Objects.requireNonNull(allocator, "allocator");
+  }
+
+  /** The data plane. */
+  public DataPlane plane() {
+    return plane;
+  }
+
+  /** The fetch cache, or null. */
+  public FetchCache cache() {
+    return cache;
+  }
+
+  /** {@link #remotize(Object, DataPlane)} through this remotizer's plane. */
+  public Object remotize(Object value) {
+    return remotize(value, plane);
+  }
+
+  /**
+   * The same structure with every tensor and batch stored in {@code store} as a shard and replaced
+   * by its handle. The tensors stay the caller's (their bytes are copied into the store).
+   */
+  public static Object remotize(Object value, DataPlane store) {
+    return walk(
+        value,
+        leaf -> {
+          if (leaf instanceof Tensor t) {
+            try (TensorBatch one = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
+              RTensor batchHandle = store.put(one);
+              return RTensor.ofTensor(batchHandle.shardId(), batchHandle.location(), t);
+            }
+          }
+          if (leaf instanceof TensorBatch b) {
+            return store.put(b);
+          }
+          return leaf;
+        });
+  }
+
+  /**
+   * The same structure with every handle replaced by its tensor or batch, which the caller owns and
+   * closes. Every handle is collected first; the shards not cached are fetched in one concurrent
+   * batch grouped by location; repeated localizations of a shard share its cached memory (no copy).
+   *
+   * @throws io.rtensor.transport.MissingShardsException listing the shards no location has
+   * @throws FetchCacheFullException if caching the fetched shards would pass the cache's cap
+   */
+  public Object localize(Object value) {
+    return localize(value, true);
+  }
+
+  /**
+   * Like {@link #localize(Object)}, but the tensors and batches returned are the cache's own: the
+   * caller must not close them, and they stay valid until their shards are cleared from this
+   * process's cache. Needs a cache. This is what a worker hands to its engines.
+   */
+  public Object localizeBorrowed(Object value) {
+    if (cache == null) {
+      throw new IllegalStateException("borrowed localization needs a fetch cache");
+    }
+    return localize(value, false);
+  }
+
+  private Object localize(Object value, boolean owned) {
+    List<RTensor> handles = collectHandles(value);
+    if (handles.isEmpty()) {
+      return walk(value, leaf -> leaf);
+    }
+    Map<String, RTensor> misses = new LinkedHashMap<>();
+    for (RTensor h : handles) {
+      if (cache == null || cache.lookup(h.shardId()) == null) {
+        misses.putIfAbsent(h.shardId(), h);
+      }
+    }
+    Map<String, TensorBatch> fetched =
+        misses.isEmpty() ? Map.of() : plane.fetch(misses.values(), allocator);
+    if (cache != null) {
+      cache.putAll(fetched);
+      fetched = Map.of();
+    }
+    Map<String, TensorBatch> uncached = fetched;
+    List<Object> created = new ArrayList<>();
+    try {
+      Object out =
+          walk(
+              value,
+              leaf -> {
+                if (!(leaf instanceof RTensor h)) {
+                  return leaf;
+                }
+                TensorBatch shard =
+                    cache != null ? cache.peek(h.shardId()) : uncached.get(h.shardId());
+                if (shard == null) {
+                  throw new IllegalStateException(
+                      "shard " + h.shardId() + " was cleared while it was being localized");
+                }
+                Object local =
+                    h.kind() == RTensor.Kind.TENSOR
+                        ? (owned ? tensorOf(shard, h).share() : tensorOf(shard, h))
+                        : (owned ? share(shard) : shard);
+                if (owned) {
+                  created.add(local);
+                }
+                return local;
+              });
+      return out;
+    } catch (RuntimeException e) {
+      for (Object o : created) {
+        if (o instanceof Tensor t) {
+          t.close();
+        } else if (o instanceof TensorBatch b) {
+          b.close();
+        }
+      }
+      throw e;
+    } finally {
+      uncached.values().forEach(TensorBatch::close);
+    }
+  }
+
+  private static Tensor tensorOf(TensorBatch shard, RTensor handle) {
+    Tensor t = shard.tensors().get(RTensor.TENSOR_COLUMN);
+    if (t == null || shard.size() != 1) {
+      throw new IllegalStateException(
+          "shard " + handle.shardId() + " holds columns " + shard.names() + ", not one tensor");
+    }
+    return t;
+  }
+
+  private static TensorBatch share(TensorBatch batch) {
+    LinkedHashMap<String, Tensor> shared = new LinkedHashMap<>();
+    try {
+      batch.tensors().forEach((name, t) -> shared.put(name, t.share()));
+      return TensorBatch.of(shared);
+    } catch (RuntimeException e) {
+      shared.values().forEach(Tensor::close);
+      throw e;
+    }
+  }
+
+  /** Every handle in {@code value}, in walk order (duplicates kept). */
+  public static List<RTensor> collectHandles(Object value) {
+    List<RTensor> out = new ArrayList<>();
+    walk(
+        value,
+        leaf -> {
+          if (leaf instanceof RTensor h) {
+            out.add(h);
+          }
+          return leaf;
+        });
+    return out;
+  }
+
+  /** Location key to the distinct shard ids of the handles in {@code value}. */
+  public static Map<String, List<String>> collectShards(Object value) {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    for (RTensor h : collectHandles(value)) {
+      List<String> ids = out.computeIfAbsent(h.location().key(), k -> new ArrayList<>());
+      if (!ids.contains(h.shardId())) {
+        ids.add(h.shardId());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Removes shards {@code shardIds} at {@code location} and evicts them from this process's cache.
+   * Consumer workers that localized them drain their own caches when the clear reaches them.
+   */
+  public ClearResult clear(String location, Collection<String> shardIds) {
+    if (cache != null) {
+      cache.evict(shardIds);
+    }
+    return plane.clear(location, shardIds);
+  }
+
+  /** Clears every shard that {@code value}'s handles name; returns location to result. */
+  public Map<String, ClearResult> clearAll(Object value) {
+    List<RTensor> handles = collectHandles(value);
+    if (cache != null) {
+      cache.evict(handles.stream().map(RTensor::shardId).toList());
+    }
+    return plane.clear(handles);
+  }
+
+  // ---------------------------------------------------------------- structure walk
+
+  private static Object walk(Object value, Function<Object, Object> leaf) {
+    if (value == null) {
+      return null;
+    }
+    if (value instanceof Map<?, ?> map) {
+      Map<Object, Object> out = new LinkedHashMap<>();
+      map.forEach((k, v) -> out.put(k, walk(v, leaf)));
+      return out;
+    }
+    if (value instanceof List<?> list) {
+      List<Object> out = new ArrayList<>(list.size());
+      for (Object v : list) {
+        out.add(walk(v, leaf));
+      }
+      return out;
+    }
+    if (value instanceof Object[] array) {
+      Object[] outs = new Object[array.length];
+      for (int i = 0; i < array.length; i++) {
+        outs[i] = walk(array[i], leaf);
+      }
+      return retype(array.getClass().getComponentType(), outs);
+    }
+    return leaf.apply(value);
+  }
+
+  /**
+   * An array of the input's component type where the results fit it; for arrays of tensors, batches
+   * or handles, an array of the results' common class (else {@code Object[]}).
+   */
+  private static Object[] retype(Class<?> component, Object[] outs) {
+    Class<?> target = component;
+    if (component == Tensor.class || component == TensorBatch.class || component == RTensor.class) {
+      Class<?> common = null;
+      for (Object o : outs) {
+        if (o != null) {
+          common = common == null || common == o.getClass() ? o.getClass() : Object.class;
+        }
+      }
+      target = common == null ? component : common;
+    }
+    for (Object o : outs) {
+      if (o != null && !target.isInstance(o)) {
+        target = Object.class;
+        break;
+      }
+    }
+    if (target == Object.class) {
+      return outs;
+    }
+    Object[] typed = (Object[]) Array.newInstance(target, outs.length);
+    System.arraycopy(outs, 0, typed, 0, outs.length);
+    return typed;
+  }
+}

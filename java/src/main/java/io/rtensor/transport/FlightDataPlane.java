@@ -1,0 +1,300 @@
+package io.rtensor.transport;
+
+import io.rtensor.rtensor.RTensor;
+import io.rtensor.rtensor.ShardLocation;
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.transport.internal.FlightShardClient;
+import io.rtensor.wire.DecodeLimits;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.apache.arrow.flight.FlightRuntimeException;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * The Flight data plane of one process: shards live in the workers' {@link FlightShardServer}s and
+ * travel worker to worker over Arrow Flight.
+ *
+ * <p>A worker's plane owns its local server ({@link Builder#localServer}): its puts store locally
+ * and its fetches of its own shards read them in place. A process without a server (the controller)
+ * puts to a chosen worker ({@link Builder#putTarget}). Fetches are split into requests of at most
+ * {@link Builder#shardsPerRequest} shards and run concurrently across workers; a request that fails
+ * to connect is retried with exponential backoff, any other error is not.
+ */
+public final class FlightDataPlane implements DataPlane {
+  private final BufferAllocator allocator;
+  private final String secret;
+  private final FlightShardServer localServer;
+  private final String putTarget;
+  private final int shardsPerRequest;
+  private final int maxAttempts;
+  private final long backoffMillis;
+  private final DecodeLimits limits;
+  private final ExecutorService executor;
+  private final Map<String, FlightShardClient> clients = new ConcurrentHashMap<>();
+
+  private FlightDataPlane(Builder b) {
+    this.allocator = b.allocator.newChildAllocator("flight-data-plane", 0, Long.MAX_VALUE);
+    this.secret = b.secret;
+    this.localServer = b.localServer;
+    this.putTarget = b.localServer != null ? b.localServer.address() : b.putTarget;
+    this.shardsPerRequest = b.shardsPerRequest;
+    this.maxAttempts = b.maxAttempts;
+    this.backoffMillis = b.backoffMillis;
+    this.limits = b.limits;
+    AtomicInteger n = new AtomicInteger();
+    this.executor =
+        Executors.newFixedThreadPool(
+            b.concurrency,
+            r -> {
+              Thread t = new Thread(r, "flight-fetch-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** A builder; {@code allocator} is the process's, {@code secret} the session's. */
+  public static Builder builder(BufferAllocator allocator, String secret) {
+    return new Builder(allocator, secret);
+  }
+
+  @Override
+  public DataPlaneKind kind() {
+    return DataPlaneKind.FLIGHT;
+  }
+
+  @Override
+  public String putLocation() {
+    return putTarget;
+  }
+
+  @Override
+  public RTensor put(TensorBatch batch) {
+    if (putTarget == null) {
+      throw new IllegalStateException(
+          "this Flight data plane has no local server and no put target");
+    }
+    String id = UUID.randomUUID().toString();
+    if (localServer != null) {
+      localServer.putLocal(id, batch);
+    } else {
+      withRetries(
+          putTarget,
+          c -> {
+            c.put(Map.of(id, batch));
+            return null;
+          });
+    }
+    return RTensor.ofBatch(id, ShardLocation.flight(putTarget), batch);
+  }
+
+  @Override
+  public Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator target) {
+    Map<String, List<String>> byLocation = new LinkedHashMap<>();
+    for (RTensor h : handles) {
+      if (h.location().plane() != ShardLocation.Plane.FLIGHT) {
+        throw new IllegalArgumentException(h + " is not a Flight shard");
+      }
+      List<String> ids = byLocation.computeIfAbsent(h.location().key(), k -> new ArrayList<>());
+      if (!ids.contains(h.shardId())) {
+        ids.add(h.shardId());
+      }
+    }
+    Map<String, TensorBatch> out = new LinkedHashMap<>();
+    Map<String, List<String>> missing = new LinkedHashMap<>();
+    RuntimeException failure = null;
+    List<Future<Map<String, TensorBatch>>> futures = new ArrayList<>();
+    List<String> futureLocations = new ArrayList<>();
+    for (Map.Entry<String, List<String>> e : byLocation.entrySet()) {
+      String location = e.getKey();
+      List<String> ids = e.getValue();
+      if (localServer != null && location.equals(localServer.address())) {
+        for (String id : ids) {
+          TensorBatch b = localServer.getLocal(id, target);
+          if (b == null) {
+            missing.computeIfAbsent(location, k -> new ArrayList<>()).add(id);
+          } else {
+            out.put(id, b);
+          }
+        }
+        continue;
+      }
+      for (int i = 0; i < ids.size(); i += shardsPerRequest) {
+        List<String> chunk = ids.subList(i, Math.min(ids.size(), i + shardsPerRequest));
+        futures.add(
+            executor.submit(() -> withRetries(location, c -> c.get(chunk, target, limits))));
+        futureLocations.add(location);
+      }
+    }
+    for (int i = 0; i < futures.size(); i++) {
+      try {
+        out.putAll(futures.get(i).get());
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof MissingShardsException m) {
+          m.missingByLocation()
+              .forEach((l, ids) -> missing.computeIfAbsent(l, k -> new ArrayList<>()).addAll(ids));
+        } else if (failure == null) {
+          failure =
+              e.getCause() instanceof RuntimeException r
+                  ? r
+                  : new DataPlaneException(futureLocations.get(i), "fetch failed", e.getCause());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        if (failure == null) {
+          failure = new DataPlaneException(futureLocations.get(i), "interrupted", e);
+        }
+      }
+    }
+    if (failure != null || !missing.isEmpty()) {
+      out.values().forEach(TensorBatch::close);
+      throw failure != null ? failure : new MissingShardsException(missing);
+    }
+    return out;
+  }
+
+  @Override
+  public ClearResult clear(String locationKey, Collection<String> shardIds) {
+    List<String> ids = List.copyOf(new java.util.LinkedHashSet<>(shardIds));
+    if (localServer != null && locationKey.equals(localServer.address())) {
+      long n = ids.isEmpty() ? 0 : localServer.removeLocal(ids);
+      return new ClearResult(n, localServer.stats());
+    }
+    if (ids.isEmpty()) {
+      return new ClearResult(0, stats(locationKey));
+    }
+    return withRetries(locationKey, c -> c.clear(ids));
+  }
+
+  @Override
+  public StoreStats stats(String locationKey) {
+    if (localServer != null && locationKey.equals(localServer.address())) {
+      return localServer.stats();
+    }
+    return withRetries(locationKey, FlightShardClient::stats);
+  }
+
+  @Override
+  public void onShardsRemoved(Consumer<Collection<String>> listener) {
+    if (localServer != null) {
+      localServer.onShardsRemoved(listener);
+    }
+  }
+
+  /** Closes the connections (not the local server, which its creator owns). */
+  @Override
+  public void close() {
+    executor.shutdownNow();
+    clients.values().forEach(FlightShardClient::close);
+    clients.clear();
+    allocator.close();
+  }
+
+  private FlightShardClient client(String location) {
+    return clients.computeIfAbsent(location, l -> new FlightShardClient(l, allocator, secret));
+  }
+
+  private interface Call<T> {
+    T run(FlightShardClient client);
+  }
+
+  private <T> T withRetries(String location, Call<T> call) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return call.run(client(location));
+      } catch (DataPlaneException e) {
+        boolean connection =
+            e.getCause() instanceof FlightRuntimeException f
+                && FlightShardClient.isConnectionError(f);
+        if (!connection || attempt >= maxAttempts) {
+          throw connection
+              ? new DataPlaneException(
+                  location, "unreachable after " + attempt + " attempts: " + e.getMessage(), e)
+              : e;
+        }
+      }
+      try {
+        Thread.sleep(backoffMillis << Math.min(attempt - 1, 10));
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        throw new DataPlaneException(location, "interrupted while retrying", ie);
+      }
+    }
+  }
+
+  /** Options of a {@link FlightDataPlane}. */
+  public static final class Builder {
+    private final BufferAllocator allocator;
+    private final String secret;
+    private FlightShardServer localServer;
+    private String putTarget;
+    private int shardsPerRequest = 16;
+    private int concurrency = 8;
+    private int maxAttempts = 4;
+    private long backoffMillis = 50;
+    private DecodeLimits limits = DecodeLimits.DEFAULT;
+
+    private Builder(BufferAllocator allocator, String secret) {
+      this.allocator = Objects.requireNonNull(allocator, "allocator");
+      this.secret = Objects.requireNonNull(secret, "secret");
+    }
+
+    /** This process's own server (a worker): puts store there. Its creator closes it. */
+    public Builder localServer(FlightShardServer server) {
+      this.localServer = server;
+      return this;
+    }
+
+    /** Where puts go when there is no local server: a worker's {@code host:port}. */
+    public Builder putTarget(String address) {
+      this.putTarget = ShardLocation.flight(address).key();
+      return this;
+    }
+
+    /** Most shards one DoGet asks for (default 16). */
+    public Builder shardsPerRequest(int n) {
+      if (n < 1) {
+        throw new IllegalArgumentException("shardsPerRequest must be >= 1");
+      }
+      this.shardsPerRequest = n;
+      return this;
+    }
+
+    /** Requests in flight at once across all workers (default 8). */
+    public Builder concurrency(int n) {
+      if (n < 1) {
+        throw new IllegalArgumentException("concurrency must be >= 1");
+      }
+      this.concurrency = n;
+      return this;
+    }
+
+    /** Attempts per request when the connection fails (default 4), backoff doubling from 50 ms. */
+    public Builder retries(int maxAttempts, long backoffMillis) {
+      this.maxAttempts = Math.max(1, maxAttempts);
+      this.backoffMillis = Math.max(0, backoffMillis);
+      return this;
+    }
+
+    /** Decoder limits for fetched shards. */
+    public Builder limits(DecodeLimits limits) {
+      this.limits = Objects.requireNonNull(limits);
+      return this;
+    }
+
+    public FlightDataPlane build() {
+      return new FlightDataPlane(this);
+    }
+  }
+}

@@ -1,0 +1,380 @@
+package io.rtensor.transport;
+
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.transport.internal.FlightWire;
+import io.rtensor.transport.internal.SessionTokenAuthenticator;
+import io.rtensor.transport.internal.ShardStore;
+import io.rtensor.wire.DecodeLimits;
+import io.rtensor.wire.WireFormatException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Consumer;
+import org.apache.arrow.flight.Action;
+import org.apache.arrow.flight.ActionType;
+import org.apache.arrow.flight.CallStatus;
+import org.apache.arrow.flight.ErrorFlightMetadata;
+import org.apache.arrow.flight.FlightRuntimeException;
+import org.apache.arrow.flight.FlightServer;
+import org.apache.arrow.flight.FlightStream;
+import org.apache.arrow.flight.Location;
+import org.apache.arrow.flight.NoOpFlightProducer;
+import org.apache.arrow.flight.PutResult;
+import org.apache.arrow.flight.Result;
+import org.apache.arrow.flight.Ticket;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+
+/**
+ * The Arrow Flight server of one worker process: it keeps the shards this worker stores in a capped
+ * allocator and serves them to other processes.
+ *
+ * <p>Calls: DoGet with a ticket of shard ids (one per line) streams those shards; DoPut with a
+ * stream of {@code (id, shard)} rows stores them, all or none; actions {@code clear} (body: ids;
+ * result: {@code {"cleared","entries","bytes"}}) and {@code stats} (result: {@code
+ * {"entries","bytes","capBytes"}}). Every call must carry the session secret ({@code authorization:
+ * Bearer <secret>}); a bad request gets a Flight error status and the server keeps serving.
+ */
+public final class FlightShardServer implements AutoCloseable {
+  private final BufferAllocator allocator;
+  private final ShardStore store;
+  private final FlightServer server;
+  private final String address;
+
+  private FlightShardServer(Builder b) throws IOException {
+    this.allocator = b.parent.newChildAllocator("flight-shard-server", 0, Long.MAX_VALUE);
+    ShardStore s = null;
+    FlightServer f = null;
+    try {
+      f =
+          FlightServer.builder(
+                  allocator, Location.forGrpcInsecure(b.host, b.port), new Producer(this))
+              .headerAuthenticator(new SessionTokenAuthenticator(b.secret))
+              .maxInboundMessageSize(
+                  (int) Math.min(Integer.MAX_VALUE, b.limits.maxBodyBytes() + (1 << 20)))
+              .build();
+      f.start();
+      String addr = b.host + ":" + f.getPort();
+      s = new ShardStore(addr, allocator, b.capBytes, b.limits);
+    } catch (IOException | RuntimeException e) {
+      if (f != null) {
+        f.shutdown();
+      }
+      allocator.close();
+      throw e;
+    }
+    this.server = f;
+    this.store = s;
+    this.address = b.host + ":" + f.getPort();
+  }
+
+  /** A builder; {@code secret} is the scheduler session's shared secret. */
+  public static Builder builder(BufferAllocator parent, String secret) {
+    return new Builder(parent, secret);
+  }
+
+  /** The address other processes fetch from: {@code host:port}. */
+  public String address() {
+    return address;
+  }
+
+  /** The port the server listens on. */
+  public int port() {
+    return server.getPort();
+  }
+
+  /** Stores {@code batch} as shard {@code id} in this process (no network). */
+  public void putLocal(String id, TensorBatch batch) {
+    try {
+      store.put(id, batch);
+    } catch (ShardStore.StoreFullException e) {
+      throw new ShardStoreFullException(address, e.getMessage());
+    }
+  }
+
+  /** Decodes a shard stored here into {@code target} (sharing its bytes), or null. */
+  public TensorBatch getLocal(String id, BufferAllocator target) {
+    return store.get(id, target);
+  }
+
+  /** True if shard {@code id} is stored here. */
+  public boolean holds(String id) {
+    return store.missing(List.of(id)).isEmpty();
+  }
+
+  /** Removes shards stored here; returns how many were. */
+  public long removeLocal(Collection<String> ids) {
+    return store.remove(ids);
+  }
+
+  /** Entries and bytes stored here. */
+  public StoreStats stats() {
+    return store.stats();
+  }
+
+  /** Calls {@code listener} with the ids of removed shards (local or remote clears). */
+  public void onShardsRemoved(Consumer<Collection<String>> listener) {
+    store.onRemoved(listener);
+  }
+
+  /** Stops serving and frees every stored shard. */
+  @Override
+  public void close() {
+    try {
+      server.shutdown();
+      server.awaitTermination(
+          java.time.Duration.ofSeconds(5).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      try {
+        server.close();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      store.close();
+      allocator.close();
+    }
+  }
+
+  /** Options of a {@link FlightShardServer}. */
+  public static final class Builder {
+    private final BufferAllocator parent;
+    private final String secret;
+    private String host = "127.0.0.1";
+    private int port;
+    private long capBytes = 8L << 30;
+    private DecodeLimits limits = DecodeLimits.DEFAULT;
+
+    private Builder(BufferAllocator parent, String secret) {
+      this.parent = Objects.requireNonNull(parent, "parent");
+      this.secret = Objects.requireNonNull(secret, "secret");
+    }
+
+    /** The address to bind and advertise (default 127.0.0.1). */
+    public Builder host(String host) {
+      this.host = Objects.requireNonNull(host);
+      return this;
+    }
+
+    /** The port (default 0: an ephemeral one). */
+    public Builder port(int port) {
+      this.port = port;
+      return this;
+    }
+
+    /** Most bytes of stored shards (default 8 GiB); a put past it is refused. */
+    public Builder capBytes(long capBytes) {
+      this.capBytes = capBytes;
+      return this;
+    }
+
+    /** Decoder limits put streams are checked against. */
+    public Builder limits(DecodeLimits limits) {
+      this.limits = Objects.requireNonNull(limits);
+      return this;
+    }
+
+    /** Starts the server. */
+    public FlightShardServer start() throws IOException {
+      return new FlightShardServer(this);
+    }
+  }
+
+  // ---------------------------------------------------------------- the producer
+
+  private static final class Producer extends NoOpFlightProducer {
+    private final FlightShardServer owner;
+
+    Producer(FlightShardServer owner) {
+      this.owner = owner;
+    }
+
+    @Override
+    public void getStream(CallContext context, Ticket ticket, ServerStreamListener listener) {
+      List<String> ids;
+      try {
+        ids = FlightWire.parseIds(ticket.getBytes(), "ticket");
+      } catch (IllegalArgumentException e) {
+        listener.error(
+            CallStatus.INVALID_ARGUMENT
+                .withDescription("malformed ticket: " + e.getMessage())
+                .toRuntimeException());
+        return;
+      }
+      List<ArrowBuf> shards;
+      try {
+        shards = owner.store.retain(ids);
+      } catch (IllegalStateException e) {
+        listener.error(CallStatus.UNAVAILABLE.withDescription(e.getMessage()).toRuntimeException());
+        return;
+      }
+      try {
+        List<String> missing = new ArrayList<>();
+        for (int i = 0; i < ids.size(); i++) {
+          if (shards.get(i) == null) {
+            missing.add(ids.get(i));
+          }
+        }
+        if (!missing.isEmpty()) {
+          ErrorFlightMetadata meta = new ErrorFlightMetadata();
+          meta.insert(FlightWire.MISSING_KEY, String.join(",", missing));
+          listener.error(
+              CallStatus.NOT_FOUND
+                  .withDescription(
+                      missing.size()
+                          + " of "
+                          + ids.size()
+                          + " shards not stored at "
+                          + owner.address
+                          + ": "
+                          + missing)
+                  .withMetadata(meta)
+                  .toRuntimeException());
+          return;
+        }
+        try (BufferAllocator scratch =
+                owner.allocator.newChildAllocator("doget", 0, Long.MAX_VALUE);
+            VectorSchemaRoot root = VectorSchemaRoot.create(FlightWire.SCHEMA, scratch)) {
+          listener.start(root);
+          for (int i = 0; i < ids.size(); i++) {
+            ArrowBuf shard = shards.get(i);
+            FlightWire.loadRow(root, ids.get(i), shard, 0, shard.writerIndex(), scratch);
+            if (!awaitReady(listener)) {
+              return;
+            }
+            listener.putNext();
+          }
+          root.clear();
+          listener.completed();
+        }
+      } catch (RuntimeException e) {
+        listener.error(
+            CallStatus.INTERNAL.withDescription(e.toString()).withCause(e).toRuntimeException());
+      } finally {
+        shards.stream().filter(Objects::nonNull).forEach(ArrowBuf::close);
+      }
+    }
+
+    /**
+     * Waits until the transport has room for the next message, so a many-shard stream is not
+     * buffered whole; false if the client went away.
+     */
+    private static boolean awaitReady(ServerStreamListener listener) {
+      long deadline = System.nanoTime() + 120_000_000_000L;
+      while (!listener.isReady()) {
+        if (listener.isCancelled()) {
+          return false;
+        }
+        if (System.nanoTime() > deadline) {
+          listener.error(
+              CallStatus.TIMED_OUT
+                  .withDescription("client read nothing for 120 s")
+                  .toRuntimeException());
+          return false;
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+      }
+      return true;
+    }
+
+    @Override
+    public Runnable acceptPut(
+        CallContext context, FlightStream stream, StreamListener<PutResult> ack) {
+      return () -> {
+        try {
+          List<FlightWire.Row> rows = new ArrayList<>();
+          List<ArrowBuf> held = new ArrayList<>();
+          try {
+            while (stream.next()) {
+              VectorSchemaRoot root = stream.getRoot();
+              for (FlightWire.Row r : FlightWire.rows(root)) {
+                // The root is refilled by the next message: hold this one's data buffer.
+                ArrowBuf data = r.data();
+                data.getReferenceManager().retain();
+                held.add(data);
+                rows.add(r);
+              }
+            }
+            owner.store.putAll(rows);
+          } finally {
+            held.forEach(ArrowBuf::close);
+          }
+          ack.onCompleted();
+        } catch (WireFormatException e) {
+          ack.onError(
+              CallStatus.INVALID_ARGUMENT
+                  .withDescription("not a valid shard stream: " + e.getMessage())
+                  .toRuntimeException());
+        } catch (ShardStore.StoreFullException e) {
+          ack.onError(
+              CallStatus.RESOURCE_EXHAUSTED.withDescription(e.getMessage()).toRuntimeException());
+        } catch (IllegalArgumentException e) {
+          ack.onError(
+              CallStatus.INVALID_ARGUMENT
+                  .withDescription("malformed put: " + e.getMessage())
+                  .toRuntimeException());
+        } catch (FlightRuntimeException e) {
+          ack.onError(e);
+        } catch (RuntimeException e) {
+          ack.onError(
+              CallStatus.INTERNAL.withDescription(e.toString()).withCause(e).toRuntimeException());
+        }
+      };
+    }
+
+    @Override
+    public void doAction(CallContext context, Action action, StreamListener<Result> listener) {
+      try {
+        switch (action.getType()) {
+          case FlightWire.ACTION_CLEAR -> {
+            List<String> ids = FlightWire.parseIds(action.getBody(), "clear body");
+            long cleared = owner.store.remove(ids);
+            StoreStats s = owner.store.stats();
+            listener.onNext(
+                new Result(
+                    FlightWire.json(
+                        "cleared", cleared, "entries", s.entries(), "bytes", s.bytes())));
+          }
+          case FlightWire.ACTION_STATS -> {
+            StoreStats s = owner.store.stats();
+            listener.onNext(
+                new Result(
+                    FlightWire.json(
+                        "entries", s.entries(), "bytes", s.bytes(), "capBytes", s.capBytes())));
+          }
+          default -> {
+            listener.onError(
+                CallStatus.INVALID_ARGUMENT
+                    .withDescription(
+                        "unknown action '"
+                            + action.getType()
+                            + "'; actions: "
+                            + FlightWire.ACTION_CLEAR
+                            + ", "
+                            + FlightWire.ACTION_STATS)
+                    .toRuntimeException());
+            return;
+          }
+        }
+        listener.onCompleted();
+      } catch (IllegalArgumentException e) {
+        listener.onError(
+            CallStatus.INVALID_ARGUMENT.withDescription(e.getMessage()).toRuntimeException());
+      } catch (RuntimeException e) {
+        listener.onError(
+            CallStatus.INTERNAL.withDescription(e.toString()).withCause(e).toRuntimeException());
+      }
+    }
+
+    @Override
+    public void listActions(CallContext context, StreamListener<ActionType> listener) {
+      listener.onNext(new ActionType(FlightWire.ACTION_CLEAR, "remove shards: body is ids"));
+      listener.onNext(new ActionType(FlightWire.ACTION_STATS, "entries, bytes, capBytes"));
+      listener.onCompleted();
+    }
+  }
+}

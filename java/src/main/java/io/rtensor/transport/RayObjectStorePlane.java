@@ -1,0 +1,195 @@
+package io.rtensor.transport;
+
+import io.ray.api.ObjectRef;
+import io.ray.api.Ray;
+import io.ray.api.exception.RayException;
+import io.ray.runtime.object.ObjectRefImpl;
+import io.rtensor.rtensor.RTensor;
+import io.rtensor.rtensor.ShardLocation;
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.wire.DecodeLimits;
+import io.rtensor.wire.ShardCodec;
+import io.rtensor.wire.WireFormatException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * The Ray object store as a data plane: a shard is one object put with {@code Ray.put(byte[])},
+ * which Ray's Java runtime stores with {@code RAW} metadata and the bytes as they are (no Java
+ * serialization pass): the shard's Arrow IPC stream. Python's {@code ray.get} returns those bytes
+ * and {@code pyarrow.ipc.open_stream} reads them; Python's {@code ray.put(bytes)} is stored the
+ * same way, so Java localizes shards that Python produced.
+ *
+ * <p>Ownership. The process that calls {@link #put} owns the object (Ray's owner is that process's
+ * core worker). The object stays readable while (1) the owner process is alive (if it dies, gets
+ * fail with an owner-died error) and (2) some reference to it is alive: this plane keeps every
+ * {@link ObjectRef} it put, or fetched through a handle, until {@link #clear}; a {@link RTensor}
+ * holds the {@code ObjectRef} itself, so when it is passed to another process inside a task
+ * argument or result, Ray's borrowing protocol registers that process as a borrower and the object
+ * outlives the owner's local references until the borrower drops its handle. Raw object ids would
+ * lose the owner; handles therefore never carry only the id. {@link #clear} frees the objects
+ * through {@code Ray.internal().free} (all copies, cluster-wide) whoever still holds references.
+ *
+ * <p>Fetching many shards is one {@code Ray.get} of many references; each result is decoded into
+ * Arrow memory with one copy.
+ */
+public final class RayObjectStorePlane implements DataPlane {
+  private final DecodeLimits limits;
+  private final long getTimeoutMillis;
+  private final Map<String, ObjectRef<byte[]>> refs = new ConcurrentHashMap<>();
+  private final Map<String, Long> ownedBytes = new ConcurrentHashMap<>();
+  private final List<Consumer<Collection<String>>> listeners = new CopyOnWriteArrayList<>();
+
+  /** A plane in this Ray process (Ray must be initialized: a driver or an actor). */
+  public RayObjectStorePlane() {
+    this(DecodeLimits.DEFAULT, 300_000);
+  }
+
+  /** A plane checking fetched shards against {@code limits}, waiting at most {@code ms} a get. */
+  public RayObjectStorePlane(DecodeLimits limits, long getTimeoutMillis) {
+    this.limits = Objects.requireNonNull(limits, "limits");
+    this.getTimeoutMillis = getTimeoutMillis;
+    if (!Ray.isInitialized()) {
+      throw new IllegalStateException(
+          "Ray is not initialized in this process: connect (RayConnection) or run in an actor");
+    }
+  }
+
+  /** The shard id of an object reference: its object id in hex. */
+  public static String idOf(ObjectRef<?> ref) {
+    return ((ObjectRefImpl<?>) ref).getId().toString();
+  }
+
+  /**
+   * A handle to a shard something else put (for example a Python producer's {@code bytes} object),
+   * described by the caller: a batch of {@code rows} rows with {@code columns}.
+   */
+  public static RTensor handleOf(ObjectRef<byte[]> ref, TensorBatch description) {
+    return RTensor.ofBatch(idOf(ref), ShardLocation.rayObject(ref), description);
+  }
+
+  @Override
+  public DataPlaneKind kind() {
+    return DataPlaneKind.RAY_OBJECT_STORE;
+  }
+
+  @Override
+  public String putLocation() {
+    return ShardLocation.RAY_OBJECT_STORE;
+  }
+
+  @Override
+  public RTensor put(TensorBatch batch) {
+    byte[] bytes = ShardCodec.encode(batch);
+    ObjectRef<byte[]> ref = Ray.put(bytes);
+    String id = idOf(ref);
+    refs.put(id, ref);
+    ownedBytes.put(id, (long) bytes.length);
+    return RTensor.ofBatch(id, ShardLocation.rayObject(ref), batch);
+  }
+
+  @Override
+  public Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator allocator) {
+    Map<String, ObjectRef<byte[]>> wanted = new LinkedHashMap<>();
+    for (RTensor h : handles) {
+      ObjectRef<byte[]> ref = h.location().objectRef();
+      if (ref == null) {
+        throw new IllegalArgumentException(h + " is not a Ray object-store shard");
+      }
+      wanted.putIfAbsent(h.shardId(), ref);
+    }
+    List<String> ids = new ArrayList<>(wanted.keySet());
+    List<ObjectRef<byte[]>> list = new ArrayList<>(wanted.values());
+    List<byte[]> bytes;
+    try {
+      bytes = Ray.get(list, getTimeoutMillis);
+    } catch (RayException e) {
+      List<String> missing = new ArrayList<>();
+      for (int i = 0; i < list.size(); i++) {
+        try {
+          Ray.get(list.get(i), getTimeoutMillis);
+        } catch (RayException each) {
+          missing.add(ids.get(i));
+        }
+      }
+      if (missing.isEmpty()) {
+        throw new DataPlaneException(
+            ShardLocation.RAY_OBJECT_STORE, "Ray.get of " + ids.size() + " shards failed", e);
+      }
+      throw new MissingShardsException(Map.of(ShardLocation.RAY_OBJECT_STORE, missing));
+    }
+    wanted.forEach(refs::putIfAbsent); // keep them alive (and freeable) until cleared
+    Map<String, TensorBatch> out = new LinkedHashMap<>();
+    try {
+      for (int i = 0; i < ids.size(); i++) {
+        out.put(ids.get(i), ShardCodec.decode(bytes.get(i), allocator, limits));
+        bytes.set(i, null);
+      }
+      return out;
+    } catch (WireFormatException e) {
+      out.values().forEach(TensorBatch::close);
+      throw new DataPlaneException(
+          ShardLocation.RAY_OBJECT_STORE, "an object is not a valid shard: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Map<String, ClearResult> clear(Collection<RTensor> handles) {
+    for (RTensor h : handles) {
+      if (h.location().objectRef() != null) {
+        refs.putIfAbsent(h.shardId(), h.location().objectRef());
+      }
+    }
+    return DataPlane.super.clear(handles);
+  }
+
+  /**
+   * Frees the objects of {@code shardIds} that this plane knows (it put them, fetched them or was
+   * handed their handles in {@link #clear(Collection)}); other ids are ignored.
+   */
+  @Override
+  public ClearResult clear(String locationKey, Collection<String> shardIds) {
+    List<ObjectRef<?>> free = new ArrayList<>();
+    List<String> freed = new ArrayList<>();
+    for (String id : shardIds) {
+      ObjectRef<byte[]> ref = refs.remove(id);
+      ownedBytes.remove(id);
+      if (ref != null) {
+        free.add(ref);
+        freed.add(id);
+      }
+    }
+    if (!free.isEmpty()) {
+      Ray.internal().free(free, false);
+    }
+    listeners.forEach(l -> l.accept(List.copyOf(shardIds)));
+    return new ClearResult(freed.size(), stats(locationKey));
+  }
+
+  /** The objects this plane put and has not freed. */
+  @Override
+  public StoreStats stats(String locationKey) {
+    long bytes = ownedBytes.values().stream().mapToLong(Long::longValue).sum();
+    return new StoreStats(ShardLocation.RAY_OBJECT_STORE, ownedBytes.size(), bytes, -1);
+  }
+
+  @Override
+  public void onShardsRemoved(Consumer<Collection<String>> listener) {
+    listeners.add(listener);
+  }
+
+  /** Drops this plane's references (objects nobody else references are then released by Ray). */
+  @Override
+  public void close() {
+    refs.clear();
+    ownedBytes.clear();
+  }
+}

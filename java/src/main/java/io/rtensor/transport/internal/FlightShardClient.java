@@ -1,0 +1,218 @@
+package io.rtensor.transport.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.transport.BadShardRequestException;
+import io.rtensor.transport.ClearResult;
+import io.rtensor.transport.DataPlaneAuthException;
+import io.rtensor.transport.DataPlaneException;
+import io.rtensor.transport.MissingShardsException;
+import io.rtensor.transport.ShardStoreFullException;
+import io.rtensor.transport.StoreStats;
+import io.rtensor.wire.DecodeLimits;
+import io.rtensor.wire.ShardCodec;
+import io.rtensor.wire.WireFormatException;
+import java.io.IOException;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.arrow.flight.Action;
+import org.apache.arrow.flight.AsyncPutListener;
+import org.apache.arrow.flight.FlightCallHeaders;
+import org.apache.arrow.flight.FlightClient;
+import org.apache.arrow.flight.FlightDescriptor;
+import org.apache.arrow.flight.FlightRuntimeException;
+import org.apache.arrow.flight.FlightStatusCode;
+import org.apache.arrow.flight.FlightStream;
+import org.apache.arrow.flight.HeaderCallOption;
+import org.apache.arrow.flight.Location;
+import org.apache.arrow.flight.Result;
+import org.apache.arrow.flight.Ticket;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+
+/** A client of one {@link io.rtensor.transport.FlightShardServer}. Thread-safe. */
+public final class FlightShardClient implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final String address;
+  private final BufferAllocator allocator;
+  private final FlightClient client;
+  private final HeaderCallOption auth;
+
+  /** A client of the server at {@code host:port}; {@code secret} null sends no token. */
+  public FlightShardClient(String address, BufferAllocator parent, String secret) {
+    this.address = address;
+    int colon = address.lastIndexOf(':');
+    this.allocator = parent.newChildAllocator("flight-client " + address, 0, Long.MAX_VALUE);
+    this.client =
+        FlightClient.builder(
+                allocator,
+                Location.forGrpcInsecure(
+                    address.substring(0, colon), Integer.parseInt(address.substring(colon + 1))))
+            .build();
+    FlightCallHeaders headers = new FlightCallHeaders();
+    if (secret != null) {
+      headers.insert(FlightWire.AUTH_HEADER, FlightWire.BEARER + secret);
+    }
+    this.auth = new HeaderCallOption(headers);
+  }
+
+  public String address() {
+    return address;
+  }
+
+  /**
+   * Fetches {@code ids} in one DoGet; the batches are decoded into {@code target} (their tensors
+   * share the received bytes) and owned by the caller.
+   */
+  public Map<String, TensorBatch> get(
+      List<String> ids, BufferAllocator target, DecodeLimits limits) {
+    Map<String, TensorBatch> out = new LinkedHashMap<>();
+    try (FlightStream stream = client.getStream(new Ticket(FlightWire.encodeIds(ids)), auth)) {
+      while (stream.next()) {
+        VectorSchemaRoot root = stream.getRoot();
+        for (FlightWire.Row r : FlightWire.rows(root)) {
+          TensorBatch b = ShardCodec.decode(r.data(), r.offset(), r.length(), target, limits);
+          TensorBatch previous = out.put(r.id(), b);
+          if (previous != null) {
+            previous.close();
+          }
+        }
+      }
+      if (out.size() != ids.size()) {
+        throw new DataPlaneException(
+            address, "server sent " + out.size() + " of " + ids.size() + " shards");
+      }
+      return out;
+    } catch (FlightRuntimeException e) {
+      out.values().forEach(TensorBatch::close);
+      throw map(e);
+    } catch (WireFormatException e) {
+      out.values().forEach(TensorBatch::close);
+      throw new DataPlaneException(address, "server sent a corrupt shard: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      out.values().forEach(TensorBatch::close);
+      throw e;
+    } catch (Exception e) {
+      out.values().forEach(TensorBatch::close);
+      throw new DataPlaneException(address, "fetch failed: " + e, e);
+    }
+  }
+
+  /** Stores {@code shards} (id to batch) in one DoPut, all or none. */
+  public void put(Map<String, TensorBatch> shards) {
+    try (BufferAllocator scratch = allocator.newChildAllocator("put", 0, Long.MAX_VALUE);
+        VectorSchemaRoot root = VectorSchemaRoot.create(FlightWire.SCHEMA, scratch)) {
+      FlightClient.ClientStreamListener listener =
+          client.startPut(
+              FlightDescriptor.command(new byte[0]), root, new AsyncPutListener(), auth);
+      for (Map.Entry<String, TensorBatch> e : shards.entrySet()) {
+        long size = ShardCodec.encodedSize(e.getValue());
+        try (ArrowBuf buf = scratch.buffer(size)) {
+          ShardCodec.encodeInto(e.getValue(), buf);
+          FlightWire.loadRow(root, e.getKey(), buf, 0, size, scratch);
+          listener.putNext();
+        }
+      }
+      root.clear();
+      listener.completed();
+      listener.getResult();
+    } catch (FlightRuntimeException e) {
+      throw map(e);
+    }
+  }
+
+  /** Sends raw bytes as shard {@code id}: for tests of the server's validation. */
+  public void putRaw(String id, byte[] bytes) {
+    try (BufferAllocator scratch = allocator.newChildAllocator("put", 0, Long.MAX_VALUE);
+        VectorSchemaRoot root = VectorSchemaRoot.create(FlightWire.SCHEMA, scratch);
+        ArrowBuf buf = scratch.buffer(Math.max(1, bytes.length))) {
+      buf.setBytes(0, bytes);
+      FlightClient.ClientStreamListener listener =
+          client.startPut(
+              FlightDescriptor.command(new byte[0]), root, new AsyncPutListener(), auth);
+      FlightWire.loadRow(root, id, buf, 0, bytes.length, scratch);
+      listener.putNext();
+      root.clear();
+      listener.completed();
+      listener.getResult();
+    } catch (FlightRuntimeException e) {
+      throw map(e);
+    }
+  }
+
+  /** Removes {@code ids}; returns the count and the stats afterwards. */
+  public ClearResult clear(List<String> ids) {
+    JsonNode n = action(FlightWire.ACTION_CLEAR, FlightWire.encodeIds(ids));
+    return new ClearResult(
+        n.get("cleared").asLong(),
+        new StoreStats(address, n.get("entries").asLong(), n.get("bytes").asLong(), -1));
+  }
+
+  /** The server's entries, bytes and cap. */
+  public StoreStats stats() {
+    JsonNode n = action(FlightWire.ACTION_STATS, new byte[0]);
+    return new StoreStats(
+        address, n.get("entries").asLong(), n.get("bytes").asLong(), n.get("capBytes").asLong());
+  }
+
+  /** Runs an action and parses its one JSON result. */
+  public JsonNode action(String type, byte[] body) {
+    try {
+      Iterator<Result> results = client.doAction(new Action(type, body), auth);
+      if (!results.hasNext()) {
+        throw new DataPlaneException(address, "action " + type + " returned nothing");
+      }
+      JsonNode n = JSON.readTree(results.next().getBody());
+      while (results.hasNext()) {
+        results.next();
+      }
+      return n;
+    } catch (FlightRuntimeException e) {
+      throw map(e);
+    } catch (IOException e) {
+      throw new DataPlaneException(address, "action " + type + " returned bad JSON", e);
+    }
+  }
+
+  /** Our exception for a Flight error status. */
+  public DataPlaneException map(FlightRuntimeException e) {
+    FlightStatusCode code = e.status().code();
+    String what = e.status().description();
+    return switch (code) {
+      case UNAUTHENTICATED, UNAUTHORIZED ->
+          new DataPlaneAuthException(address, "refused: " + what, e);
+      case NOT_FOUND -> {
+        String ids =
+            e.status().metadata().containsKey(FlightWire.MISSING_KEY)
+                ? e.status().metadata().get(FlightWire.MISSING_KEY)
+                : null;
+        yield ids == null
+            ? new DataPlaneException(address, "not found: " + what, e)
+            : new MissingShardsException(Map.of(address, List.of(ids.split(","))));
+      }
+      case RESOURCE_EXHAUSTED -> new ShardStoreFullException(address, what);
+      case INVALID_ARGUMENT -> new BadShardRequestException(address, what, e);
+      default -> new DataPlaneException(address, code + ": " + what, e);
+    };
+  }
+
+  /** True for errors worth retrying: the connection, not the request. */
+  public static boolean isConnectionError(FlightRuntimeException e) {
+    return e.status().code() == FlightStatusCode.UNAVAILABLE;
+  }
+
+  @Override
+  public void close() {
+    try {
+      client.close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      allocator.close();
+    }
+  }
+}

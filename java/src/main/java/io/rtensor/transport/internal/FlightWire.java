@@ -1,0 +1,176 @@
+package io.rtensor.transport.internal;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.LargeVarBinaryVector;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.VectorLoader;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.FieldType;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+/**
+ * What the Flight data plane puts on the wire.
+ *
+ * <p>DoGet and DoPut streams have the schema {@code (id: utf8, shard: large_binary)}: each row is
+ * one shard, its bytes the shard's own Arrow IPC stream (as {@link io.rtensor.wire.ShardCodec}
+ * writes it), so one Flight stream carries shards of any schema and a stored shard is sent as it is
+ * stored, never re-encoded. Tickets and action bodies are shard ids, UTF-8, one per line. Action
+ * results are small JSON objects.
+ */
+public final class FlightWire {
+  /** Header carrying the session secret: {@code authorization: Bearer <secret>}. */
+  public static final String AUTH_HEADER = "authorization";
+
+  public static final String BEARER = "Bearer ";
+
+  /**
+   * Error metadata key listing missing shard ids, comma-separated (a header value has no newlines).
+   */
+  public static final String MISSING_KEY = "rtensor-missing-shards";
+
+  public static final String ACTION_CLEAR = "clear";
+  public static final String ACTION_STATS = "stats";
+
+  /** Most ids in one ticket or action body. */
+  public static final int MAX_IDS = 1 << 16;
+
+  private static final Pattern ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+
+  public static final Schema SCHEMA =
+      new Schema(
+          List.of(
+              new Field("id", FieldType.notNullable(ArrowType.Utf8.INSTANCE), null),
+              new Field("shard", FieldType.notNullable(ArrowType.LargeBinary.INSTANCE), null)));
+
+  private FlightWire() {}
+
+  /** Throws IllegalArgumentException unless {@code id} is a valid shard id. */
+  public static String checkId(String id) {
+    if (id == null || !ID.matcher(id).matches()) {
+      throw new IllegalArgumentException(
+          "invalid shard id '" + id + "': 1 to 128 of [A-Za-z0-9._:-]");
+    }
+    return id;
+  }
+
+  /** Ids, one per line. */
+  public static byte[] encodeIds(List<String> ids) {
+    ids.forEach(FlightWire::checkId);
+    return String.join("\n", ids).getBytes(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The distinct ids of a ticket or action body.
+   *
+   * @throws IllegalArgumentException saying what is malformed
+   */
+  public static List<String> parseIds(byte[] body, String what) {
+    if (body == null || body.length == 0) {
+      throw new IllegalArgumentException(what + " names no shard ids");
+    }
+    if (body.length > MAX_IDS * 130) {
+      throw new IllegalArgumentException(what + " of " + body.length + " bytes is too long");
+    }
+    String text;
+    try {
+      text =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(body))
+              .toString();
+    } catch (CharacterCodingException e) {
+      throw new IllegalArgumentException(what + " is not UTF-8", e);
+    }
+    LinkedHashSet<String> ids = new LinkedHashSet<>();
+    for (String line : text.split("\n", -1)) {
+      ids.add(checkId(line));
+    }
+    if (ids.size() > MAX_IDS) {
+      throw new IllegalArgumentException(what + " names more than " + MAX_IDS + " shards");
+    }
+    return new ArrayList<>(ids);
+  }
+
+  /**
+   * Loads {@code root} (of {@link #SCHEMA}) with one row: {@code id} and {@code length} bytes of
+   * {@code data} at {@code offset}, without copying them. {@code scratch} allocates the offsets.
+   */
+  public static void loadRow(
+      VectorSchemaRoot root,
+      String id,
+      ArrowBuf data,
+      long offset,
+      long length,
+      BufferAllocator scratch) {
+    byte[] idBytes = id.getBytes(StandardCharsets.UTF_8);
+    try (ArrowBuf idOffsets = scratch.buffer(8);
+        ArrowBuf idData = scratch.buffer(idBytes.length);
+        ArrowBuf shardOffsets = scratch.buffer(16)) {
+      idOffsets.setInt(0, 0);
+      idOffsets.setInt(4, idBytes.length);
+      idData.setBytes(0, idBytes);
+      shardOffsets.setLong(0, 0);
+      shardOffsets.setLong(8, length);
+      ArrowBuf empty = scratch.getEmpty();
+      ArrowBuf shard = data.slice(offset, length);
+      try (ArrowRecordBatch rb =
+          new ArrowRecordBatch(
+              1,
+              List.of(new ArrowFieldNode(1, 0), new ArrowFieldNode(1, 0)),
+              List.of(empty, idOffsets, idData, empty, shardOffsets, shard))) {
+        new VectorLoader(root).load(rb);
+      }
+    }
+  }
+
+  /** One row of a received batch: the id and where its shard bytes lie. */
+  public record Row(String id, ArrowBuf data, long offset, long length) {}
+
+  /** The rows of {@code root} (of {@link #SCHEMA}); the buffers stay the root's. */
+  public static List<Row> rows(VectorSchemaRoot root) {
+    if (!SCHEMA.equals(root.getSchema())) {
+      throw new IllegalArgumentException(
+          "stream schema " + root.getSchema() + " is not the shard schema " + SCHEMA);
+    }
+    VarCharVector ids = (VarCharVector) root.getVector(0);
+    LargeVarBinaryVector shards = (LargeVarBinaryVector) root.getVector(1);
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < root.getRowCount(); i++) {
+      if (ids.isNull(i) || shards.isNull(i)) {
+        throw new IllegalArgumentException("row " + i + " holds a null");
+      }
+      String id = checkId(new String(ids.get(i), StandardCharsets.UTF_8));
+      long start = shards.getOffsetBuffer().getLong((long) i * 8);
+      long end = shards.getOffsetBuffer().getLong((long) (i + 1) * 8);
+      rows.add(new Row(id, shards.getDataBuffer(), start, end - start));
+    }
+    return rows;
+  }
+
+  /** A JSON object of long-valued fields, in argument order: {@code json("a", 1, "b", 2)}. */
+  public static byte[] json(Object... keysAndValues) {
+    StringBuilder sb = new StringBuilder("{");
+    for (int i = 0; i < keysAndValues.length; i += 2) {
+      if (i > 0) {
+        sb.append(',');
+      }
+      sb.append('"').append(keysAndValues[i]).append("\":").append(keysAndValues[i + 1]);
+    }
+    return sb.append('}').toString().getBytes(StandardCharsets.UTF_8);
+  }
+}

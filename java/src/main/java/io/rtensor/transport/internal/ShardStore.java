@@ -1,0 +1,209 @@
+package io.rtensor.transport.internal;
+
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.transport.StoreStats;
+import io.rtensor.wire.DecodeLimits;
+import io.rtensor.wire.ShardCodec;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.OutOfMemoryException;
+
+/**
+ * The shards one process serves: each an encoded Arrow IPC stream in a buffer of one capped
+ * allocator. A put that would pass the cap is refused ({@link StoreFullException}) and nothing
+ * stored is touched; a stream that is not a valid shard is refused before it is stored.
+ *
+ * <p>The cap counts what the allocator accounts, rounding included: give the store a root with a
+ * fine rounding policy ({@link io.rtensor.transport.FlightShardServerMain#newRootAllocator()}).
+ */
+public final class ShardStore implements AutoCloseable {
+  private final String location;
+  private final BufferAllocator allocator;
+  private final DecodeLimits limits;
+  private final Map<String, ArrowBuf> shards = new HashMap<>();
+  private final List<Consumer<Collection<String>>> removalListeners = new CopyOnWriteArrayList<>();
+  private boolean closed;
+
+  /** The cap refused a put. */
+  public static final class StoreFullException extends RuntimeException {
+    public StoreFullException(String message) {
+      super(message);
+    }
+  }
+
+  /** A store whose buffers come from a child of {@code parent} limited to {@code capBytes}. */
+  public ShardStore(String location, BufferAllocator parent, long capBytes, DecodeLimits limits) {
+    this.location = location;
+    this.allocator = parent.newChildAllocator("shard-store " + location, 0, capBytes);
+    this.limits = limits;
+  }
+
+  public void onRemoved(Consumer<Collection<String>> listener) {
+    removalListeners.add(listener);
+  }
+
+  /** Encodes and stores {@code batch} under {@code id} (the batch stays the caller's). */
+  public void put(String id, TensorBatch batch) {
+    FlightWire.checkId(id);
+    long size = ShardCodec.encodedSize(batch);
+    ArrowBuf buf = allocate(size);
+    try {
+      ShardCodec.encodeInto(batch, buf);
+      insert(Map.of(id, buf));
+    } catch (RuntimeException e) {
+      buf.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Validates and stores received shards, all or none. Each row's bytes are copied once into this
+   * store's allocator.
+   *
+   * @throws io.rtensor.wire.WireFormatException if a row is not a valid shard
+   * @throws StoreFullException if the cap refuses them
+   * @throws IllegalArgumentException if an id is taken
+   */
+  public void putAll(List<FlightWire.Row> rows) {
+    Map<String, ArrowBuf> copies = new HashMap<>();
+    try {
+      for (FlightWire.Row row : rows) {
+        if (copies.containsKey(row.id())) {
+          throw new IllegalArgumentException("shard id " + row.id() + " appears twice in one put");
+        }
+        // Validation only: the decoded tensors are slices of the received bytes.
+        try (TensorBatch ignored =
+            ShardCodec.decode(row.data(), row.offset(), row.length(), allocator, limits)) {
+          // valid
+        }
+        ArrowBuf copy = allocate(row.length());
+        copies.put(row.id(), copy);
+        copy.setBytes(0, row.data(), row.offset(), row.length());
+        copy.writerIndex(row.length());
+      }
+      insert(copies);
+    } catch (RuntimeException e) {
+      copies.values().forEach(ArrowBuf::close);
+      throw e;
+    }
+  }
+
+  private ArrowBuf allocate(long size) {
+    try {
+      return allocator.buffer(size);
+    } catch (OutOfMemoryException e) {
+      throw new StoreFullException(
+          "shard store at "
+              + location
+              + " is full: a shard of "
+              + size
+              + " bytes does not fit its cap of "
+              + allocator.getLimit()
+              + " bytes ("
+              + allocator.getAllocatedMemory()
+              + " in use); clear shards first");
+    }
+  }
+
+  private synchronized void insert(Map<String, ArrowBuf> add) {
+    checkOpen();
+    for (String id : add.keySet()) {
+      if (shards.containsKey(id)) {
+        throw new IllegalArgumentException("shard " + id + " is already stored at " + location);
+      }
+    }
+    shards.putAll(add);
+  }
+
+  /**
+   * The stored streams of {@code ids}, each with one reference the caller releases, in order.
+   *
+   * @return null entries for ids not stored
+   */
+  public synchronized List<ArrowBuf> retain(List<String> ids) {
+    checkOpen();
+    List<ArrowBuf> out = new ArrayList<>(ids.size());
+    for (String id : ids) {
+      ArrowBuf b = shards.get(id);
+      if (b != null) {
+        b.getReferenceManager().retain();
+      }
+      out.add(b);
+    }
+    return out;
+  }
+
+  /** The ids of {@code ids} this store lacks. */
+  public synchronized List<String> missing(List<String> ids) {
+    return ids.stream().filter(id -> !shards.containsKey(id)).toList();
+  }
+
+  /** Decodes a stored shard into {@code target} (tensors share the stored bytes), or null. */
+  public TensorBatch get(String id, BufferAllocator target) {
+    ArrowBuf b = retain(List.of(id)).get(0);
+    if (b == null) {
+      return null;
+    }
+    try {
+      return ShardCodec.decode(b, 0, b.writerIndex(), target, limits);
+    } finally {
+      b.close();
+    }
+  }
+
+  /** Removes {@code ids}; returns how many were stored. */
+  public long remove(Collection<String> ids) {
+    List<String> removed = new ArrayList<>();
+    synchronized (this) {
+      for (String id : ids) {
+        ArrowBuf b = shards.remove(id);
+        if (b != null) {
+          b.close();
+          removed.add(id);
+        }
+      }
+    }
+    if (!removed.isEmpty()) {
+      removalListeners.forEach(l -> l.accept(removed));
+    }
+    return removed.size();
+  }
+
+  public synchronized StoreStats stats() {
+    long bytes = 0;
+    for (ArrowBuf b : shards.values()) {
+      bytes += b.writerIndex();
+    }
+    return new StoreStats(location, shards.size(), bytes, allocator.getLimit());
+  }
+
+  public DecodeLimits limits() {
+    return limits;
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("shard store at " + location + " is closed");
+    }
+  }
+
+  @Override
+  public void close() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      shards.values().forEach(ArrowBuf::close);
+      shards.clear();
+    }
+    allocator.close();
+  }
+}

@@ -1,0 +1,112 @@
+package io.rtensor.transport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ray.api.ActorHandle;
+import io.ray.api.ObjectRef;
+import io.ray.api.Ray;
+import io.ray.api.function.PyFunction;
+import io.rtensor.rtensor.RTensor;
+import io.rtensor.rtensor.Remotizer;
+import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.testing.RayTestCluster;
+import io.rtensor.testing.ShardActor;
+import java.util.List;
+import org.apache.arrow.memory.RootAllocator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** Shards through Ray's object store between actors in separate worker JVMs, and with Python. */
+@Tag("ray")
+class RayDataPlaneTest {
+  private static ActorHandle<ShardActor> producer;
+  private static ActorHandle<ShardActor> consumer;
+
+  @BeforeAll
+  static void startActors() {
+    RayTestCluster.connect();
+    producer = Ray.actor(ShardActor::new).remote();
+    consumer = Ray.actor(ShardActor::new).remote();
+  }
+
+  @AfterAll
+  static void stopActors() {
+    if (producer != null) {
+      producer.kill();
+    }
+    if (consumer != null) {
+      consumer.kill();
+    }
+  }
+
+  @Test
+  void aConsumerActorLocalizesShardsAProducerActorPut() {
+    long producerPid = producer.task(ShardActor::pid).remote().get(60_000);
+    long consumerPid = consumer.task(ShardActor::pid).remote().get(60_000);
+    assertNotEquals(producerPid, consumerPid, "two worker JVMs");
+    assertNotEquals(ProcessHandle.current().pid(), producerPid);
+
+    List<Object> handles = producer.task(ShardActor::produce, 3, 100).remote().get(60_000);
+    assertEquals(3, handles.size());
+    RTensor first = (RTensor) handles.get(0);
+    assertEquals(RTensor.Kind.TENSOR, first.kind());
+    assertTrue(first.location().objectRef() != null, "the handle carries its ObjectRef");
+
+    // sum over k of (k * 1000 * 100 + 0 + ... + 99)
+    double expected = (0 + 1000 + 2000) * 100.0 + 3 * 4950.0;
+    assertEquals(expected, consumer.task(ShardActor::consume, handles).remote().get(60_000));
+    assertEquals(3, (int) consumer.task(ShardActor::cacheEntries).remote().get(60_000));
+    assertEquals(expected, consumer.task(ShardActor::consume, handles).remote().get(60_000));
+    assertEquals(3, (int) consumer.task(ShardActor::cacheEntries).remote().get(60_000));
+
+    // The owner frees; each consumer drains its cache through its clear call.
+    assertEquals(3L, (long) producer.task(ShardActor::clear, handles).remote().get(60_000));
+    List<String> ids = handles.stream().map(h -> ((RTensor) h).shardId()).toList();
+    assertEquals(3, (int) consumer.task(ShardActor::evict, ids).remote().get(60_000));
+    assertEquals(0, (int) consumer.task(ShardActor::cacheEntries).remote().get(60_000));
+    assertEquals(0L, (long) consumer.task(ShardActor::allocated).remote().get(60_000));
+  }
+
+  @Test
+  void aPythonTaskReadsAShardAJavaActorPut() {
+    List<Object> handles = producer.task(ShardActor::produce, 1, 1000).remote().get(60_000);
+    RTensor h = (RTensor) handles.get(0);
+    ObjectRef<String> described =
+        Ray.task(
+                PyFunction.of("rtensor_interop", "describe_shard", String.class),
+                h.location().objectRef())
+            .remote();
+    assertEquals("float32 1000 499500.0", described.get(120_000));
+    producer.task(ShardActor::clear, handles).remote().get(60_000);
+  }
+
+  @Test
+  void javaLocalizesArrowIpcBytesAPythonProducerStored() {
+    ObjectRef<byte[]> ref =
+        Ray.task(PyFunction.of("rtensor_interop", "produce_shard", byte[].class), 1000).remote();
+    try (RootAllocator root = new RootAllocator();
+        RayObjectStorePlane plane = new RayObjectStorePlane()) {
+      RTensor handle;
+      try (Tensor like = Tensor.of(root, new long[1000]);
+          TensorBatch description = TensorBatch.of(RTensor.TENSOR_COLUMN, like.share())) {
+        handle = RayObjectStorePlane.handleOf(ref, description);
+      }
+      Remotizer r = new Remotizer(plane, null, root);
+      try (TensorBatch batch = (TensorBatch) r.localize(handle)) {
+        long[] values = batch.tensor(RTensor.TENSOR_COLUMN).toLongArray();
+        assertEquals(1000, values.length);
+        assertEquals(999, values[999]);
+        assertEquals(499500, java.util.Arrays.stream(values).sum());
+      }
+      assertEquals(1, plane.clear(List.of(handle)).get(handle.location().key()).cleared());
+      assertThrows(
+          MissingShardsException.class, () -> new Remotizer(plane, null, root).localize(handle));
+    }
+  }
+}
