@@ -60,6 +60,11 @@ public final class EngineHost implements AutoCloseable {
     return workerId;
   }
 
+  /** Drops shards from this worker's fetch cache (see {@link ValueTransport#evict}). */
+  public int evict(java.util.Collection<String> shardIds) {
+    return transport.evict(shardIds);
+  }
+
   /** Sets role, rank and seed for engines created afterwards. */
   public void configure(String role, int rank, long seed) {
     this.role = Objects.requireNonNull(role, "role");

@@ -24,4 +24,12 @@ public interface ValueTransport {
 
   /** The value with every tensor replaced by a handle to a stored shard. */
   Object remotize(Object value);
+
+  /**
+   * The clear call every engine server handles: drops these shards from this process's fetch cache.
+   * Returns how many were cached.
+   */
+  default int evict(java.util.Collection<String> shardIds) {
+    return 0;
+  }
 }

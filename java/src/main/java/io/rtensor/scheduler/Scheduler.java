@@ -1,5 +1,6 @@
 package io.rtensor.scheduler;
 
+import io.rtensor.rtensor.Remotizer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -81,6 +82,21 @@ public interface Scheduler extends AutoCloseable {
   /** {@link #callEngine} without waiting; the future completes with its result or exception. */
   CompletableFuture<Object> callEngineAsync(
       String workerId, String method, String engineName, CallOptions options, Object... args);
+
+  /**
+   * The controller's side of the data plane this scheduler's workers use. Its {@code localize}
+   * fetches the shards that handles name straight from the workers (or object store) holding them,
+   * into memory the caller owns; the bytes of a worker-to-worker hop never pass through here.
+   */
+  Remotizer dataPlane();
+
+  /**
+   * Removes the shards that {@code value}'s handles name from wherever they are stored, and drains
+   * them from the fetch cache of the controller and of every worker (AReaL's clear semantics).
+   *
+   * @return the number of shards removed from their stores
+   */
+  long clearShards(Object value);
 
   /** Deletes every worker this scheduler created and releases what it reserved. */
   @Override

@@ -72,6 +72,7 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
    * The clear call every engine server handles: drops {@code shardIds} from this worker's fetch
    * cache. Returns how many were cached.
    */
+  @Override
   public int evict(Collection<String> shardIds) {
     return cache.evict(shardIds);
   }

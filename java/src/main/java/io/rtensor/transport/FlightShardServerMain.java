@@ -1,5 +1,6 @@
 package io.rtensor.transport;
 
+import io.rtensor.runtime.SessionSecret;
 import java.io.InputStream;
 import org.apache.arrow.memory.AllocationListener;
 import org.apache.arrow.memory.BufferAllocator;
@@ -48,7 +49,7 @@ public final class FlightShardServerMain {
     }
     try (BufferAllocator root = newRootAllocator();
         FlightShardServer server =
-            FlightShardServer.builder(root, SessionSecret.fromEnvironment())
+            FlightShardServer.builder(root, SessionSecret.fromEnvironment().value())
                 .host(host)
                 .port(port)
                 .capBytes(cap)

@@ -112,10 +112,12 @@ public final class RayObjectStorePlane implements DataPlane {
     try {
       bytes = Ray.get(list, getTimeoutMillis);
     } catch (RayException e) {
+      // The batch already waited its timeout: what is there answers at once, so probe briefly.
+      long probeMillis = Math.min(getTimeoutMillis, 1_000);
       List<String> missing = new ArrayList<>();
       for (int i = 0; i < list.size(); i++) {
         try {
-          Ray.get(list.get(i), getTimeoutMillis);
+          Ray.get(list.get(i), probeMillis);
         } catch (RayException each) {
           missing.add(ids.get(i));
         }

@@ -1,5 +1,6 @@
 package io.rtensor.transport;
 
+import io.rtensor.runtime.SessionSecret;
 import java.io.IOException;
 import java.util.Objects;
 import org.apache.arrow.memory.BufferAllocator;
@@ -44,6 +45,18 @@ public final class WorkerDataPlane implements AutoCloseable {
   /** A Ray worker (an actor): shards in Ray's object store, a fetch cache of cacheCapBytes. */
   public static WorkerDataPlane rayObjectStore(BufferAllocator allocator, long cacheCapBytes) {
     return new WorkerDataPlane(null, new RayObjectStorePlane(), allocator, cacheCapBytes);
+  }
+
+  /**
+   * As {@link #rayObjectStore(BufferAllocator, long)}, waiting at most {@code getTimeoutMillis}.
+   */
+  public static WorkerDataPlane rayObjectStore(
+      BufferAllocator allocator, long cacheCapBytes, long getTimeoutMillis) {
+    return new WorkerDataPlane(
+        null,
+        new RayObjectStorePlane(io.rtensor.wire.DecodeLimits.DEFAULT, getTimeoutMillis),
+        allocator,
+        cacheCapBytes);
   }
 
   /** Opens the plane of {@code kind}; {@code secret} and {@code host} matter for Flight only. */

@@ -1,14 +1,19 @@
 package io.rtensor.scheduler;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rtensor.engine.EngineProxy;
+import io.rtensor.rtensor.RTensor;
+import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.engines.Calculator;
 import io.rtensor.testing.engines.EchoEngine;
+import io.rtensor.testing.engines.TensorApi;
+import io.rtensor.testing.engines.TensorEngine;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -143,6 +148,58 @@ public abstract class SchedulerContractTest {
     EchoEngine viaClass = EngineProxy.of(scheduler, "typed/0", "echo", EchoEngine.class, QUICK);
     assertEquals(9, viaClass.add(4, 5));
     assertEquals("echo", viaClass.label());
+  }
+
+  /** tokens[r][c] = r * 10 + c summed over rows [from, to). */
+  private static long tokenSum(int from, int to) {
+    long sum = 0;
+    for (int r = from; r < to; r++) {
+      sum += 4 * r * 10L + 6;
+    }
+    return sum;
+  }
+
+  @Test
+  void tensorsMoveWorkerToWorkerAsHandlesAndClearDrainsThem() {
+    List<Worker> workers =
+        scheduler.createWorkers(
+            Job.builder("data")
+                .replicas(2)
+                .task(SchedulingSpec.builder().cpu(0.25).build())
+                .build());
+    for (Worker w : workers) {
+      scheduler.createEngine(w.id(), TensorEngine.class.getName(), null);
+    }
+    Object handle = call("data/0", "produce", 16);
+    RTensor shard = assertInstanceOf(RTensor.class, handle);
+    assertEquals(List.of("tokens", "rewards"), shard.columns());
+    assertEquals(tokenSum(0, 16), call("data/1", "sumTokens", handle));
+    assertEquals(tokenSum(0, 16), call("data/1", "sumTokens", handle), "a cached shard");
+
+    @SuppressWarnings("unchecked")
+    Map<String, Object> nested = (Map<String, Object>) call("data/0", "produceNested", 16, 4);
+    assertEquals("nested", nested.get("label"));
+    List<?> pieces = (List<?>) nested.get("pieces");
+    assertEquals(4, pieces.size());
+    pieces.forEach(p -> assertInstanceOf(RTensor.class, p));
+    assertEquals(tokenSum(0, 16), call("data/1", "sumPieces", pieces));
+    assertEquals(24L, call("data/1", "sumInts", nested.get("ids")));
+
+    try (TensorBatch local = (TensorBatch) scheduler.dataPlane().localize(pieces.get(3))) {
+      assertEquals(4, local.rows());
+      assertEquals(120L, local.tensor("tokens").getLong(0, 0), "row 12 of the whole batch");
+    }
+
+    TensorApi api = EngineProxy.of(scheduler, "data/0", TensorApi.class);
+    RTensor fromProxy = api.produce(3);
+    assertEquals(
+        tokenSum(0, 3), EngineProxy.of(scheduler, "data/1", TensorApi.class).sumTokens(fromProxy));
+
+    long removed = scheduler.clearShards(List.of(handle, nested, fromProxy));
+    assertEquals(7, removed, "1 + 4 pieces + 1 tensor + 1 from the proxy");
+    EngineCallError gone =
+        assertThrows(EngineCallError.class, () -> call("data/1", "sumTokens", handle));
+    assertTrue(gone.getMessage().contains(shard.shardId()), gone.getMessage());
   }
 
   @Test

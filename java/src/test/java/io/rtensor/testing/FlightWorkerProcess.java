@@ -1,7 +1,7 @@
 package io.rtensor.testing;
 
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.transport.FlightShardServerMain;
-import io.rtensor.transport.SessionSecret;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -10,6 +10,7 @@ import io.rtensor.rpc.EngineHost;
 import io.rtensor.rtensor.FetchCache;
 import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.Remotizer;
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.Tensor;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
@@ -53,7 +54,7 @@ class DataPlaneValueTransportTest {
 
   @Test
   void engineCallsReceiveLocalTensorsAndReturnHandles() throws Exception {
-    String secret = SessionSecret.generate();
+    String secret = SessionSecret.generate().value();
     try (BufferAllocator root = FlightShardServerMain.newRootAllocator();
         WorkerDataPlane worker =
             WorkerDataPlane.flight(root, secret, "127.0.0.1", 1 << 26, 1 << 26);

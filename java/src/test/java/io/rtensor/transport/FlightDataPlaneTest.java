@@ -1,5 +1,6 @@
 package io.rtensor.transport;
 
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.testing.FlightWorkerProcess;
 import java.io.IOException;
 import org.apache.arrow.memory.BufferAllocator;
@@ -9,7 +10,7 @@ import org.junit.jupiter.api.BeforeAll;
 
 /** The data plane contract against a Flight server in a child JVM. */
 class FlightDataPlaneTest extends DataPlaneContract {
-  private static final String SECRET = SessionSecret.generate();
+  private static final String SECRET = SessionSecret.generate().value();
   private static FlightWorkerProcess worker;
   private static RootAllocator root;
   private static FlightDataPlane plane;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.rtensor.rtensor.FetchCache;
 import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.Remotizer;
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
@@ -36,7 +37,7 @@ import org.junit.jupiter.api.Test;
  * process's cache. After every bad request the test fetches a shard stored before and checks it.
  */
 class FlightShardServerTest {
-  private static final String SECRET = SessionSecret.generate();
+  private static final String SECRET = SessionSecret.generate().value();
   private BufferAllocator root;
   private FlightShardServer server;
   private FlightDataPlane plane;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.rtensor.rtensor.FetchCache;
 import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.Remotizer;
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
@@ -21,7 +22,7 @@ import org.junit.jupiter.api.Test;
 
 /** Flight workers in child JVMs: fetches across workers, memory of the controller, pyarrow. */
 class FlightWorkersTest {
-  private static final String SECRET = SessionSecret.generate();
+  private static final String SECRET = SessionSecret.generate().value();
 
   @Test
   void oneLocalizationFetchesFromTwoWorkersAndGroupsByLocation() throws Exception {

@@ -1,6 +1,9 @@
 package io.rtensor.scheduler.local;
 
 import io.rtensor.rpc.CallResult;
+import io.rtensor.rtensor.FetchCache;
+import io.rtensor.rtensor.RTensor;
+import io.rtensor.rtensor.Remotizer;
 import io.rtensor.runtime.JvmFlags;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.CallOptions;
@@ -20,6 +23,8 @@ import io.rtensor.scheduler.WorkerNotFoundError;
 import io.rtensor.scheduler.WorkerTimeoutError;
 import io.rtensor.scheduler.local.internal.ControlClient;
 import io.rtensor.scheduler.local.internal.ControlProtocol;
+import io.rtensor.transport.ClearResult;
+import io.rtensor.transport.FlightDataPlane;
 import java.io.IOException;
 import java.io.NotSerializableException;
 import java.io.UncheckedIOException;
@@ -70,7 +75,10 @@ public final class LocalScheduler implements Scheduler {
   private final Duration destroyTimeout;
   private final List<String> command;
   private final int basePort;
-  private final BufferAllocator allocator = new RootAllocator(256L << 20);
+  private final BufferAllocator allocator = new RootAllocator();
+  private final FlightDataPlane controllerPlane;
+  private final FetchCache controllerCache;
+  private final Remotizer remotizer;
   private final Map<String, RoleState> roles = Collections.synchronizedMap(new LinkedHashMap<>());
   private final ExecutorService calls;
   private final Thread shutdownHook;
@@ -110,6 +118,9 @@ public final class LocalScheduler implements Scheduler {
     for (Map.Entry<DeviceType, Integer> e : b.deviceCounts.entrySet()) {
       devices.put(e.getKey(), new boolean[e.getValue()]);
     }
+    this.controllerPlane = FlightDataPlane.builder(allocator, secret.value()).build();
+    this.controllerCache = new FetchCache(b.controllerCacheBytes);
+    this.remotizer = new Remotizer(controllerPlane, controllerCache, allocator);
     this.startupTimeout = b.startupTimeout;
     this.destroyTimeout = b.destroyTimeout;
     this.basePort = b.basePort;
@@ -387,14 +398,18 @@ public final class LocalScheduler implements Scheduler {
   }
 
   private static int readControlPort(Path readyFile) {
+    return readPort(readyFile, "control=");
+  }
+
+  private static int readPort(Path readyFile, String key) {
     try {
       String text = Files.readString(readyFile, StandardCharsets.UTF_8).strip();
       for (String part : text.split(" ")) {
-        if (part.startsWith("control=")) {
-          return Integer.parseInt(part.substring("control=".length()));
+        if (part.startsWith(key)) {
+          return Integer.parseInt(part.substring(key.length()));
         }
       }
-      throw new IllegalStateException("no control port in " + readyFile + ": " + text);
+      throw new IllegalStateException("no " + key + " port in " + readyFile + ": " + text);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -409,8 +424,14 @@ public final class LocalScheduler implements Scheduler {
               control(workerId, proc, ControlProtocol.ALLOC_PORTS, portCount, startupTimeout);
       enginePorts = ports;
     }
-    int controlPort = readControlPort(logDir.resolve(workerId.replace('/', '-') + ".ready"));
-    return new Worker(workerId, role, index, "127.0.0.1", List.of(controlPort), enginePorts);
+    Path ready = logDir.resolve(workerId.replace('/', '-') + ".ready");
+    return new Worker(
+        workerId,
+        role,
+        index,
+        "127.0.0.1",
+        List.of(readControlPort(ready), readPort(ready, "data=")),
+        enginePorts);
   }
 
   // ---------------------------------------------------------------- devices
@@ -627,6 +648,37 @@ public final class LocalScheduler implements Scheduler {
         () -> callEngine(workerId, method, engineName, options, args), calls);
   }
 
+  @Override
+  public Remotizer dataPlane() {
+    return remotizer;
+  }
+
+  @Override
+  public long clearShards(Object value) {
+    ensureOpen();
+    List<String> ids =
+        Remotizer.collectHandles(value).stream().map(RTensor::shardId).distinct().toList();
+    long removed = 0;
+    for (ClearResult result : remotizer.clearAll(value).values()) {
+      removed += result.cleared();
+    }
+    List<LocalWorker> all = new ArrayList<>();
+    synchronized (roles) {
+      roles.values().stream()
+          .filter(RoleState::ownsProcesses)
+          .forEach(s -> all.addAll(s.workers()));
+    }
+    for (LocalWorker w : all) {
+      control(
+          w.worker().id(),
+          w.proc(),
+          ControlProtocol.CLEAR_CACHE,
+          new ArrayList<>(ids),
+          startupTimeout);
+    }
+    return removed;
+  }
+
   /** One control action whose failure maps to the scheduler's errors (no retry). */
   private Object control(String workerId, Proc proc, String action, Object body, Duration timeout) {
     try {
@@ -801,6 +853,8 @@ public final class LocalScheduler implements Scheduler {
     } finally {
       closed = true;
       calls.shutdownNow();
+      controllerCache.close();
+      controllerPlane.close();
       allocator.close();
       try {
         Runtime.getRuntime().removeShutdownHook(shutdownHook);
@@ -899,8 +953,15 @@ public final class LocalScheduler implements Scheduler {
     private String classPath = System.getProperty("java.class.path");
     private final List<String> extraJvmArgs = new ArrayList<>();
     private int basePort;
+    private long controllerCacheBytes = 1L << 30;
 
     private Builder() {}
+
+    /** Cap of the controller's fetch cache (default 1 GiB). */
+    public Builder controllerCacheBytes(long bytes) {
+      this.controllerCacheBytes = bytes;
+      return this;
+    }
 
     /** The number of devices of a type this machine offers to workers. */
     public Builder devices(DeviceType type, int count) {

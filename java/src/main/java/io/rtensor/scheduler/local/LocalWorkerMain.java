@@ -1,9 +1,9 @@
 package io.rtensor.scheduler.local;
 
 import io.rtensor.rpc.EngineHost;
-import io.rtensor.rpc.ValueTransport;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.local.internal.ControlServer;
+import io.rtensor.transport.WorkerDataPlane;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -17,7 +17,9 @@ import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The worker process the {@link LocalScheduler} launches (also {@code ./rtensor worker}): hosts
- * engines behind a control endpoint (Arrow Flight actions, see {@code ControlProtocol}).
+ * engines behind a control endpoint (Arrow Flight actions, see {@code ControlProtocol}) and serves
+ * their shards from a Flight data server ({@code FlightShardServer}), both guarded by the session
+ * secret.
  *
  * <pre>
  * ./rtensor worker --id ROLE/INDEX [--port P] [--port-attempts N] [--ready-file PATH]
@@ -25,8 +27,8 @@ import org.apache.arrow.memory.RootAllocator;
  * </pre>
  *
  * <p>The session secret comes from {@code RTENSOR_SESSION_SECRET}. Once serving, the worker writes
- * {@code control=PORT pid=PID} to the ready file. It exits when its standard input closes (its
- * scheduler is gone) unless {@code --no-stdin-watch}, or on the {@code exit} action.
+ * {@code control=PORT data=PORT pid=PID} to the ready file. It exits when its standard input closes
+ * (its scheduler is gone) unless {@code --no-stdin-watch}, or on the {@code exit} action.
  */
 public final class LocalWorkerMain {
   /** Exit code for a bad command line. */
@@ -48,13 +50,16 @@ public final class LocalWorkerMain {
     int attempts = 20;
     Path readyFile = null;
     boolean watchStdin = true;
+    long storeCapMib = 4096;
+    long cacheCapMib = 1024;
     try {
       for (int i = 0; i < args.length; i++) {
         switch (args[i]) {
           case "-h", "--help" -> {
             out.println(
                 "usage: ./rtensor worker --id ROLE/INDEX [--port P] [--port-attempts N]"
-                    + " [--ready-file PATH] [--no-stdin-watch]");
+                    + " [--ready-file PATH] [--no-stdin-watch] [--store-cap-mib N]"
+                    + " [--cache-cap-mib N]");
             out.println("  the session secret is read from " + SessionSecret.ENV);
             return 0;
           }
@@ -64,6 +69,10 @@ public final class LocalWorkerMain {
               attempts = Integer.parseInt(value(args, ++i, "--port-attempts"));
           case "--ready-file" -> readyFile = Path.of(value(args, ++i, "--ready-file"));
           case "--no-stdin-watch" -> watchStdin = false;
+          case "--store-cap-mib" ->
+              storeCapMib = Long.parseLong(value(args, ++i, "--store-cap-mib"));
+          case "--cache-cap-mib" ->
+              cacheCapMib = Long.parseLong(value(args, ++i, "--cache-cap-mib"));
           default -> throw new IllegalArgumentException("unknown option " + args[i]);
         }
       }
@@ -86,9 +95,18 @@ public final class LocalWorkerMain {
       return USAGE;
     }
 
-    BufferAllocator allocator = new RootAllocator(64L << 20);
-    EngineHost host =
-        new EngineHost(id, ValueTransport.IDENTITY, LocalWorkerMain.class.getClassLoader());
+    BufferAllocator allocator = new RootAllocator();
+    WorkerDataPlane data;
+    try {
+      data =
+          WorkerDataPlane.flight(
+              allocator, secret.value(), "127.0.0.1", storeCapMib << 20, cacheCapMib << 20);
+    } catch (IOException | RuntimeException e) {
+      err.println("rtensor worker " + id + ": cannot start the Flight data server: " + e);
+      allocator.close();
+      return 1;
+    }
+    EngineHost host = new EngineHost(id, data.transport(), LocalWorkerMain.class.getClassLoader());
     CountDownLatch done = new CountDownLatch(1);
     ControlServer server = null;
     IOException lastBindError = null;
@@ -107,11 +125,14 @@ public final class LocalWorkerMain {
     }
     if (server == null) {
       err.println("rtensor worker " + id + ": cannot bind a control port: " + lastBindError);
+      data.close();
       allocator.close();
       return 1;
     }
 
-    String ready = "control=" + server.port() + " pid=" + ProcessHandle.current().pid();
+    String dataPort = data.dataAddress().substring(data.dataAddress().lastIndexOf(':') + 1);
+    String ready =
+        "control=" + server.port() + " data=" + dataPort + " pid=" + ProcessHandle.current().pid();
     try {
       if (readyFile != null) {
         Path tmp = readyFile.resolveSibling(readyFile.getFileName() + ".tmp");
@@ -154,6 +175,7 @@ public final class LocalWorkerMain {
       // Lets the reply to an exit action leave before the process ends.
       Thread.sleep(100);
       server.close();
+      data.close();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

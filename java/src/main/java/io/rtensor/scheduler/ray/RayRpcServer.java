@@ -3,13 +3,17 @@ package io.rtensor.scheduler.ray;
 import io.ray.api.Ray;
 import io.rtensor.rpc.CallResult;
 import io.rtensor.rpc.EngineHost;
-import io.rtensor.rpc.ValueTransport;
+import io.rtensor.runtime.SessionSecret;
+import io.rtensor.transport.DataPlaneKind;
+import io.rtensor.transport.WorkerDataPlane;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The Ray actor behind each worker of the {@link RayScheduler}: it hosts the worker's engines and
@@ -17,14 +21,48 @@ import java.util.Map;
  * CallResult}s), so the scheduler tells an engine's exception from a dead actor.
  */
 public class RayRpcServer {
+  /** Bytes a worker's Flight store may hold (Flight plane only). */
+  static final long STORE_CAP_BYTES = 4L << 30;
+
+  /** Bytes of fetched shards a worker caches. */
+  static final long CACHE_CAP_BYTES = 1L << 30;
+
   private final String workerId;
+  private final BufferAllocator allocator = new RootAllocator();
+  private final WorkerDataPlane data;
   private final EngineHost host;
 
-  /** Ray constructs the actor with the worker id it serves. */
-  public RayRpcServer(String workerId) {
+  /**
+   * Ray constructs the actor with the worker id it serves, the data plane its engines use ({@link
+   * DataPlaneKind} name) and how long a fetch from the object store may wait. A Flight plane reads
+   * the session secret from {@code RTENSOR_SESSION_SECRET}, which the scheduler puts in the actor's
+   * runtime environment.
+   */
+  public RayRpcServer(String workerId, String dataPlane, long shardGetTimeoutMillis)
+      throws IOException {
     this.workerId = workerId;
-    this.host =
-        new EngineHost(workerId, ValueTransport.IDENTITY, RayRpcServer.class.getClassLoader());
+    DataPlaneKind kind = DataPlaneKind.valueOf(dataPlane);
+    this.data =
+        kind == DataPlaneKind.FLIGHT
+            ? WorkerDataPlane.flight(
+                allocator,
+                SessionSecret.fromEnvironment().value(),
+                nodeIp(),
+                STORE_CAP_BYTES,
+                CACHE_CAP_BYTES)
+            : WorkerDataPlane.rayObjectStore(allocator, CACHE_CAP_BYTES, shardGetTimeoutMillis);
+    this.host = new EngineHost(workerId, data.transport(), RayRpcServer.class.getClassLoader());
+  }
+
+  /** The worker's Flight data address ({@code host:port}), or "" on the object store. */
+  public String dataAddress() {
+    String address = data.dataAddress();
+    return address == null ? "" : address;
+  }
+
+  /** The clear call: drops these shards from this worker's fetch cache; returns how many. */
+  public int clearCache(List<String> shardIds) {
+    return host.evict(shardIds);
   }
 
   /** Answers with the worker id, the process id and the node address. */

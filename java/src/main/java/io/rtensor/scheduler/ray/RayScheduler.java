@@ -15,6 +15,10 @@ import io.ray.api.runtimecontext.NodeInfo;
 import io.ray.api.runtimeenv.RuntimeEnv;
 import io.ray.api.runtimeenv.types.RuntimeEnvName;
 import io.rtensor.rpc.CallResult;
+import io.rtensor.rtensor.FetchCache;
+import io.rtensor.rtensor.RTensor;
+import io.rtensor.rtensor.Remotizer;
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.DeviceType;
 import io.rtensor.scheduler.EngineCallError;
@@ -29,6 +33,12 @@ import io.rtensor.scheduler.WorkerCreationError;
 import io.rtensor.scheduler.WorkerFailedError;
 import io.rtensor.scheduler.WorkerNotFoundError;
 import io.rtensor.scheduler.WorkerTimeoutError;
+import io.rtensor.transport.ClearResult;
+import io.rtensor.transport.DataPlane;
+import io.rtensor.transport.DataPlaneKind;
+import io.rtensor.transport.FlightDataPlane;
+import io.rtensor.transport.RayObjectStorePlane;
+import io.rtensor.wire.DecodeLimits;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -43,6 +53,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The {@link Scheduler} on a Ray cluster: one {@link RayRpcServer} actor per training rank or
@@ -66,6 +78,13 @@ public final class RayScheduler implements Scheduler {
   static final int ACTOR_CONCURRENCY = 16;
 
   private final String id;
+  private final DataPlaneKind dataPlaneKind;
+  private final SessionSecret secret = SessionSecret.generate();
+  private final BufferAllocator allocator = new RootAllocator();
+  private final DataPlane controllerPlane;
+  private final FetchCache controllerCache;
+  private final Remotizer remotizer;
+  private final long shardGetTimeoutMillis;
   private final int nGpusPerNode;
   private final Duration startupTimeout;
   private final Duration destroyTimeout;
@@ -96,6 +115,14 @@ public final class RayScheduler implements Scheduler {
     }
     this.id = b.id != null ? b.id : UUID.randomUUID().toString().substring(0, 8);
     this.nGpusPerNode = b.nGpusPerNode > 0 ? b.nGpusPerNode : detectGpusPerNode();
+    this.dataPlaneKind = b.dataPlane;
+    this.shardGetTimeoutMillis = b.shardGetTimeout.toMillis();
+    this.controllerPlane =
+        dataPlaneKind == DataPlaneKind.FLIGHT
+            ? FlightDataPlane.builder(allocator, secret.value()).build()
+            : new RayObjectStorePlane(DecodeLimits.DEFAULT, b.shardGetTimeout.toMillis());
+    this.controllerCache = new FetchCache(b.controllerCacheBytes);
+    this.remotizer = new Remotizer(controllerPlane, controllerCache, allocator);
     this.startupTimeout = b.startupTimeout;
     this.destroyTimeout = b.destroyTimeout;
     this.asyncCalls =
@@ -139,6 +166,45 @@ public final class RayScheduler implements Scheduler {
   /** Names of the placement groups this scheduler holds for a role (empty for reused roles). */
   public List<String> placementGroupNames(String role) {
     return state(role).ownedGroups().stream().map(PlacementGroup::getName).toList();
+  }
+
+  /** The data plane this scheduler's workers use. */
+  public DataPlaneKind dataPlaneKind() {
+    return dataPlaneKind;
+  }
+
+  @Override
+  public Remotizer dataPlane() {
+    return remotizer;
+  }
+
+  @Override
+  public long clearShards(Object value) {
+    ensureOpen();
+    List<String> ids =
+        Remotizer.collectHandles(value).stream().map(RTensor::shardId).distinct().toList();
+    long removed = 0;
+    for (ClearResult result : remotizer.clearAll(value).values()) {
+      removed += result.cleared();
+    }
+    List<ObjectRef<Integer>> evictions = new ArrayList<>();
+    synchronized (roles) {
+      for (RoleState state : roles.values()) {
+        if (state.ownsActors()) {
+          for (RayWorker w : state.workers()) {
+            evictions.add(w.actor().task(RayRpcServer::clearCache, new ArrayList<>(ids)).remote());
+          }
+        }
+      }
+    }
+    for (ObjectRef<Integer> eviction : evictions) {
+      try {
+        eviction.get(startupTimeout.toMillis());
+      } catch (RayActorException ignored) {
+        // A dead worker holds no cache.
+      }
+    }
+    return removed;
   }
 
   /** {@code ip:port} where rank 0 of the role listens (found from bundle 0 of its group). */
@@ -332,10 +398,14 @@ public final class RayScheduler implements Scheduler {
       Map<String, String> env) {
     String workerId = Worker.id(role, index);
     String name = "rtensor-" + id + "-" + role + "-" + index;
+    Map<String, String> actorEnv = new LinkedHashMap<>(env);
+    if (dataPlaneKind == DataPlaneKind.FLIGHT) {
+      actorEnv.put(SessionSecret.ENV, secret.value());
+    }
     RuntimeEnv runtimeEnv = Ray.internal().createRuntimeEnv();
-    runtimeEnv.set(RuntimeEnvName.ENV_VARS, env);
+    runtimeEnv.set(RuntimeEnvName.ENV_VARS, actorEnv);
     ActorCreator<RayRpcServer> creator =
-        Ray.actor(RayRpcServer::new, workerId)
+        Ray.actor(RayRpcServer::new, workerId, dataPlaneKind.name(), shardGetTimeoutMillis)
             .setName(name)
             .setMaxConcurrency(ACTOR_CONCURRENCY)
             .setPlacementGroup(group, bundle)
@@ -671,6 +741,9 @@ public final class RayScheduler implements Scheduler {
       }
     } finally {
       asyncCalls.shutdownNow();
+      controllerCache.close();
+      controllerPlane.close();
+      allocator.close();
     }
   }
 
@@ -841,8 +914,32 @@ public final class RayScheduler implements Scheduler {
     private int nGpusPerNode;
     private Duration startupTimeout = Duration.ofSeconds(120);
     private Duration destroyTimeout = Duration.ofSeconds(30);
+    private DataPlaneKind dataPlane = DataPlaneKind.defaultForRay();
+    private long controllerCacheBytes = 1L << 30;
+    private Duration shardGetTimeout = Duration.ofMinutes(5);
 
     private Builder() {}
+
+    /**
+     * How long a fetch from Ray's object store waits (default 5 minutes). A cleared (freed) shard
+     * never arrives, so this is also how long a fetch of one takes to fail.
+     */
+    public Builder shardGetTimeout(Duration timeout) {
+      this.shardGetTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /** The data plane of the workers (default: Ray's object store; Flight is selectable). */
+    public Builder dataPlane(DataPlaneKind kind) {
+      this.dataPlane = Objects.requireNonNull(kind, "kind");
+      return this;
+    }
+
+    /** Cap of the controller's fetch cache (default 1 GiB). */
+    public Builder controllerCacheBytes(long bytes) {
+      this.controllerCacheBytes = bytes;
+      return this;
+    }
 
     /** A name prefix for this scheduler's actors and groups (default: random). */
     public Builder id(String id) {

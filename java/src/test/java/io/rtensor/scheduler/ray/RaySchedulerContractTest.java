@@ -18,7 +18,10 @@ class RaySchedulerContractTest extends SchedulerContractTest {
   @Override
   protected Scheduler newScheduler() {
     RayTestCluster.connect();
-    return RayScheduler.builder().startupTimeout(Duration.ofSeconds(90)).build();
+    return RayScheduler.builder()
+        .startupTimeout(Duration.ofSeconds(90))
+        .shardGetTimeout(Duration.ofSeconds(5))
+        .build();
   }
 
   @Override

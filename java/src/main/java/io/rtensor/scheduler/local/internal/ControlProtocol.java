@@ -24,6 +24,7 @@ import java.io.ObjectStreamClass;
  *   <tr><td>configure</td><td>Object[]{role, rank, seed}</td><td>Boolean</td></tr>
  *   <tr><td>allocPorts</td><td>Integer count</td><td>List&lt;Integer&gt;</td></tr>
  *   <tr><td>destroy</td><td>none</td><td>List&lt;String&gt; failures</td></tr>
+ *   <tr><td>clearCache</td><td>List&lt;String&gt; shard ids</td><td>Integer evicted</td></tr>
  *   <tr><td>exit</td><td>none</td><td>Boolean; the process exits after replying</td></tr>
  * </table>
  */
@@ -36,6 +37,7 @@ public final class ControlProtocol {
   public static final String ALLOC_PORTS = "allocPorts";
   public static final String DESTROY = "destroy";
   public static final String EXIT = "exit";
+  public static final String CLEAR_CACHE = "clearCache";
 
   /** The header that carries the session secret. */
   public static final String SECRET_HEADER = "rtensor-session-secret";

@@ -115,6 +115,8 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
         }
       case ControlProtocol.ALLOC_PORTS:
         return freePorts((Integer) body);
+      case ControlProtocol.CLEAR_CACHE:
+        return host.evict((List<String>) body);
       case ControlProtocol.DESTROY:
         return new ArrayList<>(host.destroyAll());
       case ControlProtocol.EXIT:
@@ -124,7 +126,7 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
             "unknown action '"
                 + type
                 + "'; known: ping, createEngine, call, setEnv, configure,"
-                + " allocPorts, destroy, exit");
+                + " allocPorts, clearCache, destroy, exit");
     }
   }
 
