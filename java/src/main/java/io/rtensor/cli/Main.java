@@ -19,6 +19,7 @@ public final class Main {
   private static Map<String, Command> commands() {
     Map<String, Command> commands = new TreeMap<>();
     commands.put("demo", new DemoCommand());
+    commands.put("doctor", new DoctorCommand());
     commands.put("worker", new WorkerCommand());
     commands.put("inspect", new InspectCommand(System.in));
     commands.put("convert", new ConvertCommand());

@@ -401,6 +401,20 @@ public abstract class SchedulerContractTest {
   }
 
   @Test
+  void deleteAllInReverseOrderEndsEveryRole() throws Exception {
+    List<Object> processes = new ArrayList<>();
+    for (String role : List.of("first", "second", "third")) {
+      cpuWorkers(role, 1);
+      processes.add(processOf(role + "/0"));
+    }
+    scheduler.deleteWorkers(null, true);
+    assertTrue(scheduler.roles().isEmpty(), scheduler.roles().toString());
+    for (Object process : processes) {
+      assertGone(process);
+    }
+  }
+
+  @Test
   void deleteAllInReverseOrderRemovesDependentRolesToo() throws Exception {
     cpuWorkers("base", 1);
     scheduler.createWorkers(

@@ -1,5 +1,8 @@
 package io.rtensor.scheduler.local;
 
+import io.rtensor.device.DeviceRuntime;
+import io.rtensor.device.DeviceRuntimes;
+import io.rtensor.device.RuntimeKind;
 import io.rtensor.rpc.CallResult;
 import io.rtensor.rtensor.FetchCache;
 import io.rtensor.rtensor.RTensor;
@@ -115,8 +118,9 @@ public final class LocalScheduler implements Scheduler {
       Job job, List<LocalWorker> workers, boolean ownsProcesses, String targetRole) {}
 
   private LocalScheduler(Builder b) {
-    for (Map.Entry<DeviceType, Integer> e : b.deviceCounts.entrySet()) {
-      devices.put(e.getKey(), new boolean[e.getValue()]);
+    for (DeviceType type : List.of(DeviceType.GPU, DeviceType.NPU)) {
+      Integer count = b.deviceCounts.get(type);
+      devices.put(type, new boolean[count != null ? count : probe(type)]);
     }
     this.controllerPlane = FlightDataPlane.builder(allocator, secret.value()).build();
     this.controllerCache = new FetchCache(b.controllerCacheBytes);
@@ -151,7 +155,13 @@ public final class LocalScheduler implements Scheduler {
     Runtime.getRuntime().addShutdownHook(shutdownHook);
   }
 
-  /** A builder; by default no GPU or NPU, logs in a fresh temp directory. */
+  /** Devices of a type the native probe finds on this machine (0 when its runtime is absent). */
+  private static int probe(DeviceType type) {
+    RuntimeKind kind = type == DeviceType.GPU ? RuntimeKind.CUDA : RuntimeKind.ASCEND;
+    return DeviceRuntimes.find(kind).map(DeviceRuntime::deviceCount).orElse(0);
+  }
+
+  /** A builder; devices from the native probe, logs in a fresh temp directory. */
   public static Builder builder() {
     return new Builder();
   }
@@ -963,7 +973,7 @@ public final class LocalScheduler implements Scheduler {
       return this;
     }
 
-    /** The number of devices of a type this machine offers to workers. */
+    /** The number of devices of a type offered to workers (default: what the probe finds). */
     public Builder devices(DeviceType type, int count) {
       if (type == DeviceType.CPU || count < 0) {
         throw new IllegalArgumentException("devices are GPU or NPU, count >= 0");

@@ -657,7 +657,7 @@ public final class RayScheduler implements Scheduler {
       }
     }
     if (reverseOrder && role == null) {
-      List<String> creation = roles();
+      List<String> creation = new ArrayList<>(roles());
       Collections.reverse(creation);
       order = creation;
     }
@@ -733,7 +733,7 @@ public final class RayScheduler implements Scheduler {
     closed = true;
     try {
       if (Ray.isInitialized()) {
-        List<String> all = roles();
+        List<String> all = new ArrayList<>(roles());
         Collections.reverse(all);
         for (String role : all) {
           deleteRole(role, true);

@@ -18,7 +18,9 @@ import io.rtensor.scheduler.WorkerFailedError;
 import io.rtensor.scheduler.WorkerTimeoutError;
 import io.rtensor.scheduler.local.internal.ControlClient;
 import io.rtensor.scheduler.local.internal.ControlProtocol;
+import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.engines.EchoEngine;
+import io.rtensor.testing.engines.TensorEngine;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -48,7 +50,9 @@ class LocalSchedulerTest {
       List<Worker> workers = scheduler.createWorkers(cpuJob("victim", 2));
       for (Worker w : workers) {
         scheduler.createEngine(w.id(), EchoEngine.class.getName(), null);
+        scheduler.createEngine(w.id(), TensorEngine.class.getName(), "data");
       }
+      Object kept = scheduler.callEngine("victim/1", "produce", "data", null, 8);
       CallOptions options =
           CallOptions.DEFAULT.withTimeout(Duration.ofSeconds(60)).withMaxRetries(2);
       long start = System.nanoTime();
@@ -63,6 +67,9 @@ class LocalSchedulerTest {
       assertTrue(failed.getMessage().contains("exited with code"), failed.getMessage());
       assertTrue(seconds < 20, "failed fast, not at the 60 s timeout: " + seconds + " s");
       assertEquals(3, scheduler.callEngine("victim/1", "add", null, options, 1, 2));
+      try (TensorBatch batch = (TensorBatch) scheduler.dataPlane().localize(kept)) {
+        assertEquals(8, batch.rows(), "the surviving worker keeps its shards");
+      }
       List<Worker> more = scheduler.createWorkers(cpuJob("after", 1));
       assertEquals("after/0", more.get(0).id(), "the controller still creates workers");
     }
