@@ -8,6 +8,7 @@ import io.rtensor.rtensor.FetchCache;
 import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.Remotizer;
 import io.rtensor.runtime.JvmFlags;
+import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.DeviceType;
@@ -220,7 +221,7 @@ public final class LocalScheduler implements Scheduler {
       return fork(job.role(), strategy.targetRole(), job);
     }
     List<List<Integer>> assigned = reserveDevices(job);
-    String master = "127.0.0.1:" + freePort();
+    String master = "127.0.0.1:" + Ports.free(1).get(0);
     List<Proc> started = new ArrayList<>();
     try {
       List<Worker> workers = new ArrayList<>();
@@ -933,14 +934,6 @@ public final class LocalScheduler implements Scheduler {
   private void ensureOpen() {
     if (closed) {
       throw new IllegalStateException("this LocalScheduler is closed");
-    }
-  }
-
-  private static int freePort() {
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException("no free port for the master address", e);
     }
   }
 

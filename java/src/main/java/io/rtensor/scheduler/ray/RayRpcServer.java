@@ -3,12 +3,12 @@ package io.rtensor.scheduler.ray;
 import io.ray.api.Ray;
 import io.rtensor.rpc.CallResult;
 import io.rtensor.rpc.EngineHost;
+import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.WorkerDataPlane;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -88,7 +88,7 @@ public class RayRpcServer {
 
   /** {@code count} free TCP ports on this node. */
   public List<Integer> allocPorts(int count) {
-    return freePorts(count);
+    return Ports.free(count);
   }
 
   /** Sets role, rank and seed for engines created afterwards. */
@@ -126,7 +126,7 @@ public class RayRpcServer {
 
   /** The node's address and a free port on it: where rank 0 of a training role listens. */
   public static String masterAddress() {
-    return nodeIp() + ":" + freePorts(1).get(0);
+    return nodeIp() + ":" + Ports.free(1).get(0);
   }
 
   static String nodeIp() {
@@ -139,31 +139,5 @@ public class RayRpcServer {
     } catch (IOException e) {
       return "127.0.0.1";
     }
-  }
-
-  static List<Integer> freePorts(int count) {
-    if (count < 0 || count > 64) {
-      throw new IllegalArgumentException("port count must be in [0, 64], got " + count);
-    }
-    List<ServerSocket> sockets = new ArrayList<>();
-    List<Integer> ports = new ArrayList<>();
-    try {
-      for (int i = 0; i < count; i++) {
-        ServerSocket socket = new ServerSocket(0);
-        sockets.add(socket);
-        ports.add(socket.getLocalPort());
-      }
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot allocate " + count + " ports: " + e.getMessage(), e);
-    } finally {
-      for (ServerSocket socket : sockets) {
-        try {
-          socket.close();
-        } catch (IOException ignored) {
-          // A port that fails to close is still reported; the engine binds it next.
-        }
-      }
-    }
-    return ports;
   }
 }

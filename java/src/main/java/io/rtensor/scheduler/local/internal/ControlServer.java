@@ -2,9 +2,9 @@ package io.rtensor.scheduler.local.internal;
 
 import io.rtensor.rpc.CallResult;
 import io.rtensor.rpc.EngineHost;
+import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -114,7 +114,7 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
           return Boolean.TRUE;
         }
       case ControlProtocol.ALLOC_PORTS:
-        return freePorts((Integer) body);
+        return Ports.free((Integer) body);
       case ControlProtocol.CLEAR_CACHE:
         return host.evict((List<String>) body);
       case ControlProtocol.DESTROY:
@@ -127,33 +127,6 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
                 + type
                 + "'; known: ping, createEngine, call, setEnv, configure,"
                 + " allocPorts, clearCache, destroy, exit");
-    }
-  }
-
-  /** {@code count} ports free on this machine (bound and released). */
-  static List<Integer> freePorts(int count) {
-    if (count < 0 || count > 64) {
-      throw new IllegalArgumentException("port count must be in [0, 64], got " + count);
-    }
-    List<ServerSocket> sockets = new ArrayList<>();
-    List<Integer> ports = new ArrayList<>();
-    try {
-      for (int i = 0; i < count; i++) {
-        ServerSocket socket = new ServerSocket(0);
-        sockets.add(socket);
-        ports.add(socket.getLocalPort());
-      }
-      return ports;
-    } catch (IOException e) {
-      throw new IllegalArgumentException("cannot allocate " + count + " ports: " + e.getMessage());
-    } finally {
-      for (ServerSocket socket : sockets) {
-        try {
-          socket.close();
-        } catch (IOException ignored) {
-          // Reported ports are free again once closed.
-        }
-      }
     }
   }
 
