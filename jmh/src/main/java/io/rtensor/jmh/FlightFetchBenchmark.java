@@ -91,7 +91,8 @@ public class FlightFetchBenchmark {
     String flight = line.split(" ")[0].substring("flight=".length());
     socketPort = Integer.parseInt(line.split(" ")[1].substring("socket=".length()));
     root = new RootAllocator();
-    plane = FlightDataPlane.builder(root, secret).putTarget(flight).shardsPerRequest(8).build();
+    plane =
+        FlightDataPlane.builder(root, secret).putTarget(flight).bytesPerRequest(128L << 20).build();
     big = new ArrayList<>();
     for (int i = 0; i < SHARDS; i++) {
       big.add(handle(flight, "big-" + i, SHARD_BYTES));
