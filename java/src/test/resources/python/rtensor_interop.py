@@ -4,18 +4,12 @@ import pyarrow as pa
 
 
 def describe_shard(data):
-    """Ray resolves the Java-put object to its RAW bytes: decode them with pyarrow."""
+    """Ray resolves the Java-put object (a top-level ObjectRef argument) to its RAW bytes, as
+    ray.get would: decode them with pyarrow. A reference nested in a Java value cannot reach Python
+    (Java serializes containers with FST: "Can't transfer JAVA data to PYTHON")."""
     table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
     values = table.column("tensor").to_numpy()
     return "%s %d %.1f" % (values.dtype, len(values), float(values.sum()))
-
-
-def describe_shard_ref(refs):
-    """ray.get of a reference Java passed inside a list, then pyarrow."""
-    import ray
-
-    data = ray.get(refs[0])
-    return describe_shard(data)
 
 
 def produce_shard(n):

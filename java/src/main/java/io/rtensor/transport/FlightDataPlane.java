@@ -38,6 +38,7 @@ public final class FlightDataPlane implements DataPlane {
   private final FlightShardServer localServer;
   private final String putTarget;
   private final int shardsPerRequest;
+  private final long bytesPerRequest;
   private final int maxAttempts;
   private final long backoffMillis;
   private final DecodeLimits limits;
@@ -50,6 +51,7 @@ public final class FlightDataPlane implements DataPlane {
     this.localServer = b.localServer;
     this.putTarget = b.localServer != null ? b.localServer.address() : b.putTarget;
     this.shardsPerRequest = b.shardsPerRequest;
+    this.bytesPerRequest = b.bytesPerRequest;
     this.maxAttempts = b.maxAttempts;
     this.backoffMillis = b.backoffMillis;
     this.limits = b.limits;
@@ -102,7 +104,9 @@ public final class FlightDataPlane implements DataPlane {
   @Override
   public Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator target) {
     Map<String, List<String>> byLocation = new LinkedHashMap<>();
+    Map<String, Long> sizes = new java.util.HashMap<>();
     for (RTensor h : handles) {
+      sizes.put(h.shardId(), h.byteSize());
       if (h.location().plane() != ShardLocation.Plane.FLIGHT) {
         throw new IllegalArgumentException(h + " is not a Flight shard");
       }
@@ -239,7 +243,8 @@ public final class FlightDataPlane implements DataPlane {
     private final String secret;
     private FlightShardServer localServer;
     private String putTarget;
-    private int shardsPerRequest = 16;
+    private int shardsPerRequest = 1024;
+    private long bytesPerRequest = 128L << 20;
     private int concurrency = 8;
     private int maxAttempts = 4;
     private long backoffMillis = 50;
@@ -262,7 +267,19 @@ public final class FlightDataPlane implements DataPlane {
       return this;
     }
 
-    /** Most shards one DoGet asks for (default 16). */
+    /**
+     * Most bytes of shards one DoGet asks for (default 128 MiB; a larger shard goes alone), so a
+     * large fetch is spread over concurrent requests.
+     */
+    public Builder bytesPerRequest(long bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("bytesPerRequest must be >= 1");
+      }
+      this.bytesPerRequest = bytes;
+      return this;
+    }
+
+    /** Most shards one DoGet asks for (default 1024). */
     public Builder shardsPerRequest(int n) {
       if (n < 1) {
         throw new IllegalArgumentException("shardsPerRequest must be >= 1");

@@ -186,6 +186,8 @@ public final class FlightShardServer implements AutoCloseable {
 
   // ---------------------------------------------------------------- the producer
 
+  private static final long PACK_BYTES = 4L << 20;
+
   private static final class Producer extends NoOpFlightProducer {
     private final FlightShardServer owner;
 
@@ -240,9 +242,26 @@ public final class FlightShardServer implements AutoCloseable {
                 owner.allocator.newChildAllocator("doget", 0, Long.MAX_VALUE);
             VectorSchemaRoot root = VectorSchemaRoot.create(FlightWire.SCHEMA, scratch)) {
           listener.start(root);
-          for (int i = 0; i < ids.size(); i++) {
+          // A large shard goes alone, as stored (no copy); small ones are packed into messages
+          // of up to PACK_BYTES, one copy, so per-message costs do not dominate.
+          int i = 0;
+          while (i < ids.size()) {
             ArrowBuf shard = shards.get(i);
-            FlightWire.loadRow(root, ids.get(i), shard, 0, shard.writerIndex(), scratch);
+            if (shard.writerIndex() >= PACK_BYTES / 4) {
+              FlightWire.loadRow(root, ids.get(i), shard, 0, shard.writerIndex(), scratch);
+              i++;
+            } else {
+              int end = i;
+              long bytes = 0;
+              while (end < ids.size()
+                  && shards.get(end).writerIndex() < PACK_BYTES / 4
+                  && bytes + shards.get(end).writerIndex() <= PACK_BYTES) {
+                bytes += shards.get(end).writerIndex();
+                end++;
+              }
+              FlightWire.loadRows(root, ids.subList(i, end), shards.subList(i, end), scratch);
+              i = end;
+            }
             if (!awaitReady(listener)) {
               return;
             }

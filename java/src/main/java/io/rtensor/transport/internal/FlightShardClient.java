@@ -2,6 +2,7 @@ package io.rtensor.transport.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.netty.NettyChannelBuilder;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.BadShardRequestException;
 import io.rtensor.transport.ClearResult;
@@ -23,11 +24,11 @@ import org.apache.arrow.flight.AsyncPutListener;
 import org.apache.arrow.flight.FlightCallHeaders;
 import org.apache.arrow.flight.FlightClient;
 import org.apache.arrow.flight.FlightDescriptor;
+import org.apache.arrow.flight.FlightGrpcUtils;
 import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.FlightStatusCode;
 import org.apache.arrow.flight.FlightStream;
 import org.apache.arrow.flight.HeaderCallOption;
-import org.apache.arrow.flight.Location;
 import org.apache.arrow.flight.Result;
 import org.apache.arrow.flight.Ticket;
 import org.apache.arrow.memory.ArrowBuf;
@@ -37,6 +38,7 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 /** A client of one {@link io.rtensor.transport.FlightShardServer}. Thread-safe. */
 public final class FlightShardClient implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int RECEIVE_WINDOW = 64 << 20;
   private final String address;
   private final BufferAllocator allocator;
   private final FlightClient client;
@@ -47,12 +49,17 @@ public final class FlightShardClient implements AutoCloseable {
     this.address = address;
     int colon = address.lastIndexOf(':');
     this.allocator = parent.newChildAllocator("flight-client " + address, 0, Long.MAX_VALUE);
+    // A large HTTP/2 receive window: with gRPC's default (1 MiB, grown slowly by BDP probes) a
+    // 16 MiB shard takes many window-update round trips.
     this.client =
-        FlightClient.builder(
-                allocator,
-                Location.forGrpcInsecure(
-                    address.substring(0, colon), Integer.parseInt(address.substring(colon + 1))))
-            .build();
+        FlightGrpcUtils.createFlightClient(
+            allocator,
+            NettyChannelBuilder.forAddress(
+                    address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
+                .usePlaintext()
+                .flowControlWindow(RECEIVE_WINDOW)
+                .maxInboundMessageSize(Integer.MAX_VALUE)
+                .build());
     FlightCallHeaders headers = new FlightCallHeaders();
     if (secret != null) {
       headers.insert(FlightWire.AUTH_HEADER, FlightWire.BEARER + secret);

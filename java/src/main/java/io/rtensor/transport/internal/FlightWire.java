@@ -138,6 +138,56 @@ public final class FlightWire {
     }
   }
 
+  /**
+   * Loads {@code root} with one row per shard: {@code ids[i]} and the readable bytes of {@code
+   * shards[i]}, copied once into one data buffer (for packing small shards into one message).
+   */
+  public static void loadRows(
+      VectorSchemaRoot root, List<String> ids, List<ArrowBuf> shards, BufferAllocator scratch) {
+    int n = ids.size();
+    List<byte[]> idBytes = new ArrayList<>(n);
+    long idTotal = 0;
+    long dataTotal = 0;
+    for (int i = 0; i < n; i++) {
+      byte[] b = ids.get(i).getBytes(StandardCharsets.UTF_8);
+      idBytes.add(b);
+      idTotal += b.length;
+      dataTotal += shards.get(i).writerIndex();
+    }
+    try (ArrowBuf idOffsets = scratch.buffer(4L * (n + 1));
+        ArrowBuf idData = scratch.buffer(Math.max(1, idTotal));
+        ArrowBuf shardOffsets = scratch.buffer(8L * (n + 1));
+        ArrowBuf data = scratch.buffer(Math.max(1, dataTotal))) {
+      int idAt = 0;
+      long dataAt = 0;
+      for (int i = 0; i < n; i++) {
+        idOffsets.setInt(4L * i, idAt);
+        idData.setBytes(idAt, idBytes.get(i));
+        idAt += idBytes.get(i).length;
+        shardOffsets.setLong(8L * i, dataAt);
+        ArrowBuf shard = shards.get(i);
+        data.setBytes(dataAt, shard, 0, shard.writerIndex());
+        dataAt += shard.writerIndex();
+      }
+      idOffsets.setInt(4L * n, idAt);
+      shardOffsets.setLong(8L * n, dataAt);
+      ArrowBuf empty = scratch.getEmpty();
+      try (ArrowRecordBatch rb =
+          new ArrowRecordBatch(
+              n,
+              List.of(new ArrowFieldNode(n, 0), new ArrowFieldNode(n, 0)),
+              List.of(
+                  empty,
+                  idOffsets.slice(0, 4L * (n + 1)),
+                  idData.slice(0, idTotal),
+                  empty,
+                  shardOffsets.slice(0, 8L * (n + 1)),
+                  data.slice(0, dataTotal)))) {
+        new VectorLoader(root).load(rb);
+      }
+    }
+  }
+
   /** One row of a received batch: the id and where its shard bytes lie. */
   public record Row(String id, ArrowBuf data, long offset, long length) {}
 

@@ -1,0 +1,83 @@
+package io.rtensor.jmh;
+
+import io.rtensor.rtensor.RTensor;
+import io.rtensor.tensor.DType;
+import io.rtensor.tensor.Shape;
+import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.transport.FlightShardServer;
+import io.rtensor.transport.FlightShardServerMain;
+import io.rtensor.transport.SessionSecret;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * The other JVM of {@link FlightFetchBenchmark}: a Flight shard server holding {@code count}
+ * float32 shards of {@code bytes} bytes ({@code big-0..}) plus {@code small} 4 KiB shards ({@code
+ * small-0..}), and the baseline: a raw socket server that writes the same {@code count x bytes}
+ * bytes, from the same Arrow memory, to every connection. Prints {@code flight=host:port
+ * socket=port}; exits when stdin closes.
+ */
+public final class FlightBenchWorker {
+  private FlightBenchWorker() {}
+
+  public static void main(String[] args) throws Exception {
+    int count = Integer.parseInt(args[0]);
+    long bytes = Long.parseLong(args[1]);
+    int small = Integer.parseInt(args[2]);
+    try (BufferAllocator root = FlightShardServerMain.newRootAllocator();
+        FlightShardServer server =
+            FlightShardServer.builder(root, SessionSecret.fromEnvironment())
+                .capBytes(count * bytes + small * 8192L + (64 << 20))
+                .start();
+        ServerSocketChannel socket = ServerSocketChannel.open()) {
+      List<Tensor> tensors = new ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        Tensor t = Tensor.allocate(root, DType.FLOAT32, Shape.of(bytes / 4));
+        tensors.add(t);
+        try (TensorBatch b = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
+          server.putLocal("big-" + i, b);
+        }
+      }
+      for (int i = 0; i < small; i++) {
+        try (Tensor t = Tensor.allocate(root, DType.FLOAT32, Shape.of(1024));
+            TensorBatch b = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
+          server.putLocal("small-" + i, b);
+        }
+      }
+      socket.bind(new InetSocketAddress("127.0.0.1", 0));
+      Thread raw =
+          new Thread(
+              () -> {
+                while (true) {
+                  try (SocketChannel c = socket.accept()) {
+                    for (Tensor t : tensors) {
+                      ByteBuffer b = t.buffer().nioBuffer(0, (int) t.byteSize());
+                      while (b.hasRemaining()) {
+                        c.write(b);
+                      }
+                    }
+                  } catch (IOException e) {
+                    return;
+                  }
+                }
+              },
+              "raw-socket");
+      raw.setDaemon(true);
+      raw.start();
+      System.out.println(
+          "flight=" + server.address() + " socket=" + socket.socket().getLocalPort());
+      System.out.flush();
+      while (System.in.read() >= 0) {
+        // until the benchmark closes stdin
+      }
+      tensors.forEach(Tensor::close);
+    }
+  }
+}
