@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
@@ -65,14 +66,23 @@ public final class PythonEnv {
    */
   public static Result run(Path script, long timeoutSeconds, String... args)
       throws IOException, InterruptedException {
+    return run(script, Map.of(), timeoutSeconds, args);
+  }
+
+  /** {@link #run(Path, long, String...)} with extra environment variables. */
+  public static Result run(
+      Path script, Map<String, String> env, long timeoutSeconds, String... args)
+      throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(python().toString());
     cmd.add(script.toString());
     cmd.addAll(List.of(args));
     Path log = Files.createTempFile("rtensor-python", ".log");
     try {
-      Process p =
-          new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      ProcessBuilder builder =
+          new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+      builder.environment().putAll(env);
+      Process p = builder.start();
       if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
         p.destroyForcibly().waitFor();
         return new Result(-1, "timed out after " + timeoutSeconds + " s: " + read(log));

@@ -11,7 +11,7 @@ import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.testing.FlightWorkerProcess;
-import io.rtensor.testing.TestPython;
+import io.rtensor.testing.PythonEnv;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -125,8 +125,8 @@ class FlightWorkersTest {
 
   @Test
   void pyarrowFlightClientWithTheTokenFetchesAShardFromAJavaWorker() throws Exception {
-    Path script = TestPython.script("flight_fetch.py");
-    TestPython.python();
+    Path script = Path.of(FlightWorkersTest.class.getResource("/python/flight_fetch.py").toURI());
+    PythonEnv.python();
     try (FlightWorkerProcess worker = FlightWorkerProcess.start(SECRET);
         RootAllocator root = new RootAllocator();
         FlightDataPlane plane =
@@ -140,8 +140,8 @@ class FlightWorkersTest {
       try (Tensor t = Tensor.of(root, values)) {
         h = (RTensor) Remotizer.remotize(t, plane);
       }
-      TestPython.Result result =
-          TestPython.run(
+      PythonEnv.Result result =
+          PythonEnv.run(
               script,
               Map.of(SessionSecret.ENV, SECRET),
               120,

@@ -1,13 +1,13 @@
 package io.rtensor.jmh;
 
 import io.rtensor.rtensor.RTensor;
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.FlightShardServer;
 import io.rtensor.transport.FlightShardServerMain;
-import io.rtensor.transport.SessionSecret;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -33,7 +33,7 @@ public final class FlightBenchWorker {
     int small = Integer.parseInt(args[2]);
     try (BufferAllocator root = FlightShardServerMain.newRootAllocator();
         FlightShardServer server =
-            FlightShardServer.builder(root, SessionSecret.fromEnvironment())
+            FlightShardServer.builder(root, SessionSecret.fromEnvironment().value())
                 .capBytes(count * bytes + small * 8192L + (64 << 20))
                 .start();
         ServerSocketChannel socket = ServerSocketChannel.open()) {

@@ -2,9 +2,9 @@ package io.rtensor.jmh;
 
 import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.Remotizer;
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.transport.FlightDataPlane;
-import io.rtensor.transport.SessionSecret;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
@@ -62,7 +62,7 @@ public class FlightFetchBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() throws Exception {
-    String secret = SessionSecret.generate();
+    String secret = SessionSecret.generate().value();
     String rootDir = System.getProperty("rtensor.root", ".");
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());

@@ -3,6 +3,7 @@ package io.rtensor.scheduler.local;
 import io.rtensor.rpc.EngineHost;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.local.internal.ControlServer;
+import io.rtensor.transport.FlightShardServerMain;
 import io.rtensor.transport.WorkerDataPlane;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,7 +14,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.CountDownLatch;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The worker process the {@link LocalScheduler} launches (also {@code ./rtensor worker}): hosts
@@ -95,7 +95,8 @@ public final class LocalWorkerMain {
       return USAGE;
     }
 
-    BufferAllocator allocator = new RootAllocator();
+    // Rounds allocations to 4 KiB, not powers of two, so the store's cap counts what it holds.
+    BufferAllocator allocator = FlightShardServerMain.newRootAllocator();
     WorkerDataPlane data;
     try {
       data =

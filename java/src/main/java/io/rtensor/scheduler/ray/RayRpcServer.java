@@ -6,6 +6,7 @@ import io.rtensor.rpc.EngineHost;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.transport.DataPlaneKind;
+import io.rtensor.transport.FlightShardServerMain;
 import io.rtensor.transport.WorkerDataPlane;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -13,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The Ray actor behind each worker of the {@link RayScheduler}: it hosts the worker's engines and
@@ -28,7 +28,7 @@ public class RayRpcServer {
   static final long CACHE_CAP_BYTES = 1L << 30;
 
   private final String workerId;
-  private final BufferAllocator allocator = new RootAllocator();
+  private final BufferAllocator allocator = FlightShardServerMain.newRootAllocator();
   private final WorkerDataPlane data;
   private final EngineHost host;
 
