@@ -759,12 +759,19 @@ public final class RayScheduler implements Scheduler {
   }
 
   private void checkClusterHas(Job job) {
+    requireDeviceResource(job, clusterResources());
+  }
+
+  /**
+   * Refuses a job whose device type the cluster does not declare at all (a job that merely needs
+   * more than is free waits for its placement group, and times out).
+   */
+  static void requireDeviceResource(Job job, Map<String, Double> cluster) {
     DeviceType type = job.spec(0).deviceType();
     if (type == DeviceType.CPU || job.tasks().stream().allMatch(s -> s.devices() == 0)) {
       return;
     }
-    double available = clusterResources().getOrDefault(type.resourceName(), 0.0);
-    if (available <= 0) {
+    if (cluster.getOrDefault(type.resourceName(), 0.0) <= 0) {
       throw new WorkerCreationError(
           job.role(),
           "the job asks for "
@@ -772,7 +779,7 @@ public final class RayScheduler implements Scheduler {
               + " devices but the cluster declares no '"
               + type.resourceName()
               + "' resource (cluster: "
-              + clusterResources()
+              + cluster
               + ")");
     }
   }

@@ -66,6 +66,21 @@ class BundlePlanTest {
   }
 
   @Test
+  void jobForADeviceTheClusterDoesNotDeclareIsRefusedWithTheClusterNamed() {
+    Job npuJob = job(1, SchedulingSpec.builder().devices(1, DeviceType.NPU).build());
+    io.rtensor.scheduler.WorkerCreationError e =
+        assertThrows(
+            io.rtensor.scheduler.WorkerCreationError.class,
+            () -> RayScheduler.requireDeviceResource(npuJob, Map.of("CPU", 8.0, "GPU", 4.0)));
+    assertEquals("r", e.role());
+    org.junit.jupiter.api.Assertions.assertTrue(
+        e.getMessage().contains("no 'NPU' resource"), e.getMessage());
+    RayScheduler.requireDeviceResource(npuJob, Map.of("CPU", 8.0, "NPU", 2.0));
+    RayScheduler.requireDeviceResource(
+        job(1, SchedulingSpec.builder().build()), Map.of("CPU", 1.0));
+  }
+
+  @Test
   void deferredRejectsANonPositiveNodeSize() {
     SchedulingSpec spec =
         SchedulingSpec.builder().gpu(1).placement(PlacementStrategy.DEFERRED).build();
