@@ -1,5 +1,8 @@
 package io.rtensor.scheduler;
 
+import io.rtensor.rpc.CallResult;
+import java.time.Duration;
+
 /**
  * An engine call failed: the engine threw (never retried), the method does not exist or is
  * ambiguous, or the call kept timing out through all its retries.
@@ -41,6 +44,45 @@ public class EngineCallError extends SchedulerException {
     this.remoteClass = remoteClass;
     this.remoteMessage = remoteMessage;
     this.remoteStack = remoteStack;
+  }
+
+  /** The engine's own failure (or a missing method) reported by the worker: never retried. */
+  public static EngineCallError fromResult(
+      String workerId, String engineName, String method, int attempt, CallResult result) {
+    return new EngineCallError(
+        workerId,
+        engineName,
+        method,
+        attempt,
+        result.errorClass(),
+        result.errorMessage(),
+        result.errorStack(),
+        null);
+  }
+
+  /**
+   * Every attempt timed out ({@code timedOut}) or failed in transport; {@code last} is the last.
+   */
+  public static EngineCallError exhausted(
+      String workerId,
+      String engineName,
+      String method,
+      int attempts,
+      boolean timedOut,
+      Duration timeout,
+      Throwable last) {
+    return new EngineCallError(
+        workerId,
+        engineName,
+        method,
+        attempts,
+        null,
+        (timedOut ? "timed out after " + timeout.toMillis() + " ms" : "transport failed: " + last)
+            + " on each of "
+            + attempts
+            + " attempts",
+        null,
+        last);
   }
 
   /** The engine's name on the worker. */

@@ -1,5 +1,7 @@
 package io.rtensor.scheduler;
 
+import io.rtensor.rpc.CallResult;
+
 /** An engine could not be created on a worker (unknown class, not an Engine, constructor threw). */
 public class EngineCreationError extends SchedulerException {
   private static final long serialVersionUID = 1L;
@@ -18,6 +20,17 @@ public class EngineCreationError extends SchedulerException {
         cause);
     this.engineClass = engineClass;
     this.remoteStack = remoteStack;
+  }
+
+  /** The worker's report that the class is missing, is not an engine, or its constructor threw. */
+  public static EngineCreationError fromResult(
+      String workerId, String engineClass, CallResult result) {
+    return new EngineCreationError(
+        workerId,
+        engineClass,
+        (result.errorClass() == null ? "" : result.errorClass() + ": ") + result.errorMessage(),
+        result.errorStack(),
+        null);
   }
 
   /** The engine class name asked for. */

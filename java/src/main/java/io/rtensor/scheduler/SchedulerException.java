@@ -42,10 +42,6 @@ public class SchedulerException extends RuntimeException {
   }
 
   static String roleOf(String workerId) {
-    if (workerId == null) {
-      return null;
-    }
-    int slash = workerId.lastIndexOf('/');
-    return slash < 0 ? workerId : workerId.substring(0, slash);
+    return workerId == null ? null : Worker.roleOf(workerId);
   }
 }

@@ -29,6 +29,12 @@ public record Worker(
     enginePorts = List.copyOf(enginePorts);
   }
 
+  /** The role part of a worker id ({@code role/index}); an id without '/' is a role. */
+  public static String roleOf(String workerId) {
+    int slash = workerId.lastIndexOf('/');
+    return slash < 0 ? workerId : workerId.substring(0, slash);
+  }
+
   /** The worker id of rank {@code index} of {@code role}. */
   public static String id(String role, int index) {
     return role + "/" + index;

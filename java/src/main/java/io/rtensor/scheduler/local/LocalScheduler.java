@@ -96,16 +96,19 @@ public final class LocalScheduler implements Scheduler {
     final List<Integer> deviceIds;
     final DeviceType deviceType;
     final boolean ownsDevices;
+    final List<Integer> ports;
 
     Proc(
         Process process,
         ControlClient client,
+        List<Integer> ports,
         Path log,
         List<Integer> deviceIds,
         DeviceType deviceType,
         boolean ownsDevices) {
       this.process = process;
       this.client = client;
+      this.ports = ports;
       this.log = log;
       this.deviceIds = deviceIds;
       this.deviceType = deviceType;
@@ -344,7 +347,7 @@ public final class LocalScheduler implements Scheduler {
     try {
       Files.deleteIfExists(ready);
     } catch (IOException e) {
-      throw new WorkerCreationError(roleOf(workerId), "cannot reset " + ready + ": " + e, e);
+      throw new WorkerCreationError(Worker.roleOf(workerId), "cannot reset " + ready + ": " + e, e);
     }
     List<String> cmd = new ArrayList<>(command);
     cmd.addAll(List.of("--id", workerId, "--ready-file", ready.toString()));
@@ -365,9 +368,11 @@ public final class LocalScheduler implements Scheduler {
     builder.redirectInput(ProcessBuilder.Redirect.PIPE);
     try {
       Process process = builder.start();
-      return new PendingStart(workerId, new Proc(process, null, log, deviceIds, type, owns), ready);
+      return new PendingStart(
+          workerId, new Proc(process, null, List.of(), log, deviceIds, type, owns), ready);
     } catch (IOException e) {
-      throw new WorkerCreationError(roleOf(workerId), "cannot start " + cmd.get(0) + ": " + e, e);
+      throw new WorkerCreationError(
+          Worker.roleOf(workerId), "cannot start " + cmd.get(0) + ": " + e, e);
     }
   }
 
@@ -375,10 +380,18 @@ public final class LocalScheduler implements Scheduler {
     Proc proc = start.proc();
     while (true) {
       if (Files.exists(start.readyFile())) {
-        int port = readControlPort(start.readyFile());
-        ControlClient client = new ControlClient(allocator, "127.0.0.1", port, secret);
+        // The worker's control and data ports, read once from the file it wrote when ready.
+        List<Integer> ports =
+            List.of(readPort(start.readyFile(), "control="), readPort(start.readyFile(), "data="));
+        ControlClient client = new ControlClient(allocator, "127.0.0.1", ports.get(0), secret);
         return new Proc(
-            proc.process, client, proc.log, proc.deviceIds, proc.deviceType, proc.ownsDevices);
+            proc.process,
+            client,
+            ports,
+            proc.log,
+            proc.deviceIds,
+            proc.deviceType,
+            proc.ownsDevices);
       }
       if (!proc.process.isAlive()) {
         throw new WorkerFailedError(
@@ -403,13 +416,10 @@ public final class LocalScheduler implements Scheduler {
         Thread.sleep(20);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new WorkerCreationError(roleOf(start.workerId()), "interrupted while starting", e);
+        throw new WorkerCreationError(
+            Worker.roleOf(start.workerId()), "interrupted while starting", e);
       }
     }
-  }
-
-  private static int readControlPort(Path readyFile) {
-    return readPort(readyFile, "control=");
   }
 
   private static int readPort(Path readyFile, String key) {
@@ -435,14 +445,7 @@ public final class LocalScheduler implements Scheduler {
               control(workerId, proc, ControlProtocol.ALLOC_PORTS, portCount, startupTimeout);
       enginePorts = ports;
     }
-    Path ready = logDir.resolve(workerId.replace('/', '-') + ".ready");
-    return new Worker(
-        workerId,
-        role,
-        index,
-        "127.0.0.1",
-        List.of(readControlPort(ready), readPort(ready, "data=")),
-        enginePorts);
+    return new Worker(workerId, role, index, "127.0.0.1", proc.ports, enginePorts);
   }
 
   // ---------------------------------------------------------------- devices
@@ -553,12 +556,7 @@ public final class LocalScheduler implements Scheduler {
     }
     CallResult result = (CallResult) reply;
     if (!result.ok()) {
-      throw new EngineCreationError(
-          workerId,
-          engineClass,
-          (result.errorClass() == null ? "" : result.errorClass() + ": ") + result.errorMessage(),
-          result.errorStack(),
-          null);
+      throw EngineCreationError.fromResult(workerId, engineClass, result);
     }
   }
 
@@ -623,32 +621,12 @@ public final class LocalScheduler implements Scheduler {
       if (result.ok()) {
         return result.value();
       }
-      throw new EngineCallError(
-          workerId,
-          engineName,
-          method,
-          attempt,
-          result.errorClass(),
-          result.errorMessage(),
-          result.errorStack(),
-          null);
+      throw EngineCallError.fromResult(workerId, engineName, method, attempt, result);
     }
     boolean timedOut =
         last instanceof FlightRuntimeException f && f.status().code() == FlightStatusCode.TIMED_OUT;
-    throw new EngineCallError(
-        workerId,
-        engineName,
-        method,
-        attempts,
-        null,
-        (timedOut
-                ? "timed out after " + opts.timeout().toMillis() + " ms"
-                : "transport failed: " + last)
-            + " on each of "
-            + attempts
-            + " attempts",
-        null,
-        last);
+    throw EngineCallError.exhausted(
+        workerId, engineName, method, attempts, timedOut, opts.timeout(), last);
   }
 
   @Override
@@ -900,7 +878,7 @@ public final class LocalScheduler implements Scheduler {
 
   private LocalWorker worker(String workerId) {
     Objects.requireNonNull(workerId, "workerId");
-    RoleState state = roles.get(roleOf(workerId));
+    RoleState state = roles.get(Worker.roleOf(workerId));
     if (state != null) {
       for (LocalWorker w : state.workers()) {
         if (w.worker().id().equals(workerId)) {
@@ -913,11 +891,6 @@ public final class LocalScheduler implements Scheduler {
       roles.values().forEach(s -> s.workers().forEach(w -> known.add(w.worker().id())));
     }
     throw new WorkerNotFoundError(workerId, known);
-  }
-
-  private static String roleOf(String workerId) {
-    int slash = workerId.lastIndexOf('/');
-    return slash < 0 ? workerId : workerId.substring(0, slash);
   }
 
   /** The last {@link #LOG_TAIL_LINES} lines of a worker log, for error messages. */

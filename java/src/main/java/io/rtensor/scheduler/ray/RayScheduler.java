@@ -47,7 +47,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -510,12 +509,7 @@ public final class RayScheduler implements Scheduler {
       throw new EngineCreationError(workerId, engineClass, e.toString(), null, e);
     }
     if (!result.ok()) {
-      throw new EngineCreationError(
-          workerId,
-          engineClass,
-          (result.errorClass() == null ? "" : result.errorClass() + ": ") + result.errorMessage(),
-          result.errorStack(),
-          null);
+      throw EngineCreationError.fromResult(workerId, engineClass, result);
     }
   }
 
@@ -597,29 +591,15 @@ public final class RayScheduler implements Scheduler {
       if (result.ok()) {
         return result.value();
       }
-      throw new EngineCallError(
-          workerId,
-          engineName,
-          method,
-          attempt,
-          result.errorClass(),
-          result.errorMessage(),
-          result.errorStack(),
-          null);
+      throw EngineCallError.fromResult(workerId, engineName, method, attempt, result);
     }
-    throw new EngineCallError(
+    throw EngineCallError.exhausted(
         workerId,
         engineName,
         method,
         attempts,
-        null,
-        (last instanceof RayTimeoutException
-                ? "timed out after " + opts.timeout().toMillis() + " ms"
-                : "transport failed: " + last)
-            + " on each of "
-            + attempts
-            + " attempts",
-        null,
+        last instanceof RayTimeoutException,
+        opts.timeout(),
         last);
   }
 
@@ -908,11 +888,6 @@ public final class RayScheduler implements Scheduler {
     } catch (RuntimeException ignored) {
       // Already removed.
     }
-  }
-
-  /** Looks up one of this scheduler's actors by name in the job's namespace. */
-  static Optional<ActorHandle<RayRpcServer>> findActor(String name) {
-    return Ray.getActor(name);
   }
 
   /** Builder for {@link RayScheduler}. */
