@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 namespace rtensor {
 
 // Version of the native layer; bumped when the C ABI bound by JavaCPP changes.
@@ -30,5 +34,40 @@ inline uint64_t checksum64(const void* data, size_t length) {
 
 // memcpy that the JVM can call on raw addresses; the baseline of the host-copy benchmarks.
 inline void copy_bytes(void* dst, const void* src, size_t length) { std::memcpy(dst, src, length); }
+
+// Copies with non-temporal (streaming) stores on x86-64, so the destination's cache lines are not
+// read before they are overwritten and the copy does not evict the cache: about a quarter less
+// memory traffic for a large copy out of a staging buffer into memory nobody reads soon. Below
+// 256 KiB, and on other processors, it is memcpy. SSE2 only, which every x86-64 processor has.
+inline void stream_copy_bytes(void* dst, const void* src, size_t length) {
+#if defined(__x86_64__)
+  if (length < (size_t{256} << 10)) {
+    std::memcpy(dst, src, length);
+    return;
+  }
+  unsigned char* d = static_cast<unsigned char*>(dst);
+  const unsigned char* s = static_cast<const unsigned char*>(src);
+  size_t head = (16 - (reinterpret_cast<uintptr_t>(d) & 15)) & 15;
+  std::memcpy(d, s, head);
+  d += head;
+  s += head;
+  length -= head;
+  size_t blocks = length / 64;
+  for (size_t i = 0; i < blocks; i++, d += 64, s += 64) {
+    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16));
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 32));
+    __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 48));
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d), a);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 16), b);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 32), c);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 48), e);
+  }
+  _mm_sfence();  // streaming stores are weakly ordered: make them visible before returning
+  std::memcpy(d, s, length % 64);
+#else
+  std::memcpy(dst, src, length);
+#endif
+}
 
 }  // namespace rtensor

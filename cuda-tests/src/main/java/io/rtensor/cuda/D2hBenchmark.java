@@ -36,20 +36,16 @@ import org.apache.arrow.memory.RootAllocator;
  * >= 0.95 x baseline from 64 MiB, pageable >= 0.8 x baseline from 256 MiB).
  *
  * <p>Usage: {@code D2hBenchmark [--baseline PATH] [--sizes-mib 1,4,...] [--reps N] [--streams N]
- * [--chunk-mib N]}; {@code D2hBenchmark --check} exits 0 when a CUDA GPU is usable and prints why
- * not otherwise (exit 3).
+ * [--chunk-mib N] [--lanes N] [--staging-kib N]}: streams and chunk size of direct copies, lanes
+ * and slot size of staged copies (defaults: {@link ChunkedCopier#create(Device)}'s); {@code
+ * D2hBenchmark --check} exits 0 when a CUDA GPU is usable and prints why not otherwise (exit 3).
  */
 public final class D2hBenchmark {
   private D2hBenchmark() {}
 
   /** One measured row. */
   record Row(
-      long bytes,
-      double baseline,
-      double pinnedAsync,
-      double pinnedChunked,
-      double pageable,
-      int pageableStreams) {}
+      long bytes, double baseline, double pinnedAsync, double pinnedChunked, double pageable) {}
 
   public static void main(String[] args) throws Exception {
     String baseline = null;
@@ -57,6 +53,8 @@ public final class D2hBenchmark {
     int reps = 10;
     int streams = ChunkedCopier.DEFAULT_STREAMS;
     long chunkMib = ChunkedCopier.DEFAULT_CHUNK_BYTES >> 20;
+    int lanes = ChunkedCopier.DEFAULT_STAGING_LANES;
+    long stagingKib = ChunkedCopier.DEFAULT_STAGING_CHUNK_BYTES >> 10;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--check" -> System.exit(check());
@@ -66,6 +64,8 @@ public final class D2hBenchmark {
         case "--reps" -> reps = Integer.parseInt(args[++i]);
         case "--streams" -> streams = Integer.parseInt(args[++i]);
         case "--chunk-mib" -> chunkMib = Long.parseLong(args[++i]);
+        case "--lanes" -> lanes = Integer.parseInt(args[++i]);
+        case "--staging-kib" -> stagingKib = Long.parseLong(args[++i]);
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -73,17 +73,21 @@ public final class D2hBenchmark {
     Device device = cuda.device(0);
     System.out.printf(
         Locale.ROOT,
-        "rtensor D2H benchmark on %s (%s), driver %d, %d streams, %d MiB chunks, %d reps%n",
+        "rtensor D2H benchmark on %s (%s), driver %d; direct: %d streams, %d MiB chunks;"
+            + " staged: %d lanes, %d KiB slots; %d reps%n",
         device.name(),
         cuda.library(),
         cuda.driverVersion(),
         streams,
         chunkMib,
+        lanes,
+        stagingKib,
         reps);
     Map<Long, Double> base = runBaseline(baseline, sizesMib, reps);
     List<Row> rows = new ArrayList<>();
     for (long mib : sizesMib) {
-      rows.add(measure(device, mib << 20, reps, streams, chunkMib << 20, base));
+      rows.add(
+          measure(device, mib << 20, reps, streams, chunkMib << 20, lanes, stagingKib << 10, base));
     }
     printTable(rows);
   }
@@ -146,12 +150,19 @@ public final class D2hBenchmark {
   }
 
   private static Row measure(
-      Device device, long bytes, int reps, int streams, long chunk, Map<Long, Double> base) {
+      Device device,
+      long bytes,
+      int reps,
+      int streams,
+      long chunk,
+      int lanes,
+      long staging,
+      Map<Long, Double> base) {
     try (PinnedBufferAllocator pinned = PinnedAllocators.create(device, bytes + (64L << 20));
         BufferAllocator pageable = new RootAllocator(Long.MAX_VALUE);
         DeviceBuffer src = device.allocate(bytes);
         DeviceStream stream = device.createStream();
-        ChunkedCopier copier = ChunkedCopier.create(device, chunk, streams);
+        ChunkedCopier copier = ChunkedCopier.create(device, chunk, streams, staging, lanes);
         ArrowBuf pinnedOut = pinned.buffer(bytes);
         ArrowBuf pageableOut = pageable.buffer(bytes)) {
       device.fill(src, 0, bytes, 0x5A);
@@ -164,20 +175,10 @@ public final class D2hBenchmark {
               () -> device.copyToHostAsync(src, 0, pinnedMemory, 0, bytes, stream).close());
       double chunked = rate(bytes, reps, () -> copier.copyToHost(src, 0, pinnedMemory, 0, bytes));
       double staged = rate(bytes, reps, () -> copier.copyToHost(src, 0, pageableMemory, 0, bytes));
-      int stagedStreams = streams;
-      // Staging is bound by host copies as much as by DMA: also try twice the lanes, keep the best.
-      try (ChunkedCopier wide = ChunkedCopier.create(device, chunk, 2 * streams)) {
-        double wider = rate(bytes, reps, () -> wide.copyToHost(src, 0, pageableMemory, 0, bytes));
-        if (wider > staged) {
-          staged = wider;
-          stagedStreams = 2 * streams;
-        }
-      }
       if (pinnedOut.getByte(bytes - 1) != 0x5A || pageableOut.getByte(bytes - 1) != 0x5A) {
         throw new IllegalStateException("wrong bytes after the copy of " + bytes + " bytes");
       }
-      return new Row(
-          bytes, base.getOrDefault(bytes, Double.NaN), async, chunked, staged, stagedStreams);
+      return new Row(bytes, base.getOrDefault(bytes, Double.NaN), async, chunked, staged);
     }
   }
 
@@ -200,7 +201,7 @@ public final class D2hBenchmark {
     System.out.println();
     System.out.println(
         "   size | baseline GB/s | pinned GB/s (x base) | chunked pinned (x) | pageable staged (x)"
-            + " streams | goals");
+            + " | goals");
     boolean allMet = true;
     int judged = 0;
     for (Row r : rows) {
@@ -221,7 +222,7 @@ public final class D2hBenchmark {
       }
       System.out.printf(
           Locale.ROOT,
-          "%5d MiB | %13.2f | %11.2f (%5.2f) | %10.2f (%5.2f) | %11.2f (%5.2f) %7d | %s%n",
+          "%5d MiB | %13.2f | %11.2f (%5.2f) | %10.2f (%5.2f) | %11.2f (%5.2f) | %s%n",
           r.bytes() >> 20,
           r.baseline(),
           r.pinnedAsync(),
@@ -230,7 +231,6 @@ public final class D2hBenchmark {
           r.pinnedChunked() / r.baseline(),
           r.pageable(),
           pageableRatio,
-          r.pageableStreams(),
           goals);
     }
     if (judged == 0) {

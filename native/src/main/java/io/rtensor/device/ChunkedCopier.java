@@ -13,30 +13,51 @@ import java.util.concurrent.atomic.AtomicReference;
  * Pipelined device-to-host copies for large tensors: the copy is cut into chunks spread over
  * several streams so the chunks' DMAs overlap.
  *
- * <p>A page-locked destination receives every chunk directly. A pageable destination is served
- * through page-locked staging buffers: each stream has one lane thread with two staging halves; the
- * lane queues the DMA of its next chunk into one half while it copies the previous chunk out of the
- * other half into the destination, so host copies and DMAs of all lanes overlap.
+ * <p>A page-locked destination receives every chunk directly ({@link #chunkBytes()} per DMA, over
+ * {@link #streamCount()} streams). A pageable destination is served through page-locked staging
+ * memory: each of {@link #stagingLanes()} lanes has its own stream, a lane thread and a ring of
+ * {@value #STAGING_SLOTS} staging slots of {@link #stagingChunkBytes()} bytes. A lane keeps DMAs
+ * queued into the free slots while it copies the oldest arrived chunk out into the destination, so
+ * the host copies of all lanes run in parallel with each other and with the DMAs. Staging is bound
+ * by host memory traffic as much as by the bus, so the copies out of staging use streaming stores
+ * ({@link HostOps#stream_copy_bytes}: the destination is not read into the cache first), slots are
+ * small and there are more lanes than DMA streams. Measured on an H200 host (16 cores), 1 GiB into
+ * pageable memory: 8 MiB slots, 4 lanes and memcpy about 0.4 of the raw pinned rate; 2 MiB slots, 8
+ * lanes and memcpy about 0.5; the same with streaming stores about 0.8.
  *
  * <p>Owns its streams, events, staging memory and lane threads; one copy at a time per copier.
  */
 public final class ChunkedCopier implements AutoCloseable {
-  /** Default chunk size: 8 MiB. */
+  /** Default chunk size of direct (page-locked destination) copies: 8 MiB. */
   public static final long DEFAULT_CHUNK_BYTES = 8L << 20;
 
-  /** Default number of streams. */
+  /** Default number of streams of direct copies. */
   public static final int DEFAULT_STREAMS = 4;
+
+  /** Default staging slot size of pageable-destination copies: 2 MiB. */
+  public static final long DEFAULT_STAGING_CHUNK_BYTES = 2L << 20;
+
+  /** Default number of staging lanes (each a stream and a host-copy thread). */
+  public static final int DEFAULT_STAGING_LANES = 8;
+
+  /** Staging slots per lane: up to this many chunks of a lane are in flight at once. */
+  public static final int STAGING_SLOTS = 3;
 
   private final Device device;
   private final long chunkBytes;
+  private final long stagingChunkBytes;
+  private final int stagingLaneCount;
   private final List<DeviceStream> streams = new ArrayList<>();
   private final List<Lane> lanes = new ArrayList<>();
   private ExecutorService laneThreads;
   private boolean closed;
 
-  private ChunkedCopier(Device device, long chunkBytes, int streamCount) {
+  private ChunkedCopier(
+      Device device, long chunkBytes, int streamCount, long stagingChunkBytes, int lanes) {
     this.device = device;
     this.chunkBytes = chunkBytes;
+    this.stagingChunkBytes = stagingChunkBytes;
+    this.stagingLaneCount = lanes;
     try {
       for (int i = 0; i < streamCount; i++) {
         streams.add(device.createStream());
@@ -47,8 +68,22 @@ public final class ChunkedCopier implements AutoCloseable {
     }
   }
 
-  /** A copier for a device with the given chunk size and stream count. */
+  /**
+   * A copier whose direct and staged copies both use {@code chunkBytes} chunks over {@code
+   * streamCount} streams (staging: {@code streamCount} lanes).
+   */
   public static ChunkedCopier create(Device device, long chunkBytes, int streamCount) {
+    return create(device, chunkBytes, streamCount, chunkBytes, streamCount);
+  }
+
+  /**
+   * A copier with separate settings for direct copies ({@code chunkBytes} over {@code streamCount}
+   * streams) and staged copies into pageable memory ({@code stagingChunkBytes} slots over {@code
+   * stagingLanes} lanes). Staging lanes and their page-locked memory are created on the first
+   * pageable copy.
+   */
+  public static ChunkedCopier create(
+      Device device, long chunkBytes, int streamCount, long stagingChunkBytes, int stagingLanes) {
     if (device == null) {
       throw new NullPointerException("device");
     }
@@ -58,25 +93,51 @@ public final class ChunkedCopier implements AutoCloseable {
     if (streamCount <= 0 || streamCount > 64) {
       throw new IllegalArgumentException("stream count must be in [1, 64], got " + streamCount);
     }
-    return new ChunkedCopier(device, chunkBytes, streamCount);
+    if (stagingChunkBytes <= 0) {
+      throw new IllegalArgumentException(
+          "staging chunk size must be > 0, got " + stagingChunkBytes);
+    }
+    if (stagingLanes <= 0 || stagingLanes > 64) {
+      throw new IllegalArgumentException(
+          "staging lane count must be in [1, 64], got " + stagingLanes);
+    }
+    return new ChunkedCopier(device, chunkBytes, streamCount, stagingChunkBytes, stagingLanes);
   }
 
-  /** A copier with the defaults (8 MiB chunks, 4 streams). */
+  /**
+   * A copier with the defaults: direct copies in 8 MiB chunks over 4 streams, staged copies in 2
+   * MiB slots over 8 lanes.
+   */
   public static ChunkedCopier create(Device device) {
-    return create(device, DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS);
+    return create(
+        device,
+        DEFAULT_CHUNK_BYTES,
+        DEFAULT_STREAMS,
+        DEFAULT_STAGING_CHUNK_BYTES,
+        DEFAULT_STAGING_LANES);
   }
 
-  /** The chunk size in bytes. */
+  /** The chunk size of direct copies in bytes. */
   public long chunkBytes() {
     return chunkBytes;
   }
 
-  /** The number of streams. */
+  /** The number of streams of direct copies. */
   public int streamCount() {
     return streams.size();
   }
 
-  /** The number of chunks a copy of {@code bytes} bytes is cut into. */
+  /** The staging slot size of copies into pageable memory, in bytes. */
+  public long stagingChunkBytes() {
+    return stagingChunkBytes;
+  }
+
+  /** The number of staging lanes of copies into pageable memory. */
+  public int stagingLanes() {
+    return stagingLaneCount;
+  }
+
+  /** The number of chunks a direct copy of {@code bytes} bytes is cut into. */
   public long chunkCount(long bytes) {
     return bytes == 0 ? 0 : (bytes + chunkBytes - 1) / chunkBytes;
   }
@@ -140,7 +201,7 @@ public final class ChunkedCopier implements AutoCloseable {
 
   private void copyStaged(long from, long to, long bytes) {
     ensureLanes();
-    long chunks = chunkCount(bytes);
+    long chunks = (bytes + stagingChunkBytes - 1) / stagingChunkBytes;
     int used = (int) Math.min(chunks, lanes.size());
     AtomicReference<RuntimeException> failure = new AtomicReference<>();
     List<Future<?>> running = new ArrayList<>(used);
@@ -178,8 +239,8 @@ public final class ChunkedCopier implements AutoCloseable {
       return;
     }
     try {
-      for (DeviceStream stream : streams) {
-        lanes.add(new Lane(stream));
+      for (int i = 0; i < stagingLaneCount; i++) {
+        lanes.add(new Lane());
       }
     } catch (RuntimeException e) {
       for (Lane lane : lanes) {
@@ -198,19 +259,20 @@ public final class ChunkedCopier implements AutoCloseable {
             });
   }
 
-  /** One stream with a two-half staging buffer and an event per half. */
+  /** One stream with a ring of staging slots and an event per slot. */
   private final class Lane implements AutoCloseable {
-    private final DeviceStream stream;
-    private final HostBuffer staging;
-    private final DeviceEvent[] ready = new DeviceEvent[2];
+    private DeviceStream stream;
+    private HostBuffer staging;
+    private final DeviceEvent[] ready = new DeviceEvent[STAGING_SLOTS];
 
-    Lane(DeviceStream stream) {
-      this.stream = stream;
-      this.staging = device.allocateHost(2 * chunkBytes);
+    Lane() {
       try {
+        stream = device.createStream();
+        staging = device.allocateHost(STAGING_SLOTS * stagingChunkBytes);
         if (device.nativeRuntime().supportsEvents()) {
-          ready[0] = device.createCompletionEvent();
-          ready[1] = device.createCompletionEvent();
+          for (int i = 0; i < STAGING_SLOTS; i++) {
+            ready[i] = device.createCompletionEvent();
+          }
         }
       } catch (RuntimeException e) {
         close();
@@ -218,7 +280,10 @@ public final class ChunkedCopier implements AutoCloseable {
       }
     }
 
-    /** Copies chunks first, first + stride, ... of the transfer. */
+    /**
+     * Copies chunks first, first + stride, ... of the transfer: up to {@value #STAGING_SLOTS} DMAs
+     * queued at once, each slot copied out in order as its DMA completes.
+     */
     void run(
         long from,
         long to,
@@ -227,28 +292,34 @@ public final class ChunkedCopier implements AutoCloseable {
         int stride,
         long chunks,
         AtomicReference<RuntimeException> failure) {
-      long pendingChunk = -1;
-      int pendingHalf = 0;
-      int half = 0;
+      long[] inFlight = new long[STAGING_SLOTS];
+      int head = 0; // the slot of the oldest queued chunk
+      int queued = 0;
       try {
-        for (long c = first; c < chunks && failure.get() == null; c += stride) {
-          long offset = c * chunkBytes;
-          long n = Math.min(chunkBytes, bytes - offset);
-          long stage = staging.address() + half * chunkBytes;
-          device.enqueueCopy(
-              DeviceOps.COPY_D2H, stage, from + offset, n, stream, "memcpyDtoHAsync");
-          if (ready[0] != null) {
-            ready[half].record(stream);
+        long next = first;
+        while (failure.get() == null && (next < chunks || queued > 0)) {
+          if (next < chunks && queued < STAGING_SLOTS) {
+            int slot = (head + queued) % STAGING_SLOTS;
+            long offset = next * stagingChunkBytes;
+            long n = Math.min(stagingChunkBytes, bytes - offset);
+            device.enqueueCopy(
+                DeviceOps.COPY_D2H,
+                staging.address() + slot * stagingChunkBytes,
+                from + offset,
+                n,
+                stream,
+                "memcpyDtoHAsync");
+            if (ready[slot] != null) {
+              ready[slot].record(stream);
+            }
+            inFlight[slot] = next;
+            queued++;
+            next += stride;
+            continue;
           }
-          if (pendingChunk >= 0) {
-            drain(pendingChunk, pendingHalf, to, bytes);
-          }
-          pendingChunk = c;
-          pendingHalf = half;
-          half ^= 1;
-        }
-        if (pendingChunk >= 0 && failure.get() == null) {
-          drain(pendingChunk, pendingHalf, to, bytes);
+          drain(inFlight[head], head, to, bytes);
+          head = (head + 1) % STAGING_SLOTS;
+          queued--;
         }
       } catch (RuntimeException e) {
         failure.compareAndSet(null, e);
@@ -261,25 +332,46 @@ public final class ChunkedCopier implements AutoCloseable {
       }
     }
 
-    private void drain(long chunk, int half, long to, long bytes) {
-      if (ready[0] != null) {
-        ready[half].synchronize();
+    private void drain(long chunk, int slot, long to, long bytes) {
+      if (ready[slot] != null) {
+        ready[slot].synchronize();
       } else {
         stream.synchronize();
       }
-      long offset = chunk * chunkBytes;
-      long n = Math.min(chunkBytes, bytes - offset);
-      HostOps.copy_bytes(to + offset, staging.address() + half * chunkBytes, n);
+      long offset = chunk * stagingChunkBytes;
+      long n = Math.min(stagingChunkBytes, bytes - offset);
+      HostOps.stream_copy_bytes(to + offset, staging.address() + slot * stagingChunkBytes, n);
     }
 
     @Override
     public void close() {
+      RuntimeException failure = null;
       for (DeviceEvent e : ready) {
         if (e != null) {
-          e.close();
+          try {
+            e.close();
+          } catch (RuntimeException x) {
+            failure = failure == null ? x : failure;
+          }
         }
       }
-      staging.close();
+      if (staging != null) {
+        try {
+          staging.close();
+        } catch (RuntimeException x) {
+          failure = failure == null ? x : failure;
+        }
+      }
+      if (stream != null) {
+        try {
+          stream.close();
+        } catch (RuntimeException x) {
+          failure = failure == null ? x : failure;
+        }
+      }
+      if (failure != null) {
+        throw failure;
+      }
     }
   }
 

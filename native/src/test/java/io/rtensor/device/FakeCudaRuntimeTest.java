@@ -172,6 +172,31 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
   }
 
   @Test
+  void stagedCopiesUseTheirOwnSlotSizeAndLaneCount() {
+    long slot = 4096;
+    long n = 10 * slot + 5;
+    try (ChunkedCopier copier = ChunkedCopier.create(device(), 1 << 16, 2, slot, 3);
+        DeviceBuffer src = device().allocate(n);
+        HostBytes in = new HostBytes(n).fillPattern(5);
+        HostBytes out = new HostBytes(n).fill(0)) {
+      assertEquals(slot, copier.stagingChunkBytes());
+      assertEquals(3, copier.stagingLanes());
+      device().copyToDevice(in.memory(), 0, src, 0, n);
+      long pinnedBefore = FakeRuntime.calls(kind(), "cuMemAllocHost_v2");
+      long copiesBefore = FakeRuntime.calls(kind(), "cuMemcpyDtoHAsync_v2");
+      copier.copyToHost(src, 0, out.memory(), 0, n);
+      assertEquals(-1, out.firstMismatch(0, n, 0, 5));
+      assertEquals(11, FakeRuntime.calls(kind(), "cuMemcpyDtoHAsync_v2") - copiesBefore, "slots");
+      assertEquals(
+          3, FakeRuntime.calls(kind(), "cuMemAllocHost_v2") - pinnedBefore, "one per lane");
+    }
+    assertThrows(
+        IllegalArgumentException.class, () -> ChunkedCopier.create(device(), 1024, 2, 0, 2));
+    assertThrows(
+        IllegalArgumentException.class, () -> ChunkedCopier.create(device(), 1024, 2, 1024, 65));
+  }
+
+  @Test
   void aFailedChunkLeavesNothingInFlightAndTheCopierUsable() {
     long chunk = 4096;
     long n = 20 * chunk;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.rtensor.device.internal.HostOps;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.bytedeco.javacpp.BytePointer;
@@ -49,5 +50,43 @@ class NativeHostTest {
   void checksumRejectsNullAndNegativeLengthsBeforeNativeCode() {
     assertThrows(IllegalArgumentException.class, () -> NativeHost.checksum(0, 8));
     assertThrows(IllegalArgumentException.class, () -> NativeHost.checksum(1, -1));
+  }
+
+  @Test
+  void streamingCopyIsExactAtUnalignedOffsetsAndTouchesNothingElse() {
+    long[] lengths = {0, 1, 4095, 256 << 10, (256 << 10) + 63, (1 << 20) + 17};
+    int size = (1 << 20) + 256;
+    byte[] src = new byte[size];
+    for (int i = 0; i < size; i++) {
+      src[i] = (byte) (i * 131 + 11);
+    }
+    try (BytePointer from = new BytePointer(src);
+        BytePointer to = new BytePointer(size)) {
+      for (long length : lengths) {
+        for (int srcOffset : new int[] {0, 3, 16}) {
+          for (int dstOffset : new int[] {0, 1, 15, 64}) {
+            to.fill(0x7F);
+            HostOps.stream_copy_bytes(to.address() + dstOffset, from.address() + srcOffset, length);
+            byte[] out = new byte[size];
+            to.get(out);
+            for (int i = 0; i < size; i++) {
+              byte expected =
+                  i >= dstOffset && i < dstOffset + length ? src[i - dstOffset + srcOffset] : 0x7F;
+              if (out[i] != expected) {
+                throw new AssertionError(
+                    "byte "
+                        + i
+                        + " wrong after copying "
+                        + length
+                        + " bytes from +"
+                        + srcOffset
+                        + " to +"
+                        + dstOffset);
+              }
+            }
+          }
+        }
+      }
+    }
   }
 }

@@ -25,4 +25,11 @@ public final class HostOps {
   /** {@code memcpy(dst, src, length)} on raw addresses. */
   public static native void copy_bytes(
       @Cast("void*") long dst, @Cast("const void*") long src, @Cast("size_t") long length);
+
+  /**
+   * Copies {@code length} bytes with streaming stores that bypass the cache on x86-64 (memcpy below
+   * 256 KiB and elsewhere): for large copies into memory that is not read again soon.
+   */
+  public static native void stream_copy_bytes(
+      @Cast("void*") long dst, @Cast("const void*") long src, @Cast("size_t") long length);
 }
