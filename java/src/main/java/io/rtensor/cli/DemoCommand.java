@@ -5,18 +5,17 @@ import io.rtensor.cli.demo.DemoTrainEngine;
 import io.rtensor.device.DeviceRuntimes;
 import io.rtensor.device.RuntimeKind;
 import io.rtensor.rtensor.RTensor;
-import io.rtensor.rtensor.ShardLocation;
 import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.DeviceType;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.Scheduler;
 import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.Worker;
+import io.rtensor.scheduler.WorkerMemory;
 import io.rtensor.scheduler.local.LocalScheduler;
 import io.rtensor.scheduler.ray.RayConnection;
 import io.rtensor.scheduler.ray.RayScheduler;
 import io.rtensor.transport.DataPlaneKind;
-import io.rtensor.transport.StoreStats;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -205,6 +204,9 @@ final class DemoCommand implements Main.Command {
     long trainNanos = 0;
     long clearNanos = 0;
     int verified = 0;
+    List<Worker> everyone = new ArrayList<>(rollout);
+    everyone.addAll(train);
+    List<MemorySample> samples = new ArrayList<>();
     for (int step = 1; step <= o.steps; step++) {
       long t0 = System.nanoTime();
       List<CompletableFuture<Object>> generated = new ArrayList<>();
@@ -253,6 +255,9 @@ final class DemoCommand implements Main.Command {
       trainNanos += t2 - t1;
       clearNanos += t3 - t2;
       verified += ok ? 1 : 0;
+      if (sampleAt(step, o.steps)) {
+        samples.add(MemorySample.read(step, scheduler, everyone));
+      }
       progress(err, step, o.steps, verified);
     }
     err.println();
@@ -273,23 +278,87 @@ final class DemoCommand implements Main.Command {
         "  %-34s %8d %14s %10.2f %10s%n",
         "clear (stores and caches)", shards, "-", clearNanos / 1e9, "-");
     out.println();
-    out.printf(
-        "controller heap: %.1f MiB before the steps, %.1f MiB after (only handles crossed it)%n",
-        heapBefore / 1048576.0, usedHeap() / 1048576.0);
-    if (scheduler instanceof LocalScheduler) {
-      for (Worker w : rollout) {
-        String location = ShardLocation.flight("127.0.0.1:" + w.workerPorts().get(1)).key();
-        StoreStats stats = scheduler.dataPlane().plane().stats(location);
-        out.printf(
-            "shard store of %s: %d shards, %d bytes after clearing%n",
-            w.id(), stats.entries(), stats.bytes());
-      }
-    } else {
-      out.println("shard stores: objects freed from Ray's object store after every step");
-    }
+    printMemory(out, heapBefore, samples);
     boolean all = verified == o.steps;
     out.println(all ? "verified" : "NOT verified: " + (o.steps - verified) + " step(s) differ");
     return all ? 0 : 1;
+  }
+
+  /** Memory is read after step 1 and at each quarter of the run (a read costs a collection). */
+  private static boolean sampleAt(int step, int steps) {
+    return step == 1 || step == steps || (steps >= 4 && step % Math.max(1, steps / 4) == 0);
+  }
+
+  /** The controller's heap and the sum over the workers after one step's clear. */
+  private record MemorySample(
+      int step,
+      long controllerHeap,
+      long workerHeap,
+      long workerArrow,
+      long storedShards,
+      long storedBytes,
+      long cachedShards,
+      long cachedBytes) {
+    static MemorySample read(int step, Scheduler scheduler, List<Worker> workers) {
+      long heap = 0;
+      long arrow = 0;
+      long stored = 0;
+      long storedBytes = 0;
+      long cached = 0;
+      long cachedBytes = 0;
+      for (Worker w : workers) {
+        WorkerMemory m = scheduler.workerMemory(w.id());
+        heap += m.heapUsedBytes();
+        arrow += m.arrowBytes();
+        stored += m.storedShards();
+        storedBytes += m.storedBytes();
+        cached += m.cachedShards();
+        cachedBytes += m.cachedBytes();
+      }
+      return new MemorySample(
+          step, usedHeap(), heap, arrow, stored, storedBytes, cached, cachedBytes);
+    }
+  }
+
+  private static void printMemory(PrintStream out, long heapBefore, List<MemorySample> samples) {
+    out.printf(
+        "memory after each sampled step's clear (controller heap before the steps: %.1f MiB)%n",
+        heapBefore / 1048576.0);
+    out.printf(
+        "  %6s %16s %16s %14s %16s %16s%n",
+        "step",
+        "controller heap",
+        "workers' heap",
+        "workers' Arrow",
+        "stored shards",
+        "cached shards");
+    boolean empty = true;
+    for (MemorySample m : samples) {
+      out.printf(
+          "  %6d %12.1f MiB %12.1f MiB %14d %16s %16s%n",
+          m.step(),
+          m.controllerHeap() / 1048576.0,
+          m.workerHeap() / 1048576.0,
+          m.workerArrow(),
+          m.storedShards() + " / " + m.storedBytes() + " B",
+          m.cachedShards() + " / " + m.cachedBytes() + " B");
+      empty &= m.workerArrow() == 0 && m.storedShards() == 0 && m.cachedShards() == 0;
+    }
+    if (samples.size() >= 2) {
+      // From the second sample on: the first includes one-time growth (classes, JIT, pools).
+      MemorySample from = samples.get(1);
+      MemorySample to = samples.get(samples.size() - 1);
+      out.printf(
+          "  from step %d to %d: controller heap %+.1f MiB, workers' heap %+.1f MiB%n",
+          from.step(),
+          to.step(),
+          (to.controllerHeap() - from.controllerHeap()) / 1048576.0,
+          (to.workerHeap() - from.workerHeap()) / 1048576.0);
+    }
+    out.println(
+        empty
+            ? "  shard stores, fetch caches and workers' Arrow memory empty after every sampled clear"
+            : "  NOT empty after a clear: shards or Arrow memory left behind (see the table)");
   }
 
   private static void progress(PrintStream err, int step, int steps, int verified) {

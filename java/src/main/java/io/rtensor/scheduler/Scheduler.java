@@ -98,6 +98,15 @@ public interface Scheduler extends AutoCloseable {
    */
   long clearShards(Object value);
 
+  /**
+   * Reads what worker {@code workerId}'s process holds (heap after a collection, Arrow memory,
+   * stored and cached shards). The read runs a full garbage collection in that process: for
+   * monitoring and checks, not for every step of a hot loop.
+   *
+   * @throws WorkerNotFoundError if there is no such worker
+   */
+  WorkerMemory workerMemory(String workerId);
+
   /** Deletes every worker this scheduler created and releases what it reserved. */
   @Override
   void close();

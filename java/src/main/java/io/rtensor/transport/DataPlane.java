@@ -53,6 +53,13 @@ public interface DataPlane extends AutoCloseable {
     return out;
   }
 
+  /**
+   * Drops what this process holds for shards that were cleared elsewhere (a controller cleared them
+   * at their store), so a long run keeps nothing per cleared shard; frees and fetches nothing. The
+   * clear call every worker handles runs this for the ids it is given.
+   */
+  default void release(Collection<String> shardIds) {}
+
   /** Entries and bytes stored at {@code locationKey}. */
   StoreStats stats(String locationKey);
 

@@ -70,10 +70,12 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
 
   /**
    * The clear call every engine server handles: drops {@code shardIds} from this worker's fetch
-   * cache. Returns how many were cached.
+   * cache and the plane's references to them ({@link DataPlane#release}). Returns how many were
+   * cached.
    */
   @Override
   public int evict(Collection<String> shardIds) {
+    plane.release(shardIds);
     return cache.evict(shardIds);
   }
 

@@ -176,6 +176,18 @@ public final class RayObjectStorePlane implements DataPlane {
     return new ClearResult(freed.size(), stats(locationKey));
   }
 
+  /**
+   * Forgets the references of {@code shardIds} (they were freed by whoever cleared them), so this
+   * process does not keep a reference and a size per cleared shard.
+   */
+  @Override
+  public void release(Collection<String> shardIds) {
+    for (String id : shardIds) {
+      refs.remove(id);
+      ownedBytes.remove(id);
+    }
+  }
+
   /** The objects this plane put and has not freed. */
   @Override
   public StoreStats stats(String locationKey) {

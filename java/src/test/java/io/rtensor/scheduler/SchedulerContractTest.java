@@ -195,8 +195,25 @@ public abstract class SchedulerContractTest {
     assertEquals(
         tokenSum(0, 3), EngineProxy.of(scheduler, "data/1", TensorApi.class).sumTokens(fromProxy));
 
+    WorkerMemory producer = scheduler.workerMemory("data/0");
+    assertEquals("data/0", producer.workerId());
+    assertEquals(7, producer.storedShards(), producer.toString());
+    assertTrue(producer.storedBytes() > 0, producer.toString());
+    assertTrue(producer.heapUsedBytes() > 0, producer.toString());
+    WorkerMemory consumer = scheduler.workerMemory("data/1");
+    assertEquals(0, consumer.storedShards(), consumer.toString());
+    assertEquals(7, consumer.cachedShards(), "what data/1 fetched: " + consumer);
+
     long removed = scheduler.clearShards(List.of(handle, nested, fromProxy));
     assertEquals(7, removed, "1 + 4 pieces + 1 tensor + 1 from the proxy");
+    producer = scheduler.workerMemory("data/0");
+    assertEquals(0, producer.storedShards(), producer.toString());
+    assertEquals(0, producer.storedBytes(), producer.toString());
+    consumer = scheduler.workerMemory("data/1");
+    assertEquals(0, consumer.cachedShards(), consumer.toString());
+    assertEquals(0, consumer.cachedBytes(), consumer.toString());
+    assertEquals(0, consumer.arrowBytes(), "nothing left in the consumer's Arrow memory");
+    assertThrows(WorkerNotFoundError.class, () -> scheduler.workerMemory("data/9"));
     EngineCallError gone =
         assertThrows(EngineCallError.class, () -> call("data/1", "sumTokens", handle));
     assertTrue(gone.getMessage().contains(shard.shardId()), gone.getMessage());

@@ -23,6 +23,7 @@ import io.rtensor.scheduler.SchedulingStrategy;
 import io.rtensor.scheduler.Worker;
 import io.rtensor.scheduler.WorkerCreationError;
 import io.rtensor.scheduler.WorkerFailedError;
+import io.rtensor.scheduler.WorkerMemory;
 import io.rtensor.scheduler.WorkerNotFoundError;
 import io.rtensor.scheduler.WorkerTimeoutError;
 import io.rtensor.scheduler.local.internal.ControlClient;
@@ -565,6 +566,13 @@ public final class LocalScheduler implements Scheduler {
     ensureOpen();
     LocalWorker w = worker(workerId);
     control(workerId, w.proc(), ControlProtocol.SET_ENV, new HashMap<>(env), startupTimeout);
+  }
+
+  @Override
+  public WorkerMemory workerMemory(String workerId) {
+    ensureOpen();
+    LocalWorker w = worker(workerId);
+    return (WorkerMemory) control(workerId, w.proc(), ControlProtocol.MEMORY, null, startupTimeout);
   }
 
   /** Sets role, rank and seed on a worker for engines created afterwards. */

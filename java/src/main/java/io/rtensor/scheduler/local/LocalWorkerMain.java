@@ -115,7 +115,8 @@ public final class LocalWorkerMain {
       int candidate = port == 0 ? 0 : port + attempt;
       try {
         server =
-            new ControlServer(allocator, host, secret, "127.0.0.1", candidate, done::countDown);
+            new ControlServer(
+                allocator, data, host, secret, "127.0.0.1", candidate, done::countDown);
       } catch (IOException e) {
         lastBindError = e;
         err.println("rtensor worker " + id + ": port " + candidate + " taken, trying the next");

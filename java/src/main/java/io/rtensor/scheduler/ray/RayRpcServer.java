@@ -5,6 +5,7 @@ import io.rtensor.rpc.CallResult;
 import io.rtensor.rpc.EngineHost;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
+import io.rtensor.scheduler.WorkerMemory;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FlightShardServerMain;
 import io.rtensor.transport.WorkerDataPlane;
@@ -63,6 +64,11 @@ public class RayRpcServer {
   /** The clear call: drops these shards from this worker's fetch cache; returns how many. */
   public int clearCache(List<String> shardIds) {
     return host.evict(shardIds);
+  }
+
+  /** What this worker process holds (see {@link WorkerMemory#read}). */
+  public WorkerMemory memory() {
+    return WorkerMemory.read(workerId, data, allocator);
   }
 
   /** Answers with the worker id, the process id and the node address. */

@@ -31,6 +31,7 @@ import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.Worker;
 import io.rtensor.scheduler.WorkerCreationError;
 import io.rtensor.scheduler.WorkerFailedError;
+import io.rtensor.scheduler.WorkerMemory;
 import io.rtensor.scheduler.WorkerNotFoundError;
 import io.rtensor.scheduler.WorkerTimeoutError;
 import io.rtensor.transport.ClearResult;
@@ -526,6 +527,19 @@ public final class RayScheduler implements Scheduler {
       throw new WorkerFailedError(workerId, "setWorkerEnv", 1, "its actor is dead", e);
     } catch (RayTimeoutException e) {
       throw new WorkerTimeoutError(workerId, "setWorkerEnv", 1, startupTimeout, null);
+    }
+  }
+
+  @Override
+  public WorkerMemory workerMemory(String workerId) {
+    ensureOpen();
+    RayWorker w = worker(workerId);
+    try {
+      return w.actor().task(RayRpcServer::memory).remote().get(startupTimeout.toMillis());
+    } catch (RayActorException e) {
+      throw new WorkerFailedError(workerId, "workerMemory", 1, "its actor is dead", e);
+    } catch (RayTimeoutException e) {
+      throw new WorkerTimeoutError(workerId, "workerMemory", 1, startupTimeout, null);
     }
   }
 

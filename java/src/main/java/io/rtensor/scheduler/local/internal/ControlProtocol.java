@@ -25,6 +25,7 @@ import java.io.ObjectStreamClass;
  *   <tr><td>allocPorts</td><td>Integer count</td><td>List&lt;Integer&gt;</td></tr>
  *   <tr><td>destroy</td><td>none</td><td>List&lt;String&gt; failures</td></tr>
  *   <tr><td>clearCache</td><td>List&lt;String&gt; shard ids</td><td>Integer evicted</td></tr>
+ *   <tr><td>memory</td><td>none</td><td>WorkerMemory</td></tr>
  *   <tr><td>exit</td><td>none</td><td>Boolean; the process exits after replying</td></tr>
  * </table>
  */
@@ -38,6 +39,7 @@ public final class ControlProtocol {
   public static final String DESTROY = "destroy";
   public static final String EXIT = "exit";
   public static final String CLEAR_CACHE = "clearCache";
+  public static final String MEMORY = "memory";
 
   /** The header that carries the session secret. */
   public static final String SECRET_HEADER = "rtensor-session-secret";

@@ -4,6 +4,8 @@ import io.rtensor.rpc.CallResult;
 import io.rtensor.rpc.EngineHost;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
+import io.rtensor.scheduler.WorkerMemory;
+import io.rtensor.transport.WorkerDataPlane;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,6 +25,8 @@ import org.apache.arrow.memory.BufferAllocator;
  */
 public final class ControlServer extends NoOpFlightProducer implements AutoCloseable {
   private final EngineHost host;
+  private final WorkerDataPlane data;
+  private final BufferAllocator allocator;
   private final FlightServer server;
   private final Runnable onExit;
 
@@ -33,6 +37,7 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
    */
   public ControlServer(
       BufferAllocator allocator,
+      WorkerDataPlane data,
       EngineHost host,
       SessionSecret secret,
       String bindHost,
@@ -40,6 +45,8 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
       Runnable onExit)
       throws IOException {
     this.host = host;
+    this.data = data;
+    this.allocator = allocator;
     this.onExit = onExit;
     CallHeaderAuthenticator authenticator =
         headers -> {
@@ -117,6 +124,8 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
         return Ports.free((Integer) body);
       case ControlProtocol.CLEAR_CACHE:
         return host.evict((List<String>) body);
+      case ControlProtocol.MEMORY:
+        return WorkerMemory.read(host.workerId(), data, allocator);
       case ControlProtocol.DESTROY:
         return new ArrayList<>(host.destroyAll());
       case ControlProtocol.EXIT:
@@ -126,7 +135,7 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
             "unknown action '"
                 + type
                 + "'; known: ping, createEngine, call, setEnv, configure,"
-                + " allocPorts, clearCache, destroy, exit");
+                + " allocPorts, clearCache, memory, destroy, exit");
     }
   }
 
