@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rtensor.engine.EngineProxy;
 import io.rtensor.rtensor.RTensor;
+import io.rtensor.tensor.Shape;
+import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.engines.Calculator;
 import io.rtensor.testing.engines.EchoEngine;
@@ -20,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -217,6 +221,33 @@ public abstract class SchedulerContractTest {
     EngineCallError gone =
         assertThrows(EngineCallError.class, () -> call("data/1", "sumTokens", handle));
     assertTrue(gone.getMessage().contains(shard.shardId()), gone.getMessage());
+  }
+
+  @Test
+  void tensorsTheControllerRemotizesReachWorkersAndAreCleared() throws Exception {
+    List<Worker> workers =
+        scheduler.createWorkers(
+            Job.builder("fromcontroller").task(SchedulingSpec.builder().cpu(0.25).build()).build());
+    scheduler.createEngine(workers.get(0).id(), TensorEngine.class.getName(), null);
+    long[] tokens = new long[8 * 4];
+    for (int r = 0; r < 8; r++) {
+      for (int c = 0; c < 4; c++) {
+        tokens[r * 4 + c] = r * 10L + c;
+      }
+    }
+    Object remote;
+    try (BufferAllocator mine = new RootAllocator();
+        TensorBatch batch = TensorBatch.of("tokens", Tensor.of(mine, tokens, Shape.of(8, 4)))) {
+      remote = scheduler.dataPlane().remotize(Map.of("batch", batch, "step", 3));
+    }
+    Map<?, ?> structure = assertInstanceOf(Map.class, remote);
+    assertEquals(3, structure.get("step"));
+    RTensor handle = assertInstanceOf(RTensor.class, structure.get("batch"));
+    assertEquals(tokenSum(0, 8), call("fromcontroller/0", "sumTokens", handle));
+    assertEquals(1, scheduler.clearShards(remote));
+    EngineCallError gone =
+        assertThrows(EngineCallError.class, () -> call("fromcontroller/0", "sumTokens", handle));
+    assertTrue(gone.getMessage().contains(handle.shardId()), gone.getMessage());
   }
 
   @Test

@@ -30,6 +30,7 @@ import io.rtensor.scheduler.local.internal.ControlClient;
 import io.rtensor.scheduler.local.internal.ControlProtocol;
 import io.rtensor.transport.ClearResult;
 import io.rtensor.transport.FlightDataPlane;
+import io.rtensor.transport.FlightShardServer;
 import java.io.IOException;
 import java.io.NotSerializableException;
 import java.io.UncheckedIOException;
@@ -81,6 +82,7 @@ public final class LocalScheduler implements Scheduler {
   private final List<String> command;
   private final int basePort;
   private final BufferAllocator allocator = new RootAllocator();
+  private final FlightShardServer controllerServer;
   private final FlightDataPlane controllerPlane;
   private final FetchCache controllerCache;
   private final Remotizer remotizer;
@@ -127,7 +129,19 @@ public final class LocalScheduler implements Scheduler {
       Integer count = b.deviceCounts.get(type);
       devices.put(type, new boolean[count != null ? count : probe(type)]);
     }
-    this.controllerPlane = FlightDataPlane.builder(allocator, secret.value()).build();
+    // The controller's own shard store: what it remotizes is served from here to the workers.
+    try {
+      this.controllerServer =
+          FlightShardServer.builder(allocator, secret.value())
+              .host("127.0.0.1")
+              .capBytes(b.controllerStoreBytes)
+              .start();
+    } catch (IOException e) {
+      allocator.close();
+      throw new UncheckedIOException("cannot start the controller's Flight shard store", e);
+    }
+    this.controllerPlane =
+        FlightDataPlane.builder(allocator, secret.value()).localServer(controllerServer).build();
     this.controllerCache = new FetchCache(b.controllerCacheBytes);
     this.remotizer = new Remotizer(controllerPlane, controllerCache, allocator);
     this.startupTimeout = b.startupTimeout;
@@ -852,6 +866,7 @@ public final class LocalScheduler implements Scheduler {
       calls.shutdownNow();
       controllerCache.close();
       controllerPlane.close();
+      controllerServer.close();
       allocator.close();
       try {
         Runtime.getRuntime().removeShutdownHook(shutdownHook);
@@ -938,8 +953,21 @@ public final class LocalScheduler implements Scheduler {
     private final List<String> extraJvmArgs = new ArrayList<>();
     private int basePort;
     private long controllerCacheBytes = 1L << 30;
+    private long controllerStoreBytes = 1L << 30;
 
     private Builder() {}
+
+    /**
+     * Cap of the controller's own shard store (default 1 GiB): what {@code
+     * dataPlane().remotize(...)} stores on the controller until it is cleared.
+     */
+    public Builder controllerStoreBytes(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("controller store cap must be > 0, got " + bytes);
+      }
+      this.controllerStoreBytes = bytes;
+      return this;
+    }
 
     /** Cap of the controller's fetch cache (default 1 GiB). */
     public Builder controllerCacheBytes(long bytes) {
