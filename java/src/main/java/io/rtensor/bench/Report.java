@@ -1,5 +1,7 @@
 package io.rtensor.bench;
 
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -136,7 +138,7 @@ public final class Report {
     if (v == null) {
       return "null";
     } else if (v instanceof Double d) {
-      return d.isNaN() || d.isInfinite() ? "null" : String.format(Locale.ROOT, "%.6g", d);
+      return number(d);
     } else if (v instanceof Number || v instanceof Boolean) {
       return v.toString();
     } else if (v instanceof Map<?, ?> m) {
@@ -145,6 +147,14 @@ public final class Report {
       return object(map);
     }
     return quote(v.toString());
+  }
+
+  /** A JSON number with six significant digits ({@code null} for NaN and infinities). */
+  public static String number(double d) {
+    if (Double.isNaN(d) || Double.isInfinite(d)) {
+      return "null";
+    }
+    return new BigDecimal(d).round(new MathContext(6)).stripTrailingZeros().toPlainString();
   }
 
   /** A JSON string literal. */

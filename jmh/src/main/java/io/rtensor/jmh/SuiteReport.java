@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -323,11 +322,9 @@ public final class SuiteReport {
           .append(Report.quote(r.benchmark()))
           .append(", \"params\": ")
           .append(Report.quote(r.paramText()))
-          .append(String.format(Locale.ROOT, ", \"ms\": %.6g", r.ms()))
-          .append(
-              Double.isNaN(r.errorMs())
-                  ? ""
-                  : String.format(Locale.ROOT, ", \"errorMs\": %.6g", r.errorMs()))
+          .append(", \"ms\": ")
+          .append(Report.number(r.ms()))
+          .append(Double.isNaN(r.errorMs()) ? "" : ", \"errorMs\": " + Report.number(r.errorMs()))
           .append('}');
     }
     int end = report.lastIndexOf('}');
