@@ -1,6 +1,7 @@
-"""Python baseline of RayObjectStoreBenchmark: ray.put of a 64 MiB numpy array in one actor and
-ray.get of it in another, on the cluster at RTENSOR_RAY_ADDRESS. Prints 'ready', then runs one
-put + get for every 'go' line on stdin and answers 'done <bytes>'."""
+"""Python baseline of the Ray object store comparison (RayObjectStoreBenchmark, ./rtensor bench):
+ray.put of a numpy array (argv[1] bytes, default 64 MiB) in one actor and ray.get of it in another,
+on the cluster at RTENSOR_RAY_ADDRESS. Prints 'ready', then runs one put + get for every 'go' line
+on stdin and answers 'done <bytes>'."""
 import os
 import sys
 
@@ -33,7 +34,7 @@ class Consumer:
         return int(ray.get(refs[0]).nbytes)
 
 
-producer = Producer.remote(64 << 20)
+producer = Producer.remote(int(sys.argv[1]) if len(sys.argv) > 1 else 64 << 20)
 consumer = Consumer.remote()
 ray.get(consumer.consume.remote(ray.get(producer.produce.remote())))
 print("ready", flush=True)

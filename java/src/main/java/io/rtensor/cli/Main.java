@@ -23,6 +23,7 @@ public final class Main {
     commands.put("worker", new WorkerCommand());
     commands.put("inspect", new InspectCommand(System.in));
     commands.put("convert", new ConvertCommand());
+    commands.put("bench", new BenchCommand());
     return commands;
   }
 

@@ -68,7 +68,7 @@ class CliTest {
     assertEquals(2, run("inspect", "--bogus").code());
     assertEquals(2, run("convert", "--bogus", "a", "b").code());
     assertEquals(0, run("--help").code());
-    for (String command : List.of("demo", "doctor", "worker", "inspect", "convert")) {
+    for (String command : List.of("demo", "doctor", "worker", "inspect", "convert", "bench")) {
       Run help = run(command, "--help");
       assertEquals(0, help.code(), command);
       assertTrue(help.out().contains("usage: ./rtensor " + command), help.out());

@@ -1,15 +1,8 @@
 package io.rtensor.jmh;
 
-import io.ray.api.ActorHandle;
-import io.ray.api.Ray;
+import io.rtensor.bench.RayPutGetWorkload;
 import io.rtensor.scheduler.ray.RayConnection;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -18,6 +11,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -25,11 +19,12 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * A 64 MiB shard put by one Java actor and localized by another through the Ray object store plane
- * ({@code javaActorsPutGet64MiB}, including the free), against the baseline of Python {@code
- * ray.put} + {@code ray.get} of a 64 MiB numpy array between two Python actors on the same cluster
- * ({@code pythonActorsPutGet64MiB}, driven through {@code jmh/src/main/python/
- * ray_put_get_baseline.py}). The claim: Java throughput at least 0.7x Python's. Also {@code
+ * A {@code sizeMib} (default 64 MiB) shard put by one Java actor and localized by another through
+ * the Ray object store plane ({@code javaActorsPutGet}, including the free), against the baseline
+ * of Python {@code ray.put} + {@code ray.get} of a numpy array of the same size between two Python
+ * actors on the same cluster ({@code pythonActorsPutGet}, driven through {@code
+ * jmh/src/main/python/ray_put_get_baseline.py}); {@link RayPutGetWorkload}, which {@code ./rtensor
+ * bench} runs too. The claim: Java throughput at least 0.7x Python's. Also {@code
  * javaActors10kSmallShards}: 10,000 shards of 4 KiB put, localized in one batch and freed.
  *
  * <p>Needs the project's Ray head ({@code scripts/ray-head start}, then export {@code
@@ -46,77 +41,42 @@ import org.openjdk.jmh.annotations.Warmup;
     value = 1,
     jvmArgsAppend = {"-Xmx1g"})
 public class RayObjectStoreBenchmark {
-  private static final long BIG = 64L << 20;
+  /** Bytes of the one shard of {@code javaActorsPutGet} and the array of the baseline, in MiB. */
+  @Param({"64"})
+  public long sizeMib;
 
   private RayConnection connection;
-  private ActorHandle<BenchShardActor> producer;
-  private ActorHandle<BenchShardActor> consumer;
-  private Process python;
-  private Writer toPython;
-  private BufferedReader fromPython;
+  private RayPutGetWorkload ray;
 
   @Setup(Level.Trial)
   public void setUp() throws Exception {
     connection = RayConnection.builder().connect();
-    producer = Ray.actor(BenchShardActor::new).remote();
-    consumer = Ray.actor(BenchShardActor::new).remote();
-    javaActorsPutGet64MiB(); // actors started
-    String root = System.getProperty("rtensor.root", ".");
-    String py = System.getenv("RTENSOR_PYTHON");
-    if (py == null || py.isBlank()) {
-      py = Path.of(root, ".rtensor", "venv", "bin", "python").toString();
-    }
-    python =
-        new ProcessBuilder(
-                py,
-                Path.of(root, "jmh", "src", "main", "python", "ray_put_get_baseline.py").toString())
-            .redirectError(ProcessBuilder.Redirect.INHERIT)
-            .start();
-    toPython = new OutputStreamWriter(python.getOutputStream(), StandardCharsets.UTF_8);
-    fromPython =
-        new BufferedReader(new InputStreamReader(python.getInputStream(), StandardCharsets.UTF_8));
-    String ready = fromPython.readLine();
-    if (!"ready".equals(ready)) {
-      throw new IllegalStateException("Python baseline did not start: " + ready);
-    }
+    ray =
+        new RayPutGetWorkload(
+            sizeMib << 20, Path.of(System.getProperty("rtensor.root", ".")), connection.address());
   }
 
   @TearDown(Level.Trial)
   public void tearDown() throws Exception {
-    toPython.close();
-    if (!python.waitFor(30, TimeUnit.SECONDS)) {
-      python.destroyForcibly();
+    try {
+      ray.close();
+    } finally {
+      connection.close();
     }
-    producer.kill();
-    consumer.kill();
-    connection.close();
   }
 
   @Benchmark
-  public long javaActorsPutGet64MiB() {
-    return roundTrip(1, BIG);
+  public long javaActorsPutGet() {
+    return ray.javaPutGet();
   }
 
   @Benchmark
   public long javaActors10kSmallShards() {
-    return roundTrip(10_000, 4096);
-  }
-
-  private long roundTrip(int count, long bytes) {
-    List<Object> handles = producer.task(BenchShardActor::produce, count, bytes).remote().get();
-    long n = consumer.task(BenchShardActor::consume, handles).remote().get();
-    producer.task(BenchShardActor::clear, handles).remote().get();
-    return n;
+    return ray.javaPutGet(10_000, 4096);
   }
 
   @Benchmark
-  public long pythonActorsPutGet64MiB() throws Exception {
-    toPython.write("go\n");
-    toPython.flush();
-    String line = fromPython.readLine();
-    if (line == null || !line.startsWith("done")) {
-      throw new IllegalStateException("Python baseline: " + line);
-    }
-    return Long.parseLong(line.substring(5).trim());
+  public long pythonActorsPutGet() throws Exception {
+    return ray.pythonPutGet();
   }
 }

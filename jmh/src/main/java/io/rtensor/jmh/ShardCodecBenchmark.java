@@ -1,15 +1,7 @@
 package io.rtensor.jmh;
 
-import io.rtensor.tensor.DType;
-import io.rtensor.tensor.Shape;
-import io.rtensor.tensor.Tensor;
-import io.rtensor.tensor.TensorBatch;
-import io.rtensor.wire.ShardCodec;
+import io.rtensor.bench.CodecWorkload;
 import java.util.concurrent.TimeUnit;
-import org.apache.arrow.memory.ArrowBuf;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
-import org.apache.arrow.memory.util.MemoryUtil;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -17,6 +9,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -24,9 +17,10 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Encoding a 256 MiB float32 shard to {@code byte[]} and decoding it back, against the baseline of
- * two plain copies of the same bytes (Arrow memory to a new {@code byte[]}, and back into new Arrow
- * memory), measured in the same run. The claim: {@code encodeDecode} takes at most 1.25x the time
+ * Encoding a {@code sizeMib} (default 256 MiB) float32 shard to {@code byte[]} and decoding it
+ * back, against the baseline of two plain copies of the same bytes (Arrow memory to a new {@code
+ * byte[]}, and back into new Arrow memory), measured in the same run ({@link CodecWorkload}, which
+ * {@code ./rtensor bench} runs too). The claim: {@code encodeDecode} takes at most 1.25x the time
  * of {@code twoPlainCopies} (throughput at least 0.8x).
  *
  * <p>Run: {@code java @etc/jvm.args -Xmx2g -cp "jmh/target/classes:$(cat
@@ -41,84 +35,57 @@ import org.openjdk.jmh.annotations.Warmup;
     value = 1,
     jvmArgsAppend = {"-Xmx3g"})
 public class ShardCodecBenchmark {
-  private static final long ROWS = 1024;
-  private static final long COLS = 64 * 1024; // 1024 x 65536 float32 = 256 MiB
+  private static final long COLS = 64 * 1024; // rows of 65536 float32: 4 rows a MiB
 
-  private BufferAllocator allocator;
-  private Tensor tensor;
-  private TensorBatch batch;
-  private byte[] encoded;
+  /** The shard's size in MiB (default 1024 x 65536 float32). */
+  @Param({"256"})
+  public long sizeMib;
+
+  private CodecWorkload codec;
 
   @Setup(Level.Trial)
   public void setUp() {
-    allocator = new RootAllocator();
-    tensor = Tensor.allocate(allocator, DType.FLOAT32, Shape.of(ROWS, COLS));
-    ArrowBuf b = tensor.buffer();
-    for (long i = 0; i < b.capacity(); i += 4096) {
-      b.setFloat(i, i); // touch every page so the first copy does not pay the page faults
-    }
-    batch = TensorBatch.of("x", tensor.share());
-    encoded = ShardCodec.encode(batch);
+    codec = new CodecWorkload(sizeMib * 4, COLS);
   }
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    batch.close();
-    tensor.close();
-    allocator.close();
+    codec.close();
   }
 
   /** The shard codec: encode to a byte[], decode back into Arrow memory. */
   @Benchmark
   public long encodeDecode() {
-    byte[] bytes = ShardCodec.encode(batch);
-    try (TensorBatch back = ShardCodec.decode(bytes, allocator)) {
-      return back.tensor("x").byteSize() + bytes.length;
-    }
+    return codec.encodeDecode();
   }
 
   /** Breakdown: encoding alone. */
   @Benchmark
   public int encodeOnly() {
-    return ShardCodec.encode(batch).length;
+    return codec.encodeOnly();
   }
 
   /** Breakdown: decoding alone, from a shard encoded once in setup. */
   @Benchmark
   public long decodeOnly() {
-    try (TensorBatch back = ShardCodec.decode(encoded, allocator)) {
-      return back.tensor("x").byteSize();
-    }
+    return codec.decodeOnly();
   }
 
   /** Breakdown of the baseline: Arrow memory to a new byte[]. */
   @Benchmark
   public int copyOut() {
-    ArrowBuf src = tensor.buffer();
-    byte[] bytes = new byte[(int) src.capacity()];
-    MemoryUtil.copyFromMemory(src.memoryAddress(), bytes, 0, bytes.length);
-    return bytes.length;
+    return codec.copyOut();
   }
 
   /** Breakdown of the baseline: a byte[] into new Arrow memory. */
   @Benchmark
   public long copyIn() {
-    try (ArrowBuf dst = allocator.buffer(encoded.length)) {
-      MemoryUtil.copyToMemory(encoded, 0, dst.memoryAddress(), encoded.length);
-      return dst.capacity();
-    }
+    return codec.copyIn();
   }
 
   /** Baseline: the same bytes copied to a new byte[] and into new Arrow memory, nothing else. */
   @Benchmark
   public long twoPlainCopies() {
-    ArrowBuf src = tensor.buffer();
-    long n = src.capacity();
-    byte[] bytes = new byte[(int) n];
-    MemoryUtil.copyFromMemory(src.memoryAddress(), bytes, 0, n);
-    try (ArrowBuf dst = allocator.buffer(n)) {
-      MemoryUtil.copyToMemory(bytes, 0, dst.memoryAddress(), n);
-      return dst.capacity() + bytes.length;
-    }
+    return codec.twoPlainCopies();
   }
 }

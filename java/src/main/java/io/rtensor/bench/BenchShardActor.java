@@ -1,4 +1,4 @@
-package io.rtensor.jmh;
+package io.rtensor.bench;
 
 import io.rtensor.rtensor.Remotizer;
 import io.rtensor.tensor.DType;
@@ -10,7 +10,7 @@ import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 
-/** The Java actors of {@link RayObjectStoreBenchmark}: put shards, localize them, free them. */
+/** The Java actors of {@link RayPutGetWorkload}: put shards, localize them, free them. */
 public class BenchShardActor {
   private final BufferAllocator allocator = new RootAllocator();
   private final RayObjectStorePlane plane = new RayObjectStorePlane();

@@ -1,4 +1,4 @@
-package io.rtensor.jmh;
+package io.rtensor.bench;
 
 import io.rtensor.rtensor.RTensor;
 import io.rtensor.runtime.SessionSecret;
@@ -18,8 +18,8 @@ import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
- * The other JVM of {@link FlightFetchBenchmark}: a Flight shard server holding {@code count}
- * float32 shards of {@code bytes} bytes ({@code big-0..}) plus {@code small} 4 KiB shards ({@code
+ * The other JVM of {@link FlightWorkload}: a Flight shard server holding {@code count} float32
+ * shards of {@code bytes} bytes ({@code big-0..}) plus {@code small} 4 KiB shards ({@code
  * small-0..}), and the baseline: a raw socket server that writes the same {@code count x bytes}
  * bytes, from the same Arrow memory, to every connection. Prints {@code flight=host:port
  * socket=port}; exits when stdin closes.

@@ -1,0 +1,386 @@
+package io.rtensor.cli;
+
+import io.ray.api.Ray;
+import io.rtensor.bench.CodecWorkload;
+import io.rtensor.bench.Comparison;
+import io.rtensor.bench.D2hWorkload;
+import io.rtensor.bench.FlightWorkload;
+import io.rtensor.bench.Machine;
+import io.rtensor.bench.RayPutGetWorkload;
+import io.rtensor.bench.Report;
+import io.rtensor.bench.Timing;
+import io.rtensor.device.Device;
+import io.rtensor.scheduler.ray.RayConnection;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * {@code ./rtensor bench}: rtensor's standard comparisons in one run, each subject beside its
+ * baseline measured in the same run (interleaved calls, medians): the Arrow shard codec against
+ * plain copies, a Flight fetch of 64 shards from a worker JVM against a raw socket copy between the
+ * same JVMs, the Ray object store plane against Python {@code ray.put}/{@code ray.get} (when a Ray
+ * head is reachable) and device-to-host into pinned Arrow memory against the raw driver copy (when
+ * a CUDA GPU is present). Prints a table, or JSON with {@code --json}.
+ */
+final class BenchCommand implements Main.Command {
+  static final List<String> ALL = List.of("codec", "flight", "ray", "d2h");
+  private static final int FLIGHT_SHARDS = 64;
+
+  /** The sizes and repetitions of one run. */
+  record Settings(
+      String preset,
+      long codecBytes,
+      long flightBytes,
+      long rayBytes,
+      long d2hBytes,
+      int warmup,
+      int reps) {
+    static Settings quick() {
+      return new Settings("quick", 64L << 20, 64L << 20, 16L << 20, 256L << 20, 2, 5);
+    }
+
+    static Settings full() {
+      return new Settings("full", 256L << 20, 1L << 30, 64L << 20, 1L << 30, 3, 10);
+    }
+
+    Settings withSize(long bytes) {
+      return new Settings(preset, bytes, bytes, bytes, bytes, warmup, reps);
+    }
+
+    Settings withReps(int n) {
+      return new Settings(preset, codecBytes, flightBytes, rayBytes, d2hBytes, warmup, n);
+    }
+
+    Settings withWarmup(int n) {
+      return new Settings(preset, codecBytes, flightBytes, rayBytes, d2hBytes, n, reps);
+    }
+
+    Map<String, Object> asMap() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("preset", preset);
+      m.put("codecBytes", codecBytes);
+      m.put("flightBytes", flightBytes);
+      m.put("flightShards", FLIGHT_SHARDS);
+      m.put("rayBytes", rayBytes);
+      m.put("d2hBytes", d2hBytes);
+      m.put("warmup", warmup);
+      m.put("reps", reps);
+      m.put("timing", "median of reps, subject and baseline interleaved, after warm-up");
+      return m;
+    }
+  }
+
+  /** A parsed command line; {@code help} set when it asked for the usage text. */
+  record Options(
+      Settings settings, Set<String> only, boolean json, String rayAddress, boolean help) {}
+
+  @Override
+  public String summary() {
+    return "measure codec, Flight, Ray object store and D2H, each beside its baseline";
+  }
+
+  static void usage(PrintStream out) {
+    out.println("usage: ./rtensor bench [--quick | --full] [--size-mib N] [--reps N] [--warmup N]");
+    out.println("                       [--only codec,flight,ray,d2h] [--ray-address HOST:PORT]");
+    out.println("                       [--json]");
+    out.println("  Each subject is timed beside its baseline in the same run (interleaved calls,");
+    out.println("  median after warm-up); ratio = subject throughput / baseline throughput.");
+    out.println("    codec   Arrow IPC encode + decode of a float32 shard vs two plain copies");
+    out.println("    flight  Flight fetch of 64 shards from a worker JVM vs a raw socket copy");
+    out.println("    ray     Ray object store plane put + get between two Java actors vs Python");
+    out.println(
+        "            ray.put + ray.get (needs a head: RTENSOR_RAY_ADDRESS or --ray-address;");
+    out.println("            skipped otherwise)");
+    out.println(
+        "    d2h     device to pinned Arrow memory (ChunkedCopier) vs raw cuMemcpyDtoHAsync");
+    out.println("            into cuMemAllocHost memory (needs a CUDA GPU; skipped otherwise)");
+    out.println(
+        "  --quick       (default) codec 64 MiB, flight 64 x 1 MiB, ray 16 MiB, d2h 256 MiB,");
+    out.println("                2 warm-up + 5 reps: about a minute on 2 cores");
+    out.println("  --full        codec 256 MiB, flight 64 x 16 MiB, ray 64 MiB, d2h 1 GiB, 3 + 10");
+    out.println(
+        "  --size-mib N  bytes per operation of every comparison (flight: N MiB / 64 shards)");
+    out.println(
+        "  --reps N      measured calls of each subject and baseline; --warmup N before them");
+    out.println("  --only LIST   run only these comparisons, e.g. --only codec,flight");
+    out.println("  --ray-address HOST:PORT  the Ray head (default: RTENSOR_RAY_ADDRESS)");
+    out.println("  --json        print JSON (machine, settings, results) instead of the table");
+    out.println("  Progress goes to stderr. Exit 1 when a comparison that could run failed.");
+  }
+
+  static Options parse(String[] args) throws Main.UsageException {
+    Settings settings = Settings.quick();
+    Long size = null;
+    Integer reps = null;
+    Integer warmup = null;
+    Set<String> only = new LinkedHashSet<>(ALL);
+    boolean json = false;
+    String address = null;
+    boolean presetChosen = false;
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      switch (a) {
+        case "-h", "--help" -> {
+          return new Options(settings, only, json, address, true);
+        }
+        case "--quick", "--full" -> {
+          if (presetChosen) {
+            throw new Main.UsageException("choose one of --quick and --full");
+          }
+          presetChosen = true;
+          settings = a.equals("--full") ? Settings.full() : Settings.quick();
+        }
+        case "--json" -> json = true;
+        case "--size-mib" -> size = positive(a, value(args, ++i, a, "N")) << 20;
+        case "--reps" -> reps = (int) Math.min(positive(a, value(args, ++i, a, "N")), 100_000);
+        case "--warmup" -> {
+          String v = value(args, ++i, a, "N");
+          try {
+            warmup = Integer.parseInt(v);
+          } catch (NumberFormatException e) {
+            warmup = -1;
+          }
+          if (warmup < 0) {
+            throw new Main.UsageException("--warmup needs a count >= 0, got '" + v + "'");
+          }
+        }
+        case "--only" -> {
+          only = new LinkedHashSet<>();
+          for (String name : value(args, ++i, a, "LIST").split(",")) {
+            if (!ALL.contains(name.strip())) {
+              throw new Main.UsageException(
+                  "--only: unknown comparison '" + name + "' (choose from " + ALL + ")");
+            }
+            only.add(name.strip());
+          }
+        }
+        case "--ray-address" -> address = value(args, ++i, a, "HOST:PORT");
+        default -> throw new Main.UsageException("unknown option " + a);
+      }
+    }
+    if (size != null) {
+      settings = settings.withSize(size);
+    }
+    if (reps != null) {
+      settings = settings.withReps(reps);
+    }
+    if (warmup != null) {
+      settings = settings.withWarmup(warmup);
+    }
+    if (address == null) {
+      String env = System.getProperty("rtensor.ray.address", System.getenv("RTENSOR_RAY_ADDRESS"));
+      address = env == null || env.isBlank() ? null : env;
+    }
+    return new Options(settings, only, json, address, false);
+  }
+
+  private static String value(String[] args, int i, String flag, String what)
+      throws Main.UsageException {
+    if (i >= args.length) {
+      throw new Main.UsageException(flag + " needs " + what);
+    }
+    return args[i];
+  }
+
+  private static long positive(String flag, String v) throws Main.UsageException {
+    try {
+      long n = Long.parseLong(v);
+      if (n >= 1 && n <= 1L << 20) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new Main.UsageException(flag + " needs a whole number >= 1, got '" + v + "'");
+  }
+
+  @Override
+  public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
+    Options options = parse(args);
+    if (options.help()) {
+      usage(out);
+      return 0;
+    }
+    Settings s = options.settings();
+    Map<String, String> machine = Machine.describe();
+    if (!options.json()) {
+      out.println("machine: " + Machine.oneLine(machine));
+      out.printf(
+          Locale.ROOT,
+          "settings: %s, %d warm-up + %d reps of each, medians%n%n",
+          s.preset(),
+          s.warmup(),
+          s.reps());
+    }
+    List<Comparison> results = new ArrayList<>();
+    boolean failed = false;
+    for (String name : options.only()) {
+      err.println("bench: " + name + " ...");
+      Comparison c;
+      try {
+        c =
+            switch (name) {
+              case "codec" -> codec(s);
+              case "flight" -> flight(s);
+              case "ray" -> ray(s, options.rayAddress());
+              case "d2h" -> d2h(s);
+              default -> throw new IllegalStateException(name);
+            };
+      } catch (Exception e) {
+        failed = true;
+        err.println("bench: " + name + " failed: " + e);
+        e.printStackTrace(err);
+        c = Comparison.skipped(name, name, "-", Double.NaN, "failed: " + e);
+      }
+      results.add(c);
+    }
+    if (options.json()) {
+      out.print(Report.json(machine, s.asMap(), results));
+    } else {
+      out.print(Report.table(results));
+    }
+    return failed ? 1 : 0;
+  }
+
+  /** {@code 1 GiB}, {@code 16 MiB}, {@code 1.5 MiB}, {@code 64 KiB}. */
+  static String size(long bytes) {
+    if (bytes >= 1L << 30 && bytes % (1L << 30) == 0) {
+      return (bytes >> 30) + " GiB";
+    } else if (bytes >= 1L << 20) {
+      return bytes % (1 << 20) == 0
+          ? (bytes >> 20) + " MiB"
+          : String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+    } else if (bytes % 1024 == 0) {
+      return (bytes >> 10) + " KiB";
+    }
+    return bytes + " B";
+  }
+
+  static Comparison codec(Settings s) throws Exception {
+    try (CodecWorkload w = CodecWorkload.ofBytes(s.codecBytes())) {
+      double[] t = Timing.compare(s.warmup(), s.reps(), w::encodeDecode, w::twoPlainCopies);
+      return Comparison.measured(
+          "codec",
+          "Arrow IPC encode+decode, " + size(w.bytes()) + " shard",
+          t[0],
+          "memcpy x2 (to byte[], back to Arrow)",
+          t[1],
+          w.bytes(),
+          CodecWorkload.GOAL);
+    }
+  }
+
+  static Comparison flight(Settings s) throws Exception {
+    long shardBytes = Math.max(4, s.flightBytes() / FLIGHT_SHARDS / 4 * 4);
+    try (FlightWorkload w = new FlightWorkload(FLIGHT_SHARDS, shardBytes, 0, List.of())) {
+      double[] t = Timing.compare(s.warmup(), s.reps(), w::flightFetch, w::rawSocket);
+      return Comparison.measured(
+          "flight",
+          "Flight fetch, " + FLIGHT_SHARDS + " x " + size(shardBytes) + " from a worker JVM",
+          t[0],
+          "raw Java socket copy, same JVMs",
+          t[1],
+          w.bytes(),
+          FlightWorkload.GOAL);
+    }
+  }
+
+  private static final String RAY_SUBJECT = "Ray object store put+get";
+  private static final String RAY_BASELINE = "Python ray.put+ray.get";
+
+  static Comparison ray(Settings s, String address) throws Exception {
+    String subject = RAY_SUBJECT + ", " + size(s.rayBytes()) + ", Java actors";
+    if (!Ray.isInitialized()) {
+      if (address == null) {
+        return Comparison.skipped(
+            "ray",
+            subject,
+            RAY_BASELINE,
+            RayPutGetWorkload.GOAL,
+            "no Ray head (set RTENSOR_RAY_ADDRESS or --ray-address; scripts/ray-head start)");
+      }
+      String unreachable = unreachable(address);
+      if (unreachable != null) {
+        return Comparison.skipped(
+            "ray",
+            subject,
+            RAY_BASELINE,
+            RayPutGetWorkload.GOAL,
+            "no Ray head reachable at " + address + " (" + unreachable + ")");
+      }
+    }
+    if (Ray.isInitialized()) {
+      // This JVM is connected already (a test, an embedding controller): that is the head to use.
+      address = System.getProperty("ray.address", address);
+    }
+    Path root = Path.of(System.getProperty("rtensor.root", "."));
+    RayConnection connection =
+        Ray.isInitialized() ? null : RayConnection.builder().address(address).connect();
+    try (RayPutGetWorkload w = new RayPutGetWorkload(s.rayBytes(), root, address)) {
+      double[] t = Timing.compare(s.warmup(), s.reps(), w::javaPutGet, w::pythonPutGet);
+      return Comparison.measured(
+          "ray",
+          subject,
+          t[0],
+          RAY_BASELINE + ", Python actors",
+          t[1],
+          w.bytes(),
+          RayPutGetWorkload.GOAL);
+    } finally {
+      if (connection != null) {
+        connection.close();
+      }
+    }
+  }
+
+  /** Null when a TCP connection to {@code host:port} opens within 2 s, else why not. */
+  private static String unreachable(String address) {
+    int colon = address.lastIndexOf(':');
+    if (colon <= 0) {
+      return "not HOST:PORT";
+    }
+    try (Socket socket = new Socket()) {
+      socket.connect(
+          new InetSocketAddress(
+              address.substring(0, colon), Integer.parseInt(address.substring(colon + 1))),
+          2000);
+      return null;
+    } catch (IOException | IllegalArgumentException e) {
+      return e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+  }
+
+  static Comparison d2h(Settings s) throws Exception {
+    String subject = "D2H into pinned Arrow memory (ChunkedCopier), " + size(s.d2hBytes());
+    String baseline = "raw cuMemcpyDtoHAsync into cuMemAllocHost";
+    // The goal applies from 64 MiB (smaller copies are latency-bound).
+    double goal = s.d2hBytes() >= 64L << 20 ? D2hWorkload.GOAL : Double.NaN;
+    Device device;
+    try {
+      device = D2hWorkload.cudaDevice();
+    } catch (D2hWorkload.NoDeviceException e) {
+      return Comparison.skipped(
+          "d2h", subject, baseline, goal, "no CUDA GPU (" + e.getMessage() + ")");
+    }
+    try (D2hWorkload w = new D2hWorkload(device, s.d2hBytes())) {
+      double[] t =
+          Timing.compare(
+              Math.max(2, s.warmup()), s.reps(), w::pinnedArrowChunked, w::baselineRawPinned);
+      if (!w.pinnedCopiedRight()) {
+        throw new IllegalStateException("wrong bytes after the device-to-host copy");
+      }
+      return Comparison.measured(
+          "d2h", subject + " on " + device.name(), t[0], baseline, t[1], w.bytes(), goal);
+    }
+  }
+}

@@ -1,0 +1,203 @@
+package io.rtensor.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ray.api.Ray;
+import io.rtensor.bench.D2hWorkload;
+import io.rtensor.testing.RayTestCluster;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** {@code ./rtensor bench}: its command line, and real runs of its comparisons at tiny sizes. */
+class BenchCommandTest {
+  private record Run(int code, String out, String err) {}
+
+  private static Run run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    String[] full = new String[args.length + 1];
+    full[0] = "bench";
+    System.arraycopy(args, 0, full, 1, args.length);
+    int code =
+        Main.run(
+            full,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void helpPrintsUsageAndBadCommandLinesExitTwo() {
+    Run help = run("--help");
+    assertEquals(0, help.code());
+    assertTrue(help.out().startsWith("usage: ./rtensor bench"), help.out());
+    for (List<String> bad :
+        List.of(
+            List.of("--bogus"),
+            List.of("extra"),
+            List.of("--reps"),
+            List.of("--reps", "0"),
+            List.of("--reps", "many"),
+            List.of("--size-mib", "-1"),
+            List.of("--warmup", "-2"),
+            List.of("--only", "codec,nope"),
+            List.of("--quick", "--full"),
+            List.of("--ray-address"))) {
+      Run r = run(bad.toArray(String[]::new));
+      assertEquals(2, r.code(), bad + ": " + r.err());
+      assertTrue(r.err().startsWith("rtensor bench: "), r.err());
+      assertEquals("", r.out(), bad.toString());
+    }
+  }
+
+  @Test
+  void optionsSetSizesRepsAndComparisons() throws Exception {
+    BenchCommand.Options quick = BenchCommand.parse(new String[0]);
+    assertEquals("quick", quick.settings().preset());
+    assertEquals(BenchCommand.ALL, List.copyOf(quick.only()));
+    assertFalse(quick.json());
+
+    BenchCommand.Options o =
+        BenchCommand.parse(
+            new String[] {
+              "--full",
+              "--size-mib",
+              "2",
+              "--reps",
+              "7",
+              "--warmup",
+              "0",
+              "--only",
+              "flight,codec",
+              "--json",
+              "--ray-address",
+              "127.0.0.1:1"
+            });
+    assertEquals("full", o.settings().preset());
+    assertEquals(2L << 20, o.settings().codecBytes());
+    assertEquals(2L << 20, o.settings().flightBytes());
+    assertEquals(2L << 20, o.settings().rayBytes());
+    assertEquals(2L << 20, o.settings().d2hBytes());
+    assertEquals(7, o.settings().reps());
+    assertEquals(0, o.settings().warmup());
+    assertEquals(List.of("flight", "codec"), List.copyOf(o.only()));
+    assertTrue(o.json());
+    assertEquals("127.0.0.1:1", o.rayAddress());
+    assertEquals(1L << 30, BenchCommand.parse(new String[] {"--full"}).settings().flightBytes());
+    assertEquals("64 KiB", BenchCommand.size(64 << 10));
+    assertEquals("1 GiB", BenchCommand.size(1L << 30));
+  }
+
+  @Test
+  void jsonReportsTheCpuComparisonsMeasuredBesideTheirBaselines() throws Exception {
+    Run r =
+        run(
+            "--json",
+            "--only",
+            "codec,flight,d2h",
+            "--size-mib",
+            "1",
+            "--reps",
+            "2",
+            "--warmup",
+            "1");
+    assertEquals(0, r.code(), r.err());
+    JsonNode json = new ObjectMapper().readTree(r.out());
+    for (String field : List.of("cpu", "cores", "memory", "os", "jvm", "load", "date", "gpu")) {
+      assertFalse(json.path("machine").path(field).asText().isEmpty(), field + ": " + r.out());
+    }
+    assertEquals(2, json.path("settings").path("reps").asInt());
+    JsonNode results = json.path("results");
+    assertEquals(3, results.size(), r.out());
+
+    JsonNode codec = results.get(0);
+    assertEquals("codec", codec.path("name").asText());
+    assertEquals("ran", codec.path("status").asText());
+    assertEquals(1L << 20, codec.path("bytes").asLong());
+    assertTrue(codec.path("subjectMs").asDouble() > 0, r.out());
+    assertTrue(codec.path("baselineMs").asDouble() > 0, r.out());
+    assertEquals(
+        codec.path("baselineMs").asDouble() / codec.path("subjectMs").asDouble(),
+        codec.path("ratio").asDouble(),
+        1e-3 * codec.path("ratio").asDouble());
+    assertEquals(0.8, codec.path("goal").asDouble(), 1e-9);
+    assertTrue(codec.path("met").isBoolean(), r.out());
+
+    JsonNode flight = results.get(1);
+    assertEquals("flight", flight.path("name").asText());
+    assertEquals("ran", flight.path("status").asText());
+    assertEquals(1L << 20, flight.path("bytes").asLong(), "64 shards of 16 KiB");
+    assertTrue(flight.path("subject").asText().contains("64 x 16 KiB"), r.out());
+    assertTrue(flight.path("subjectMs").asDouble() > 0 && flight.path("ratio").asDouble() > 0);
+
+    JsonNode d2h = results.get(2);
+    if (D2hWorkload.cudaDeviceName().isEmpty()) {
+      assertEquals("skipped", d2h.path("status").asText(), r.out());
+      assertTrue(d2h.path("reason").asText().startsWith("no CUDA GPU ("), r.out());
+    } else {
+      assertEquals("ran", d2h.path("status").asText(), r.out());
+    }
+  }
+
+  @Test
+  void tableShowsEachSubjectBesideItsBaselineAndSaysWhyARowWasSkipped() {
+    // Without a Ray connection in this JVM the Ray row is skipped: no head answers at port 1.
+    boolean raySkips = !Ray.isInitialized();
+    Run r =
+        run(
+            "--only",
+            raySkips ? "codec,flight,ray" : "codec,flight",
+            "--size-mib",
+            "1",
+            "--reps",
+            "1",
+            "--warmup",
+            "0",
+            "--ray-address",
+            "127.0.0.1:1");
+    assertEquals(0, r.code(), r.err());
+    List<String> lines = r.out().lines().toList();
+    assertTrue(lines.get(0).startsWith("machine: cpu: "), r.out());
+    String header = lines.stream().filter(l -> l.startsWith("subject")).findFirst().orElseThrow();
+    assertTrue(header.matches("subject +time +baseline +time +ratio +goal"), header);
+    String codec = row(lines, "Arrow IPC encode+decode, 1 MiB shard");
+    assertTrue(
+        codec.contains("memcpy x2") && codec.matches(".* ms .* ms +\\d+\\.\\d\\dx +>= 0\\.80 .*"),
+        codec);
+    String flight = row(lines, "Flight fetch, 64 x 16 KiB from a worker JVM");
+    assertTrue(flight.contains("raw Java socket copy") && flight.contains(">= 0.60"), flight);
+    if (raySkips) {
+      String ray = row(lines, "Ray object store put+get");
+      assertTrue(ray.contains("skipped: no Ray head reachable at 127.0.0.1:1"), ray);
+    }
+  }
+
+  private static String row(List<String> lines, String start) {
+    return lines.stream()
+        .filter(l -> l.startsWith(start))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no row " + start + " in " + lines));
+  }
+
+  @Test
+  @Tag("ray")
+  void rayRowMeasuresTheObjectStoreBesidePythonOnARealHead() throws Exception {
+    RayTestCluster.connect();
+    Run r = run("--json", "--only", "ray", "--size-mib", "1", "--reps", "2", "--warmup", "1");
+    assertEquals(0, r.code(), r.err());
+    JsonNode ray = new ObjectMapper().readTree(r.out()).path("results").get(0);
+    assertEquals("ran", ray.path("status").asText(), r.out());
+    assertEquals(1L << 20, ray.path("bytes").asLong());
+    assertTrue(ray.path("subjectMs").asDouble() > 0 && ray.path("baselineMs").asDouble() > 0);
+    assertEquals(0.7, ray.path("goal").asDouble(), 1e-9);
+  }
+}
