@@ -29,8 +29,15 @@ import org.apache.arrow.memory.BufferAllocator;
  * <p>A worker's plane owns its local server ({@link Builder#localServer}): its puts store locally
  * and its fetches of its own shards read them in place. A process without a server (the controller)
  * puts to a chosen worker ({@link Builder#putTarget}). Fetches are split into requests of at most
- * {@link Builder#shardsPerRequest} shards and run concurrently across workers; a request that fails
- * to connect is retried with exponential backoff, any other error is not.
+ * {@link Builder#shardsPerRequest} shards and {@link Builder#bytesPerRequest} bytes and run
+ * concurrently ({@link Builder#concurrency}) across and within workers; a request that fails to
+ * connect is retried with exponential backoff, any other error is not.
+ *
+ * <p>The bytes of a fetched shard are copied once in user space: the server hands its stored
+ * buffers to gRPC without copying (Flight's zero-copy write), and the client reads each DoGet
+ * message body from gRPC's receive buffers straight into the destination allocator, where the
+ * decoded tensors slice it (see {@code internal.DoGetReader}). Everything else is plain Flight:
+ * DoGet of a ticket of shard ids, the session secret on every call.
  */
 public final class FlightDataPlane implements DataPlane {
   private final BufferAllocator allocator;
@@ -134,8 +141,7 @@ public final class FlightDataPlane implements DataPlane {
         }
         continue;
       }
-      for (int i = 0; i < ids.size(); i += shardsPerRequest) {
-        List<String> chunk = ids.subList(i, Math.min(ids.size(), i + shardsPerRequest));
+      for (List<String> chunk : chunks(ids, sizes)) {
         futures.add(
             executor.submit(() -> withRetries(location, c -> c.get(chunk, target, limits))));
         futureLocations.add(location);
@@ -164,6 +170,29 @@ public final class FlightDataPlane implements DataPlane {
     if (failure != null || !missing.isEmpty()) {
       out.values().forEach(TensorBatch::close);
       throw failure != null ? failure : new MissingShardsException(missing);
+    }
+    return out;
+  }
+
+  /**
+   * {@code ids} in order, cut into requests of at most {@link Builder#shardsPerRequest} shards and
+   * {@link Builder#bytesPerRequest} bytes (a larger shard goes alone).
+   */
+  private List<List<String>> chunks(List<String> ids, Map<String, Long> sizes) {
+    List<List<String>> out = new ArrayList<>();
+    int start = 0;
+    long bytes = 0;
+    for (int i = 0; i < ids.size(); i++) {
+      long size = Math.max(0, sizes.getOrDefault(ids.get(i), 0L));
+      if (i > start && (i - start >= shardsPerRequest || bytes + size > bytesPerRequest)) {
+        out.add(ids.subList(start, i));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    if (start < ids.size()) {
+      out.add(ids.subList(start, ids.size()));
     }
     return out;
   }

@@ -238,9 +238,12 @@ public final class FlightShardServer implements AutoCloseable {
                   .toRuntimeException());
           return;
         }
-        try (BufferAllocator scratch =
-                owner.allocator.newChildAllocator("doget", 0, Long.MAX_VALUE);
-            VectorSchemaRoot root = VectorSchemaRoot.create(FlightWire.SCHEMA, scratch)) {
+        // Zero-copy write: gRPC sends the message buffers themselves, retained until written,
+        // instead of copying each message into its own buffers first. So they come from the
+        // server's allocator (closed after the transport), not from one closed with this call.
+        BufferAllocator scratch = owner.allocator;
+        try (VectorSchemaRoot root = VectorSchemaRoot.create(FlightWire.SCHEMA, scratch)) {
+          listener.setUseZeroCopy(true);
           listener.start(root);
           // A large shard goes alone, as stored (no copy); small ones are packed into messages
           // of up to PACK_BYTES, one copy, so per-message costs do not dominate.

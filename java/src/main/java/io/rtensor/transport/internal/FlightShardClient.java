@@ -2,6 +2,13 @@ package io.rtensor.transport.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.BadShardRequestException;
@@ -15,10 +22,16 @@ import io.rtensor.wire.DecodeLimits;
 import io.rtensor.wire.ShardCodec;
 import io.rtensor.wire.WireFormatException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.arrow.flatbuf.MessageHeader;
 import org.apache.arrow.flight.Action;
 import org.apache.arrow.flight.AsyncPutListener;
 import org.apache.arrow.flight.FlightCallHeaders;
@@ -27,22 +40,30 @@ import org.apache.arrow.flight.FlightDescriptor;
 import org.apache.arrow.flight.FlightGrpcUtils;
 import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.FlightStatusCode;
-import org.apache.arrow.flight.FlightStream;
 import org.apache.arrow.flight.HeaderCallOption;
 import org.apache.arrow.flight.Result;
-import org.apache.arrow.flight.Ticket;
+import org.apache.arrow.flight.grpc.StatusUtils;
+import org.apache.arrow.flight.impl.Flight;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.ipc.message.MessageSerializer;
+import org.apache.arrow.vector.types.pojo.Schema;
 
 /** A client of one {@link io.rtensor.transport.FlightShardServer}. Thread-safe. */
 public final class FlightShardClient implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int RECEIVE_WINDOW = 64 << 20;
+  private static final Metadata.Key<String> AUTH_KEY =
+      Metadata.Key.of(FlightWire.AUTH_HEADER, Metadata.ASCII_STRING_MARSHALLER);
   private final String address;
   private final BufferAllocator allocator;
+  private final ManagedChannel channel;
   private final FlightClient client;
   private final HeaderCallOption auth;
+  private final String bearer;
 
   /** A client of the server at {@code host:port}; {@code secret} null sends no token. */
   public FlightShardClient(String address, BufferAllocator parent, String secret) {
@@ -51,18 +72,19 @@ public final class FlightShardClient implements AutoCloseable {
     this.allocator = parent.newChildAllocator("flight-client " + address, 0, Long.MAX_VALUE);
     // A large HTTP/2 receive window: with gRPC's default (1 MiB, grown slowly by BDP probes) a
     // 16 MiB shard takes many window-update round trips.
-    this.client =
-        FlightGrpcUtils.createFlightClient(
-            allocator,
-            NettyChannelBuilder.forAddress(
-                    address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
-                .usePlaintext()
-                .flowControlWindow(RECEIVE_WINDOW)
-                .maxInboundMessageSize(Integer.MAX_VALUE)
-                .build());
+    String host = address.substring(0, colon);
+    int port = Integer.parseInt(address.substring(colon + 1));
+    this.channel =
+        NettyChannelBuilder.forAddress(host, port)
+            .usePlaintext()
+            .flowControlWindow(RECEIVE_WINDOW)
+            .maxInboundMessageSize(Integer.MAX_VALUE)
+            .build();
+    this.client = FlightGrpcUtils.createFlightClient(allocator, channel);
+    this.bearer = secret == null ? null : FlightWire.BEARER + secret;
     FlightCallHeaders headers = new FlightCallHeaders();
     if (secret != null) {
-      headers.insert(FlightWire.AUTH_HEADER, FlightWire.BEARER + secret);
+      headers.insert(FlightWire.AUTH_HEADER, bearer);
     }
     this.auth = new HeaderCallOption(headers);
   }
@@ -73,39 +95,153 @@ public final class FlightShardClient implements AutoCloseable {
 
   /**
    * Fetches {@code ids} in one DoGet; the batches are decoded into {@code target} (their tensors
-   * share the received bytes) and owned by the caller.
+   * share the received bytes, copied once from gRPC's buffers into {@code target}: see {@link
+   * DoGetReader}) and owned by the caller.
    */
   public Map<String, TensorBatch> get(
       List<String> ids, BufferAllocator target, DecodeLimits limits) {
-    Map<String, TensorBatch> out = new LinkedHashMap<>();
-    try (FlightStream stream = client.getStream(new Ticket(FlightWire.encodeIds(ids)), auth)) {
-      while (stream.next()) {
-        VectorSchemaRoot root = stream.getRoot();
-        for (FlightWire.Row r : FlightWire.rows(root)) {
-          TensorBatch b = ShardCodec.decode(r.data(), r.offset(), r.length(), target, limits);
-          TensorBatch previous = out.put(r.id(), b);
-          if (previous != null) {
-            previous.close();
+    Flight.Ticket ticket =
+        Flight.Ticket.newBuilder()
+            .setTicket(ByteString.copyFrom(FlightWire.encodeIds(ids)))
+            .build();
+    ClientCall<Flight.Ticket, InputStream> call =
+        channel.newCall(DoGetReader.DO_GET, CallOptions.DEFAULT);
+    GetListener listener = new GetListener(call, target, limits);
+    Metadata headers = new Metadata();
+    if (bearer != null) {
+      headers.put(AUTH_KEY, bearer);
+    }
+    call.start(listener, headers);
+    call.sendMessage(ticket);
+    call.halfClose();
+    call.request(1);
+    Map<String, TensorBatch> out;
+    try {
+      out = listener.result.get();
+    } catch (InterruptedException e) {
+      call.cancel("interrupted", e);
+      listener.awaitClose();
+      Thread.currentThread().interrupt();
+      throw new DataPlaneException(address, "interrupted while fetching", e);
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof StatusRuntimeException s) {
+        throw map(StatusUtils.fromGrpcRuntimeException(s));
+      }
+      if (c instanceof WireFormatException w) {
+        throw new DataPlaneException(address, "server sent a corrupt shard: " + w.getMessage(), w);
+      }
+      if (c instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new DataPlaneException(address, "fetch failed: " + c, c);
+    }
+    if (out.size() != ids.size()) {
+      out.values().forEach(TensorBatch::close);
+      throw new DataPlaneException(
+          address, "server sent " + out.size() + " of " + ids.size() + " shards");
+    }
+    return out;
+  }
+
+  /**
+   * Decodes a DoGet's messages as they arrive (one at a time, on gRPC's executor) and completes
+   * {@link #result} when the call closes; on any failure it frees what it decoded.
+   */
+  private final class GetListener extends ClientCall.Listener<InputStream> {
+    final CompletableFuture<Map<String, TensorBatch>> result = new CompletableFuture<>();
+    private final ClientCall<Flight.Ticket, InputStream> call;
+    private final BufferAllocator target;
+    private final DecodeLimits limits;
+    private final Map<String, TensorBatch> out = new LinkedHashMap<>();
+    private VectorSchemaRoot root;
+    private Throwable failure;
+
+    GetListener(
+        ClientCall<Flight.Ticket, InputStream> call, BufferAllocator target, DecodeLimits limits) {
+      this.call = call;
+      this.target = target;
+      this.limits = limits;
+    }
+
+    @Override
+    public void onMessage(InputStream message) {
+      if (failure != null) {
+        return;
+      }
+      try (DoGetReader.Frame f = DoGetReader.read(message, target)) {
+        switch (f.header().headerType()) {
+          case MessageHeader.Schema -> {
+            Schema schema = MessageSerializer.deserializeSchema(f.header());
+            if (root != null || !FlightWire.SCHEMA.equals(schema)) {
+              throw new DataPlaneException(
+                  address, "server sent an unexpected schema " + schema + " in a shard stream");
+            }
+            root = VectorSchemaRoot.create(FlightWire.SCHEMA, target);
           }
+          case MessageHeader.RecordBatch -> {
+            if (root == null) {
+              throw new DataPlaneException(address, "server sent a record batch before a schema");
+            }
+            try (ArrowRecordBatch rb = f.recordBatch(target)) {
+              new VectorLoader(root).load(rb);
+            }
+            for (FlightWire.Row r : FlightWire.rows(root)) {
+              TensorBatch b = ShardCodec.decode(r.data(), r.offset(), r.length(), target, limits);
+              TensorBatch previous = out.put(r.id(), b);
+              if (previous != null) {
+                previous.close();
+              }
+            }
+            root.clear();
+          }
+          default ->
+              throw new DataPlaneException(
+                  address, "server sent IPC message type " + f.header().headerType());
         }
+        call.request(1);
+      } catch (IOException e) {
+        fail(new DataPlaneException(address, "server sent a malformed message: " + e, e));
+      } catch (IllegalArgumentException e) {
+        fail(
+            new DataPlaneException(address, "server sent a malformed batch: " + e.getMessage(), e));
+      } catch (RuntimeException | Error e) {
+        fail(e);
       }
-      if (out.size() != ids.size()) {
-        throw new DataPlaneException(
-            address, "server sent " + out.size() + " of " + ids.size() + " shards");
+    }
+
+    private void fail(Throwable t) {
+      failure = t;
+      call.cancel("the client could not read the stream", t);
+    }
+
+    @Override
+    public void onClose(Status status, Metadata trailers) {
+      if (root != null) {
+        root.close();
       }
-      return out;
-    } catch (FlightRuntimeException e) {
-      out.values().forEach(TensorBatch::close);
-      throw map(e);
-    } catch (WireFormatException e) {
-      out.values().forEach(TensorBatch::close);
-      throw new DataPlaneException(address, "server sent a corrupt shard: " + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      out.values().forEach(TensorBatch::close);
-      throw e;
-    } catch (Exception e) {
-      out.values().forEach(TensorBatch::close);
-      throw new DataPlaneException(address, "fetch failed: " + e, e);
+      Throwable error = failure;
+      if (error == null && !status.isOk()) {
+        error = status.asRuntimeException(trailers);
+      }
+      if (error != null) {
+        out.values().forEach(TensorBatch::close);
+        out.clear();
+        result.completeExceptionally(error);
+      } else {
+        result.complete(out);
+      }
+    }
+
+    /** Waits (uninterruptibly, a while) for onClose after a cancel, so nothing is left behind. */
+    void awaitClose() {
+      try {
+        result.handle((r, t) -> null).get(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (ExecutionException | TimeoutException e) {
+        // gave up waiting
+      }
     }
   }
 

@@ -29,6 +29,10 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * writes it), so one Flight stream carries shards of any schema and a stored shard is sent as it is
  * stored, never re-encoded. Tickets and action bodies are shard ids, UTF-8, one per line. Action
  * results are small JSON objects.
+ *
+ * <p>In a DoGet a shard of at least 1 MiB travels alone in its record batch, its stored buffer sent
+ * without a copy; smaller ones are packed, one copy, into record batches of up to 4 MiB. The client
+ * reads the messages with {@link DoGetReader}, landing each body in the caller's allocator.
  */
 public final class FlightWire {
   /** Header carrying the session secret: {@code authorization: Bearer <secret>}. */
