@@ -1,16 +1,23 @@
 package io.rtensor.jmh;
 
+import io.ray.api.ObjectRef;
+import io.ray.api.Ray;
 import io.rtensor.rtensor.Remotizer;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.RayObjectStorePlane;
+import io.rtensor.wire.ShardCodec;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 
-/** The Java actors of {@link RayObjectStoreBenchmark}: put shards, localize them, free them. */
+/**
+ * The Java actors of {@link RayObjectStoreBenchmark}: put shards, localize them, free them; and the
+ * timed phases that {@link RayObjectStoreBreakdown} reports.
+ */
 public class BenchShardActor {
   private final BufferAllocator allocator = new RootAllocator();
   private final RayObjectStorePlane plane = new RayObjectStorePlane();
@@ -19,17 +26,23 @@ public class BenchShardActor {
 
   public BenchShardActor() {}
 
-  /** {@code count} uint8 shards of {@code bytes} bytes each, as handles. */
-  public List<Object> produce(int count, long bytes) {
+  private Tensor payload(long bytes) {
     if (payload == null || payload.byteSize() != bytes) {
       if (payload != null) {
         payload.close();
       }
       payload = Tensor.allocate(allocator, DType.UINT8, Shape.of(bytes));
     }
+    return payload;
+  }
+
+  /** {@code count} uint8 shards of {@code bytes} bytes each, as handles. */
+  @SuppressWarnings("unchecked")
+  public List<Object> produce(int count, long bytes) {
+    Tensor t = payload(bytes);
     List<Object> out = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
-      out.add(payload);
+      out.add(t);
     }
     return (List<Object>) remotizer.remotize(out);
   }
@@ -47,5 +60,69 @@ public class BenchShardActor {
   /** Frees the shards. */
   public long clear(List<Object> handles) {
     return remotizer.clearAll(handles).values().stream().mapToLong(r -> r.cleared()).sum();
+  }
+
+  /** Nothing: an actor call's own cost. */
+  public long noop() {
+    return 0;
+  }
+
+  /**
+   * Encodes and puts {@code count} shards of {@code bytes} bytes as the plane does, timing each
+   * phase: element 0 is {@code long[] {encode ns, Ray.put ns}}, the rest the object references.
+   * With {@code reuse}, a large array is reused as the plane does; else each shard gets a new one.
+   */
+  public List<Object> timedPut(int count, long bytes, boolean reuse) {
+    Tensor t = payload(bytes);
+    byte[][] kept = new byte[1][];
+    long encode = 0;
+    long put = 0;
+    List<Object> out = new ArrayList<>(count + 1);
+    out.add(null);
+    for (int i = 0; i < count; i++) {
+      long t0 = System.nanoTime();
+      byte[] b;
+      try (TensorBatch batch = TensorBatch.of("tensor", t.share())) {
+        b =
+            ShardCodec.encode(
+                batch, n -> kept[0] != null && kept[0].length == n ? kept[0] : new byte[n]);
+      }
+      long t1 = System.nanoTime();
+      out.add(Ray.put(b));
+      long t2 = System.nanoTime();
+      kept[0] = reuse && b.length >= (1 << 20) ? b : null;
+      encode += t1 - t0;
+      put += t2 - t1;
+    }
+    out.set(0, new long[] {encode, put});
+    return out;
+  }
+
+  /** Gets the objects in one {@code Ray.get}, decodes and closes them: {get, decode, close} ns. */
+  @SuppressWarnings("unchecked")
+  public long[] timedGet(List<Object> refs) {
+    List<ObjectRef<byte[]>> list = new ArrayList<>(refs.size());
+    refs.forEach(r -> list.add((ObjectRef<byte[]>) r));
+    long t0 = System.nanoTime();
+    List<byte[]> got = Ray.get(list);
+    long t1 = System.nanoTime();
+    List<TensorBatch> decoded = new ArrayList<>(got.size());
+    for (int i = 0; i < got.size(); i++) {
+      decoded.add(ShardCodec.decode(got.get(i), allocator));
+      got.set(i, null);
+    }
+    long t2 = System.nanoTime();
+    decoded.forEach(TensorBatch::close);
+    long t3 = System.nanoTime();
+    return new long[] {t1 - t0, t2 - t1, t3 - t2};
+  }
+
+  /** Frees objects by reference. */
+  @SuppressWarnings("unchecked")
+  public long free(List<Object> refs) {
+    List<ObjectRef<?>> list = new ArrayList<>(refs.size());
+    refs.forEach(r -> list.add((ObjectRef<?>) r));
+    Ray.internal().free(list, false);
+    return list.size();
   }
 }

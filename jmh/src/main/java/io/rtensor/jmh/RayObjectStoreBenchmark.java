@@ -1,6 +1,7 @@
 package io.rtensor.jmh;
 
 import io.ray.api.ActorHandle;
+import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
 import io.rtensor.scheduler.ray.RayConnection;
 import java.io.BufferedReader;
@@ -26,11 +27,21 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * A 64 MiB shard put by one Java actor and localized by another through the Ray object store plane
- * ({@code javaActorsPutGet64MiB}, including the free), against the baseline of Python {@code
- * ray.put} + {@code ray.get} of a 64 MiB numpy array between two Python actors on the same cluster
- * ({@code pythonActorsPutGet64MiB}, driven through {@code jmh/src/main/python/
- * ray_put_get_baseline.py}). The claim: Java throughput at least 0.7x Python's. Also {@code
- * javaActors10kSmallShards}: 10,000 shards of 4 KiB put, localized in one batch and freed.
+ * ({@code javaActorsPutGet64MiB}), against the baseline of Python {@code ray.put} + {@code ray.get}
+ * of a 64 MiB numpy array between two Python actors on the same cluster ({@code
+ * pythonActorsPutGet64MiB}, driven through {@code jmh/src/main/python/ray_put_get_baseline.py}).
+ * The claim: Java throughput at least 0.7x Python's. Also {@code javaActors10kSmallShards}: 10,000
+ * shards of 4 KiB put, localized in one batch and freed.
+ *
+ * <p>What one operation is, on both sides: the driver asks the producer actor to put (its reply
+ * carries the references), then asks the consumer actor to get them, and waits for its answer; two
+ * awaited actor calls. The Java producer encodes the tensor as an Arrow IPC shard and puts it; the
+ * Java consumer gets it, decodes it into Arrow memory it owns (a usable {@code Tensor}) and closes
+ * it. The Python producer puts the numpy array (pickle 5, the buffer out of band); the Python
+ * consumer's {@code ray.get} maps the plasma buffer read-only (no copy). The free: Python drops its
+ * references ({@code del refs}) and Ray releases the object asynchronously; Java sends the clear to
+ * the producer without waiting for it, so the free runs in the producer before its next put (its
+ * time is counted, the round trip of the reply is not).
  *
  * <p>Needs the project's Ray head ({@code scripts/ray-head start}, then export {@code
  * scripts/ray-head env}). Run: {@code java @etc/jvm.args -Drtensor.root=$PWD -cp
@@ -54,6 +65,7 @@ public class RayObjectStoreBenchmark {
   private Process python;
   private Writer toPython;
   private BufferedReader fromPython;
+  private ObjectRef<Long> lastClear;
 
   @Setup(Level.Trial)
   public void setUp() throws Exception {
@@ -83,6 +95,9 @@ public class RayObjectStoreBenchmark {
 
   @TearDown(Level.Trial)
   public void tearDown() throws Exception {
+    if (lastClear != null) {
+      lastClear.get();
+    }
     toPython.close();
     if (!python.waitFor(30, TimeUnit.SECONDS)) {
       python.destroyForcibly();
@@ -105,7 +120,7 @@ public class RayObjectStoreBenchmark {
   private long roundTrip(int count, long bytes) {
     List<Object> handles = producer.task(BenchShardActor::produce, count, bytes).remote().get();
     long n = consumer.task(BenchShardActor::consume, handles).remote().get();
-    producer.task(BenchShardActor::clear, handles).remote().get();
+    lastClear = producer.task(BenchShardActor::clear, handles).remote(); // runs before the next put
     return n;
   }
 
