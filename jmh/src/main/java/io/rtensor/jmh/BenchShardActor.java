@@ -9,6 +9,8 @@ import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.RayObjectStorePlane;
 import io.rtensor.wire.ShardCodec;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
@@ -19,6 +21,7 @@ import org.apache.arrow.memory.RootAllocator;
  * timed phases that {@link RayObjectStoreBreakdown} reports.
  */
 public class BenchShardActor {
+  private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
   private final BufferAllocator allocator = new RootAllocator();
   private final RayObjectStorePlane plane = new RayObjectStorePlane();
   private final Remotizer remotizer = new Remotizer(plane, null, allocator);
@@ -69,17 +72,21 @@ public class BenchShardActor {
 
   /**
    * Encodes and puts {@code count} shards of {@code bytes} bytes as the plane does, timing each
-   * phase: element 0 is {@code long[] {encode ns, Ray.put ns}}, the rest the object references.
-   * With {@code reuse}, a large array is reused as the plane does; else each shard gets a new one.
+   * phase: element 0 is {@code long[] {encode, Ray.put}} wall then this thread's CPU ns, the rest
+   * the object references. With {@code reuse}, a large array is reused as the plane does; else each
+   * shard gets a new one.
    */
   public List<Object> timedPut(int count, long bytes, boolean reuse) {
     Tensor t = payload(bytes);
     byte[][] kept = new byte[1][];
     long encode = 0;
     long put = 0;
+    long encodeCpu = 0;
+    long putCpu = 0;
     List<Object> out = new ArrayList<>(count + 1);
     out.add(null);
     for (int i = 0; i < count; i++) {
+      long c0 = CPU.getCurrentThreadCpuTime();
       long t0 = System.nanoTime();
       byte[] b;
       try (TensorBatch batch = TensorBatch.of("tensor", t.share())) {
@@ -88,33 +95,44 @@ public class BenchShardActor {
                 batch, n -> kept[0] != null && kept[0].length == n ? kept[0] : new byte[n]);
       }
       long t1 = System.nanoTime();
+      long c1 = CPU.getCurrentThreadCpuTime();
       out.add(Ray.put(b));
       long t2 = System.nanoTime();
+      long c2 = CPU.getCurrentThreadCpuTime();
+      encodeCpu += c1 - c0;
+      putCpu += c2 - c1;
       kept[0] = reuse && b.length >= (1 << 20) ? b : null;
       encode += t1 - t0;
       put += t2 - t1;
     }
-    out.set(0, new long[] {encode, put});
+    out.set(0, new long[] {encode, put, encodeCpu, putCpu});
     return out;
   }
 
-  /** Gets the objects in one {@code Ray.get}, decodes and closes them: {get, decode, close} ns. */
+  /**
+   * Gets the objects in one {@code Ray.get}, decodes and closes them: {get, decode, close} wall
+   * then this thread's CPU ns.
+   */
   @SuppressWarnings("unchecked")
   public long[] timedGet(List<Object> refs) {
     List<ObjectRef<byte[]>> list = new ArrayList<>(refs.size());
     refs.forEach(r -> list.add((ObjectRef<byte[]>) r));
+    long c0 = CPU.getCurrentThreadCpuTime();
     long t0 = System.nanoTime();
     List<byte[]> got = Ray.get(list);
     long t1 = System.nanoTime();
+    long c1 = CPU.getCurrentThreadCpuTime();
     List<TensorBatch> decoded = new ArrayList<>(got.size());
     for (int i = 0; i < got.size(); i++) {
       decoded.add(ShardCodec.decode(got.get(i), allocator));
       got.set(i, null);
     }
     long t2 = System.nanoTime();
+    long c2 = CPU.getCurrentThreadCpuTime();
     decoded.forEach(TensorBatch::close);
     long t3 = System.nanoTime();
-    return new long[] {t1 - t0, t2 - t1, t3 - t2};
+    long c3 = CPU.getCurrentThreadCpuTime();
+    return new long[] {t1 - t0, t2 - t1, t3 - t2, c1 - c0, c2 - c1, c3 - c2};
   }
 
   /** Frees objects by reference. */

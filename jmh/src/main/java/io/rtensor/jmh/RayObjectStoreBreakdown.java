@@ -41,17 +41,23 @@ public final class RayObjectStoreBreakdown {
         producer.task(BenchShardActor::free, refs).remote().get();
         long t4 = System.nanoTime();
         System.out.printf(
-            "%s 2 no-op calls %.1f | put call %.1f (encode %.1f, Ray.put %.1f) | get call %.1f"
-                + " (Ray.get %.1f, decode %.1f, close %.1f) | free call %.1f  [ms]%n",
+            "%s 2 no-op calls %.1f | put call %.1f (encode %.1f/%.1f, Ray.put %.1f/%.1f) | get"
+                + " call %.1f (Ray.get %.1f/%.1f, decode %.1f/%.1f, close %.1f/%.1f) | free call"
+                + " %.1f  [ms, phases wall/CPU]%n",
             reuse ? "reused array" : "new array   ",
             (t1 - t0) / 1e6,
             (t2 - t1) / 1e6,
             put[0] / 1e6,
+            put[2] / 1e6,
             put[1] / 1e6,
+            put[3] / 1e6,
             (t3 - t2) / 1e6,
             get[0] / 1e6,
+            get[3] / 1e6,
             get[1] / 1e6,
+            get[4] / 1e6,
             get[2] / 1e6,
+            get[5] / 1e6,
             (t4 - t3) / 1e6);
       }
       producer.kill();
