@@ -1,7 +1,10 @@
 package io.rtensor.jmh;
 
+import io.ray.api.ActorHandle;
 import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
+import io.ray.api.runtimeenv.RuntimeEnv;
+import io.ray.api.runtimeenv.types.RuntimeEnvName;
 import io.rtensor.rtensor.Remotizer;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;
@@ -13,6 +16,7 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 
@@ -26,8 +30,16 @@ public class BenchShardActor {
   private final RayObjectStorePlane plane = new RayObjectStorePlane();
   private final Remotizer remotizer = new Remotizer(plane, null, allocator);
   private Tensor payload;
+  private byte[] staged;
 
   public BenchShardActor() {}
+
+  /** An actor started as the plane's workers are ({@link RayObjectStorePlane#WORKER_ENV}). */
+  static ActorHandle<BenchShardActor> start(boolean workerEnv) {
+    RuntimeEnv env = Ray.internal().createRuntimeEnv();
+    env.set(RuntimeEnvName.ENV_VARS, workerEnv ? RayObjectStorePlane.WORKER_ENV : Map.of());
+    return Ray.actor(BenchShardActor::new).setRuntimeEnv(env).remote();
+  }
 
   private Tensor payload(long bytes) {
     if (payload == null || payload.byteSize() != bytes) {
@@ -78,7 +90,9 @@ public class BenchShardActor {
    */
   public List<Object> timedPut(int count, long bytes, boolean reuse) {
     Tensor t = payload(bytes);
-    byte[][] kept = new byte[1][];
+    if (!reuse) {
+      staged = null;
+    }
     long encode = 0;
     long put = 0;
     long encodeCpu = 0;
@@ -92,7 +106,7 @@ public class BenchShardActor {
       try (TensorBatch batch = TensorBatch.of("tensor", t.share())) {
         b =
             ShardCodec.encode(
-                batch, n -> kept[0] != null && kept[0].length == n ? kept[0] : new byte[n]);
+                batch, n -> staged != null && staged.length == n ? staged : new byte[n]);
       }
       long t1 = System.nanoTime();
       long c1 = CPU.getCurrentThreadCpuTime();
@@ -101,7 +115,7 @@ public class BenchShardActor {
       long c2 = CPU.getCurrentThreadCpuTime();
       encodeCpu += c1 - c0;
       putCpu += c2 - c1;
-      kept[0] = reuse && b.length >= (1 << 20) ? b : null;
+      staged = b.length >= (1 << 20) ? b : null;
       encode += t1 - t0;
       put += t2 - t1;
     }

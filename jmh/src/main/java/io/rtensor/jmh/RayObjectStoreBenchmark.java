@@ -2,7 +2,6 @@ package io.rtensor.jmh;
 
 import io.ray.api.ActorHandle;
 import io.ray.api.ObjectRef;
-import io.ray.api.Ray;
 import io.rtensor.scheduler.ray.RayConnection;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -41,7 +40,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * consumer's {@code ray.get} maps the plasma buffer read-only (no copy). The free: Python drops its
  * references ({@code del refs}) and Ray releases the object asynchronously; Java sends the clear to
  * the producer without waiting for it, so the free runs in the producer before its next put (its
- * time is counted, the round trip of the reply is not).
+ * time is counted, the round trip of the reply is not). The Java actors start with the environment
+ * the Ray scheduler gives the plane's workers ({@link
+ * io.rtensor.transport.RayObjectStorePlane#WORKER_ENV}).
  *
  * <p>Needs the project's Ray head ({@code scripts/ray-head start}, then export {@code
  * scripts/ray-head env}). Run: {@code java @etc/jvm.args -Drtensor.root=$PWD -cp
@@ -70,8 +71,8 @@ public class RayObjectStoreBenchmark {
   @Setup(Level.Trial)
   public void setUp() throws Exception {
     connection = RayConnection.builder().connect();
-    producer = Ray.actor(BenchShardActor::new).remote();
-    consumer = Ray.actor(BenchShardActor::new).remote();
+    producer = BenchShardActor.start(true);
+    consumer = BenchShardActor.start(true);
     javaActorsPutGet64MiB(); // actors started
     String root = System.getProperty("rtensor.root", ".");
     String py = System.getenv("RTENSOR_PYTHON");

@@ -1,7 +1,6 @@
 package io.rtensor.jmh;
 
 import io.ray.api.ActorHandle;
-import io.ray.api.Ray;
 import io.rtensor.scheduler.ray.RayConnection;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,7 +12,8 @@ import java.util.List;
  *
  * <p>Run (Ray head env exported): {@code java @etc/jvm.args -cp "jmh/target/classes:$(cat
  * jmh/target/runtime-classpath.txt)" io.rtensor.jmh.RayObjectStoreBreakdown COUNT BYTES REPS}, for
- * example {@code 1 67108864 8} or {@code 10000 4096 3}.
+ * example {@code 1 67108864 8} or {@code 10000 4096 3}; a fourth argument {@code plain} starts the
+ * actors without {@link io.rtensor.transport.RayObjectStorePlane#WORKER_ENV}.
  */
 public final class RayObjectStoreBreakdown {
   private RayObjectStoreBreakdown() {}
@@ -23,14 +23,15 @@ public final class RayObjectStoreBreakdown {
     long bytes = Long.parseLong(args[1]);
     int reps = Integer.parseInt(args[2]);
     try (RayConnection c = RayConnection.builder().connect()) {
-      ActorHandle<BenchShardActor> producer = Ray.actor(BenchShardActor::new).remote();
-      ActorHandle<BenchShardActor> consumer = Ray.actor(BenchShardActor::new).remote();
+      boolean workerEnv = args.length < 4 || !args[3].equals("plain");
+      ActorHandle<BenchShardActor> producer = BenchShardActor.start(workerEnv);
+      ActorHandle<BenchShardActor> consumer = BenchShardActor.start(workerEnv);
       for (int r = 0; r < reps; r++) {
         long t0 = System.nanoTime();
         producer.task(BenchShardActor::noop).remote().get();
         consumer.task(BenchShardActor::noop).remote().get();
         long t1 = System.nanoTime();
-        boolean reuse = r % 2 == 1;
+        boolean reuse = r % 2 == 1; // 0-based: the second, fourth, ... reuse
         List<Object> out =
             producer.task(BenchShardActor::timedPut, count, bytes, reuse).remote().get();
         long t2 = System.nanoTime();
