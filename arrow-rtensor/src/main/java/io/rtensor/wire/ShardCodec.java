@@ -9,6 +9,7 @@ import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.function.IntFunction;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.util.MemoryUtil;
@@ -39,24 +40,44 @@ public final class ShardCodec {
 
   /** The shard as a byte array (what the Ray object store takes). */
   public static byte[] encode(TensorBatch batch) {
+    return encode(batch, byte[]::new);
+  }
+
+  /**
+   * The shard as a byte array that {@code arrays} supplies: it is asked once for an array of
+   * exactly the shard's length (it may hand back a reused one; its old contents are all
+   * overwritten, padding included). Each tensor's bytes are copied once, straight into it.
+   *
+   * @throws IllegalArgumentException if the shard does not fit a byte array, or {@code arrays}
+   *     returns one of another length
+   */
+  public static byte[] encode(TensorBatch batch, IntFunction<byte[]> arrays) {
     ShardLayout layout = ShardLayout.of(batch);
     long total = layout.totalBytes();
     if (total > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(
           "shard of " + total + " bytes does not fit a byte[]; encode to a channel or ArrowBuf");
     }
-    byte[] out = new byte[(int) total];
+    byte[] out = arrays.apply((int) total);
+    if (out == null || out.length != total) {
+      throw new IllegalArgumentException(
+          "asked for a byte[] of " + total + " bytes, got " + (out == null ? null : out.length));
+    }
     int at = 0;
     System.arraycopy(layout.schemaFrame, 0, out, at, layout.schemaFrame.length);
     at += layout.schemaFrame.length;
     System.arraycopy(layout.batchFrame, 0, out, at, layout.batchFrame.length);
     at += layout.batchFrame.length;
+    int end = 0; // body bytes written so far; the gaps between them are alignment padding
     for (int i = 0; i < layout.buffers.size(); i++) {
       ArrowBuf src = layout.buffers.get(i);
-      MemoryUtil.copyFromMemory(
-          src.memoryAddress(), out, at + layout.offsets.get(i), src.capacity());
+      int off = layout.offsets.get(i).intValue();
+      Arrays.fill(out, at + end, at + off, (byte) 0);
+      MemoryUtil.copyFromMemory(src.memoryAddress(), out, at + off, src.capacity());
+      end = off + (int) src.capacity();
     }
-    at += (int) layout.bodyLength; // padding is already zero
+    Arrays.fill(out, at + end, at + (int) layout.bodyLength, (byte) 0);
+    at += (int) layout.bodyLength;
     System.arraycopy(ShardLayout.END_OF_STREAM, 0, out, at, ShardLayout.END_OF_STREAM.length);
     return out;
   }

@@ -79,6 +79,13 @@ class ShardCodecTest {
       ShardCodec.encode(b, Channels.newChannel(viaChannel));
       assertArrayEquals(bytes, viaChannel.toByteArray());
 
+      byte[] dirty = new byte[bytes.length];
+      java.util.Arrays.fill(dirty, (byte) 0x5A); // a reused array: padding must be rewritten
+      assertTrue(dirty == ShardCodec.encode(b, n -> dirty));
+      assertArrayEquals(bytes, dirty);
+      assertThrows(
+          IllegalArgumentException.class, () -> ShardCodec.encode(b, n -> new byte[n + 1]));
+
       try (ArrowBuf target = allocator.buffer(bytes.length + 16)) {
         target.writerIndex(16);
         assertEquals(bytes.length, ShardCodec.encodeInto(b, target));

@@ -1,7 +1,7 @@
 package io.rtensor.bench;
 
 import io.ray.api.ActorHandle;
-import io.ray.api.Ray;
+import io.ray.api.ObjectRef;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -34,6 +34,7 @@ public final class RayPutGetWorkload implements AutoCloseable {
   private final long bytes;
   private final ActorHandle<BenchShardActor> producer;
   private final ActorHandle<BenchShardActor> consumer;
+  private ObjectRef<Long> lastClear;
   private final Process python;
   private final Writer toPython;
   private final BufferedReader fromPython;
@@ -45,8 +46,9 @@ public final class RayPutGetWorkload implements AutoCloseable {
    */
   public RayPutGetWorkload(long bytes, Path root, String address) throws IOException {
     this.bytes = bytes;
-    producer = Ray.actor(BenchShardActor::new).remote();
-    consumer = Ray.actor(BenchShardActor::new).remote();
+    // Started with the environment the Ray scheduler gives the plane's workers.
+    producer = BenchShardActor.start(true);
+    consumer = BenchShardActor.start(true);
     Process started = null;
     try {
       javaPutGet(1, bytes); // the actors are up
@@ -103,7 +105,9 @@ public final class RayPutGetWorkload implements AutoCloseable {
     List<Object> handles =
         producer.task(BenchShardActor::produce, count, shardBytes).remote().get();
     long n = consumer.task(BenchShardActor::consume, handles).remote().get();
-    producer.task(BenchShardActor::clear, handles).remote().get();
+    // Like Python's `del refs`: the free is sent, not awaited; it runs in the producer before its
+    // next put (an actor runs one caller's tasks in order), so its time is still counted.
+    lastClear = producer.task(BenchShardActor::clear, handles).remote();
     return n;
   }
 
@@ -121,6 +125,9 @@ public final class RayPutGetWorkload implements AutoCloseable {
   @Override
   public void close() throws Exception {
     try {
+      if (lastClear != null) {
+        lastClear.get();
+      }
       toPython.close();
       if (!python.waitFor(30, TimeUnit.SECONDS)) {
         python.destroyForcibly();

@@ -10,6 +10,7 @@ import io.rtensor.tensor.TensorBatch;
 import io.rtensor.wire.DecodeLimits;
 import io.rtensor.wire.ShardCodec;
 import io.rtensor.wire.WireFormatException;
+import java.lang.ref.SoftReference;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -18,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.apache.arrow.memory.BufferAllocator;
 
@@ -38,15 +40,38 @@ import org.apache.arrow.memory.BufferAllocator;
  * lose the owner; handles therefore never carry only the id. {@link #clear} frees the objects
  * through {@code Ray.internal().free} (all copies, cluster-wide) whoever still holds references.
  *
+ * <p>Copies. A put encodes the shard straight into the {@code byte[]} that {@code Ray.put} takes
+ * (one copy of the tensor bytes); Ray's Java runtime then copies that array twice: out of the Java
+ * heap ({@code GetByteArrayElements}) and into the plasma object. It keeps no reference to the
+ * array, so an array of 1 MiB or more is kept (softly, one per plane) and reused by the next put of
+ * a shard of the same length, sparing the allocation, zeroing and garbage of a large array. A get
+ * copies each object out of plasma into a new {@code byte[]} (Ray's runtime has no direct-buffer
+ * path) and the decode copies its body once into Arrow memory.
+ *
  * <p>Fetching many shards is one {@code Ray.get} of many references; each result is decoded into
  * Arrow memory with one copy.
  */
 public final class RayObjectStorePlane implements DataPlane {
+  /**
+   * Environment for a process that runs this plane, set when it starts (a Ray actor's runtime
+   * environment): glibc then asks for transparent huge pages for large allocations. Every large put
+   * and fetch lands in freshly mapped memory (the copy Ray's JNI makes of a put's array; the Arrow
+   * memory a fetched shard is decoded into), and with 4 KiB pages faulting in 64 MiB costs more CPU
+   * than copying it. Harmless where the kernel has transparent huge pages off or glibc is older
+   * than 2.35 (the tunable is then ignored).
+   */
+  public static final Map<String, String> WORKER_ENV =
+      Map.of("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1");
+
+  /** Shards at least this large are encoded into a kept array (see the class comment). */
+  static final int MIN_STAGED_BYTES = 1 << 20;
+
   private final DecodeLimits limits;
   private final long getTimeoutMillis;
   private final Map<String, ObjectRef<byte[]>> refs = new ConcurrentHashMap<>();
   private final Map<String, Long> ownedBytes = new ConcurrentHashMap<>();
   private final List<Consumer<Collection<String>>> listeners = new CopyOnWriteArrayList<>();
+  private final AtomicReference<SoftReference<byte[]>> staging = new AtomicReference<>();
 
   /** A plane in this Ray process (Ray must be initialized: a driver or an actor). */
   public RayObjectStorePlane() {
@@ -88,12 +113,39 @@ public final class RayObjectStorePlane implements DataPlane {
 
   @Override
   public RTensor put(TensorBatch batch) {
-    byte[] bytes = ShardCodec.encode(batch);
-    ObjectRef<byte[]> ref = Ray.put(bytes);
+    byte[] bytes = ShardCodec.encode(batch, this::stagingArray);
+    ObjectRef<byte[]> ref;
+    try {
+      ref = Ray.put(bytes);
+    } finally {
+      keepStagingArray(bytes);
+    }
     String id = idOf(ref);
     refs.put(id, ref);
     ownedBytes.put(id, (long) bytes.length);
     return RTensor.ofBatch(id, ShardLocation.rayObject(ref), batch);
+  }
+
+  /**
+   * An array of exactly {@code length} bytes to encode a shard into: the kept one where it has that
+   * length, else a new one.
+   */
+  private byte[] stagingArray(int length) {
+    if (length >= MIN_STAGED_BYTES) {
+      SoftReference<byte[]> kept = staging.getAndSet(null);
+      byte[] array = kept == null ? null : kept.get();
+      if (array != null && array.length == length) {
+        return array;
+      }
+    }
+    return new byte[length];
+  }
+
+  /** Keeps a large array that {@code Ray.put} has copied (it keeps no reference) for reuse. */
+  private void keepStagingArray(byte[] array) {
+    if (array.length >= MIN_STAGED_BYTES) {
+      staging.set(new SoftReference<>(array));
+    }
   }
 
   @Override
@@ -205,5 +257,6 @@ public final class RayObjectStorePlane implements DataPlane {
   public void close() {
     refs.clear();
     ownedBytes.clear();
+    staging.set(null);
   }
 }

@@ -202,6 +202,61 @@ abstract class DataPlaneContract {
   }
 
   @Test
+  void largeShardsOfOneSizePutBackToBackKeepTheirOwnBytes() throws Exception {
+    // A plane may reuse the staging memory of one put for the next put of the same size.
+    Remotizer r = remotizer(256 << 20);
+    int n = 1 << 19; // 2 MiB of float32
+    List<Tensor> tensors = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        tensors.add(floats(n, i * 1000));
+      }
+      tensors.add(floats(n + 1, 7)); // another size between them
+      tensors.add(floats(n, 9000));
+      Object handles = remotize(r, tensors);
+      List<?> local = (List<?>) r.localize(handles);
+      try {
+        for (int i = 0; i < tensors.size(); i++) {
+          assertTrue(((Tensor) local.get(i)).contentEquals(tensors.get(i)), "shard " + i);
+        }
+      } finally {
+        closeAll(local);
+      }
+    } finally {
+      tensors.forEach(Tensor::close);
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    try {
+      List<Future<Boolean>> results = new ArrayList<>();
+      for (int thread = 0; thread < 4; thread++) {
+        int seed = thread;
+        results.add(
+            pool.submit(
+                () -> {
+                  for (int round = 0; round < 2; round++) {
+                    try (Tensor t = floats(n, seed * 100 + round)) {
+                      Object h = r.remotize(t);
+                      try (Tensor back = (Tensor) r.localize(h)) {
+                        if (!back.contentEquals(t)) {
+                          return false;
+                        }
+                      } finally {
+                        r.clearAll(h);
+                      }
+                    }
+                  }
+                  return true;
+                }));
+      }
+      for (Future<Boolean> f : results) {
+        assertTrue(f.get());
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void eightThreadsRemotizeAndLocalizeAtOnce() throws Exception {
     Remotizer r = remotizer(256 << 20);
     ExecutorService pool = Executors.newFixedThreadPool(8);

@@ -27,6 +27,18 @@ import org.openjdk.jmh.annotations.Warmup;
  * bench} runs too. The claim: Java throughput at least 0.7x Python's. Also {@code
  * javaActors10kSmallShards}: 10,000 shards of 4 KiB put, localized in one batch and freed.
  *
+ * <p>What one operation is, on both sides: the driver asks the producer actor to put (its reply
+ * carries the references), then asks the consumer actor to get them, and waits for its answer; two
+ * awaited actor calls. The Java producer encodes the tensor as an Arrow IPC shard and puts it; the
+ * Java consumer gets it, decodes it into Arrow memory it owns (a usable {@code Tensor}) and closes
+ * it. The Python producer puts the numpy array (pickle 5, the buffer out of band); the Python
+ * consumer's {@code ray.get} maps the plasma buffer read-only (no copy). The free: Python drops its
+ * references ({@code del refs}) and Ray releases the object asynchronously; Java sends the clear to
+ * the producer without waiting for it, so the free runs in the producer before its next put (its
+ * time is counted, the round trip of the reply is not). The Java actors start with the environment
+ * the Ray scheduler gives the plane's workers ({@link
+ * io.rtensor.transport.RayObjectStorePlane#WORKER_ENV}).
+ *
  * <p>Needs the project's Ray head ({@code scripts/ray-head start}, then export {@code
  * scripts/ray-head env}). Run: {@code java @etc/jvm.args -Drtensor.root=$PWD -cp
  * "jmh/target/classes:$(cat jmh/target/runtime-classpath.txt)" org.openjdk.jmh.Main

@@ -401,6 +401,8 @@ public final class RayScheduler implements Scheduler {
     Map<String, String> actorEnv = new LinkedHashMap<>(env);
     if (dataPlaneKind == DataPlaneKind.FLIGHT) {
       actorEnv.put(SessionSecret.ENV, secret.value());
+    } else if (dataPlaneKind == DataPlaneKind.RAY_OBJECT_STORE) {
+      RayObjectStorePlane.WORKER_ENV.forEach(actorEnv::putIfAbsent); // the job's env wins
     }
     RuntimeEnv runtimeEnv = Ray.internal().createRuntimeEnv();
     runtimeEnv.set(RuntimeEnvName.ENV_VARS, actorEnv);
