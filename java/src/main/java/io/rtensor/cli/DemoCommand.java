@@ -46,7 +46,7 @@ final class DemoCommand implements Main.Command {
         --seq T                        tokens per trajectory (default 256)
         --hidden H                     also send bfloat16 hidden states [B, T, H] (default 0)
         --steps S                      training steps (default 5)
-      Exit 0 only when every step verified.""";
+      Exit 0 only when every step verified and every clear left the stores empty.""";
 
   @Override
   public String summary() {
@@ -278,9 +278,14 @@ final class DemoCommand implements Main.Command {
         "  %-34s %8d %14s %10.2f %10s%n",
         "clear (stores and caches)", shards, "-", clearNanos / 1e9, "-");
     out.println();
-    printMemory(out, heapBefore, samples);
-    boolean all = verified == o.steps;
-    out.println(all ? "verified" : "NOT verified: " + (o.steps - verified) + " step(s) differ");
+    boolean drained = printMemory(out, heapBefore, samples);
+    boolean all = verified == o.steps && drained;
+    out.println(
+        all
+            ? "verified"
+            : verified != o.steps
+                ? "NOT verified: " + (o.steps - verified) + " step(s) differ"
+                : "NOT verified: shards or Arrow memory left behind after a clear");
     return all ? 0 : 1;
   }
 
@@ -320,7 +325,8 @@ final class DemoCommand implements Main.Command {
     }
   }
 
-  private static void printMemory(PrintStream out, long heapBefore, List<MemorySample> samples) {
+  /** Prints the samples; true when stores, caches and workers' Arrow memory were empty in all. */
+  private static boolean printMemory(PrintStream out, long heapBefore, List<MemorySample> samples) {
     out.printf(
         "memory after each sampled step's clear (controller heap before the steps: %.1f MiB)%n",
         heapBefore / 1048576.0);
@@ -359,6 +365,7 @@ final class DemoCommand implements Main.Command {
         empty
             ? "  shard stores, fetch caches and workers' Arrow memory empty after every sampled clear"
             : "  NOT empty after a clear: shards or Arrow memory left behind (see the table)");
+    return empty;
   }
 
   private static void progress(PrintStream err, int step, int steps, int verified) {

@@ -31,7 +31,12 @@ class DemoTest {
     assertEquals(0, code, text + err.toString(StandardCharsets.UTF_8));
     assertTrue(text.strip().endsWith("verified"), text);
     assertTrue(text.contains("rollout -> train"), text);
-    assertTrue(text.contains("shard store of rollout/0: 0 shards, 0 bytes"), text);
+    assertTrue(
+        text.contains(
+            "shard stores, fetch caches and workers' Arrow memory empty after every sampled clear"),
+        text);
+    assertTrue(
+        text.matches("(?s).*\\n +3 +[0-9.]+ MiB +[0-9.]+ MiB +0 +0 / 0 B +0 / 0 B\\n.*"), text);
     assertTrue(err.toString(StandardCharsets.UTF_8).contains("step 3/3, 3 verified"));
   }
 
@@ -77,5 +82,6 @@ class DemoTest {
     assertEquals(0, process.exitValue(), output);
     assertTrue(output.contains("object-store data plane"), output);
     assertTrue(output.contains("\nverified"), output);
+    assertTrue(output.contains("workers' Arrow memory empty after every sampled clear"), output);
   }
 }
