@@ -1,5 +1,8 @@
 package io.rtensor.transport;
 
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.transport.internal.SessionTokenAuthenticator;
@@ -39,6 +42,21 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  * Bearer <secret>}); a bad request gets a Flight error status and the server keeps serving.
  */
 public final class FlightShardServer implements AutoCloseable {
+  /**
+   * Bytes Netty may hold in a connection's outbound buffer before the channel turns unwritable. Its
+   * HTTP/2 flow controller hands the streams of a connection at most about this much per pass (at
+   * least 32 KiB), split evenly between the streams with data: with Netty's default (64 KiB) eight
+   * concurrent DoGets each get 16 KiB slices, however large the client lets frames be. The bytes
+   * held are mostly retained slices of stored shards (zero-copy writes), not copies.
+   */
+  private static final int WRITE_BUFFER_HIGH = 16 << 20;
+
+  private static final Consumer<NettyServerBuilder> SERVER_TRANSPORT =
+      b ->
+          b.withChildOption(
+              ChannelOption.WRITE_BUFFER_WATER_MARK,
+              new WriteBufferWaterMark(WRITE_BUFFER_HIGH / 2, WRITE_BUFFER_HIGH));
+
   private final BufferAllocator allocator;
   private final ShardStore store;
   private final FlightServer server;
@@ -55,6 +73,7 @@ public final class FlightShardServer implements AutoCloseable {
               .headerAuthenticator(new SessionTokenAuthenticator(b.secret))
               .maxInboundMessageSize(
                   (int) Math.min(Integer.MAX_VALUE, b.limits.maxBodyBytes() + (1 << 20)))
+              .transportHint("grpc.builderConsumer", SERVER_TRANSPORT)
               .build();
       f.start();
       String addr = b.host + ":" + f.getPort();

@@ -9,6 +9,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.InternalNettyChannelBuilder;
 import io.grpc.netty.NettyChannelBuilder;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.BadShardRequestException;
@@ -74,12 +75,14 @@ public final class FlightShardClient implements AutoCloseable {
     // 16 MiB shard takes many window-update round trips.
     String host = address.substring(0, colon);
     int port = Integer.parseInt(address.substring(colon + 1));
-    this.channel =
+    NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(host, port)
             .usePlaintext()
             .flowControlWindow(RECEIVE_WINDOW)
-            .maxInboundMessageSize(Integer.MAX_VALUE)
-            .build();
+            .maxInboundMessageSize(Integer.MAX_VALUE);
+    // Lets the server send DATA frames of up to 16 MiB instead of 16 KiB: see LargeFrames.
+    InternalNettyChannelBuilder.setProtocolNegotiatorFactory(builder, LargeFrames::client);
+    this.channel = builder.build();
     this.client = FlightGrpcUtils.createFlightClient(allocator, channel);
     this.bearer = secret == null ? null : FlightWire.BEARER + secret;
     FlightCallHeaders headers = new FlightCallHeaders();

@@ -1,0 +1,106 @@
+package io.rtensor.transport.internal;
+
+import io.grpc.netty.GrpcHttp2ConnectionHandler;
+import io.grpc.netty.InternalProtocolNegotiator;
+import io.grpc.netty.InternalProtocolNegotiators;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.util.AsciiString;
+
+/**
+ * Plaintext gRPC client connections that accept HTTP/2 DATA frames of up to 16 MiB.
+ *
+ * <p>A sender may not write a frame larger than the receiver's {@code SETTINGS_MAX_FRAME_SIZE}, and
+ * gRPC never advertises more than HTTP/2's default of 16 KiB: a 16 MiB shard then crosses as 1,024
+ * frames, and the per-frame work of Netty's HTTP/2 codec and gRPC's stream (framing, flow control,
+ * one buffer per frame) costs more CPU than moving the bytes. grpc-java has no option for it, so
+ * this negotiator wraps gRPC's own plaintext one: once gRPC's HTTP/2 handler is in place and has
+ * written its preface and initial SETTINGS, it writes a second SETTINGS frame with the larger
+ * maximum. Netty applies it to the frame reader when the peer acknowledges it, and the peer's
+ * encoder then writes DATA frames as large as its flow controller hands out per pass (bounded by
+ * the flow-control windows and the server's write buffer: see FlightShardServer).
+ */
+final class LargeFrames {
+  /** The largest frame HTTP/2 allows, 2^24 - 1 bytes. */
+  static final int MAX_FRAME_SIZE = Http2CodecUtil.MAX_FRAME_SIZE_UPPER_BOUND;
+
+  private LargeFrames() {}
+
+  /** A client-side plaintext negotiator advertising {@link #MAX_FRAME_SIZE}. */
+  static InternalProtocolNegotiator.ProtocolNegotiator client() {
+    return new Negotiator(InternalProtocolNegotiators.plaintext());
+  }
+
+  private static final class Negotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
+    private final InternalProtocolNegotiator.ProtocolNegotiator plaintext;
+
+    Negotiator(InternalProtocolNegotiator.ProtocolNegotiator plaintext) {
+      this.plaintext = plaintext;
+    }
+
+    @Override
+    public AsciiString scheme() {
+      return plaintext.scheme();
+    }
+
+    @Override
+    public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
+      return new Advertise(plaintext.newHandler(grpcHandler), grpcHandler);
+    }
+
+    @Override
+    public void close() {
+      plaintext.close();
+    }
+  }
+
+  /**
+   * Sits in front of gRPC's plaintext negotiation handlers; when the negotiation has installed
+   * gRPC's HTTP/2 handler (synchronously, while an event passes through), writes the SETTINGS frame
+   * and leaves the pipeline.
+   */
+  private static final class Advertise extends ChannelInboundHandlerAdapter {
+    private final ChannelHandler negotiation;
+    private final GrpcHttp2ConnectionHandler grpcHandler;
+    private boolean sent;
+
+    Advertise(ChannelHandler negotiation, GrpcHttp2ConnectionHandler grpcHandler) {
+      this.negotiation = negotiation;
+      this.grpcHandler = grpcHandler;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      ctx.pipeline().addAfter(ctx.name(), null, negotiation);
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+      super.channelActive(ctx);
+      advertise(ctx);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+      super.userEventTriggered(ctx, evt);
+      advertise(ctx);
+    }
+
+    private void advertise(ChannelHandlerContext ctx) {
+      ChannelHandlerContext http2 = ctx.pipeline().context(grpcHandler);
+      if (sent || http2 == null || !ctx.channel().isActive()) {
+        return;
+      }
+      sent = true;
+      grpcHandler
+          .encoder()
+          .writeSettings(
+              http2, new Http2Settings().maxFrameSize(MAX_FRAME_SIZE), http2.newPromise());
+      http2.flush();
+      ctx.pipeline().remove(this);
+    }
+  }
+}
