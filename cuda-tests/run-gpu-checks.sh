@@ -38,8 +38,8 @@ for tool in jlink g++; do
 done
 
 if [[ $build == 1 ]]; then
-  say "building native, arrow-rtensor and cuda-tests"
-  (cd "$root" && mvn -B -q -pl cuda-tests -am package -DskipTests)
+  say "building native, arrow-rtensor, cuda-tests and the core (for ./rtensor bench's D2H row)"
+  (cd "$root" && mvn -B -q -pl cuda-tests,java -am package -DskipTests -Dspotless.check.skip=true)
 fi
 
 junit_version="$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' "$root/pom.xml")"
@@ -55,7 +55,7 @@ fi
 
 say "writing $bundle"
 rm -rf "$bundle" "$bundle.tar.gz"
-mkdir -p "$bundle/lib/app" "$bundle/lib/junit" "$bundle/bin"
+mkdir -p "$bundle/lib/app" "$bundle/lib/junit" "$bundle/lib/bench" "$bundle/bin"
 
 # A Java runtime with only the modules the tests, Arrow memory and JavaCPP use.
 jlink --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported,jdk.zipfs \
@@ -64,6 +64,8 @@ jlink --add-modules java.base,java.logging,java.management,java.naming,java.sql,
 cp "$root"/cuda-tests/target/lib/*.jar "$bundle/lib/app/"
 cp "$root"/cuda-tests/target/rtensor-cuda-tests-*.jar "$bundle/lib/app/"
 cp "$console_jar" "$bundle/lib/junit/junit-platform-console-standalone.jar"
+# The core jar alone runs `bench --only d2h` (its Flight and Ray classes are never loaded there).
+cp "$root"/java/target/rtensor-core-*.jar "$bundle/lib/bench/"
 cp "$root/etc/jvm.args" "$bundle/jvm.args"
 
 # The C++ baseline: rtensor's own driver declarations, dlopen, no CUDA toolkit.
@@ -119,6 +121,10 @@ else
   "$java" "${jvm[@]}" -cp "$app_cp" io.rtensor.cuda.D2hBenchmark \
     --baseline "$here/bin/d2h_baseline" "$@" 2>&1 | tee "$out/benchmark.txt"
   bench_rc=${PIPESTATUS[0]}
+  echo "== ./rtensor bench --only d2h --full"
+  "$java" "${jvm[@]}" -Drtensor.root="$here" -cp "$app_cp:$(printf '%s:' "$here"/lib/bench/*.jar)" \
+    io.rtensor.cli.Main bench --only d2h --full 2>&1 | tee "$out/bench-d2h.txt"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || bench_rc=1
 fi
 
 echo
@@ -127,6 +133,7 @@ grep -E '^\[ +[0-9]+ (tests|containers) (found|successful|skipped|failed|aborted
   | sed 's/^/   /'
 if [[ $gpu == 1 ]]; then
   grep -E 'MiB \||D2H goals' "$out/benchmark.txt" | sed 's/^/   /'
+  grep -E '^D2H into' "$out/bench-d2h.txt" | sed 's/^/   bench: /'
 else
   echo "   benchmark skipped: $gpu_reason"
 fi
@@ -164,6 +171,9 @@ if [[ $run == 1 ]]; then
     RTENSOR_CUDA_LIBRARY="$fake" "$bundle/jre/bin/java" "@$bundle/jvm.args" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
       -cp "$(printf '%s:' "$bundle"/lib/app/*.jar)" io.rtensor.cuda.D2hBenchmark \
       --baseline "$bundle/bin/d2h_baseline" --sizes-mib 1,4 --reps 3 --chunk-mib 1
+    RTENSOR_CUDA_LIBRARY="$fake" "$bundle/jre/bin/java" "@$bundle/jvm.args" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+      -Drtensor.root="$bundle" -cp "$(printf '%s:' "$bundle"/lib/app/*.jar "$bundle"/lib/bench/*.jar)" \
+      io.rtensor.cli.Main bench --only d2h --size-mib 4 --reps 3
     say "self-test passed"
   fi
 fi
