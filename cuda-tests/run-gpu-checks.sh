@@ -168,12 +168,12 @@ if [[ $run == 1 ]]; then
       (cd "$root" && bash native/src/test/cpp/build-fakes.sh native/src/main/cpp native/target/fake >/dev/null)
     fi
     say "self-test: the bundle's benchmark and baseline against the fake CUDA driver (not a measurement)"
-    RTENSOR_CUDA_LIBRARY="$fake" "$bundle/jre/bin/java" "@$bundle/jvm.args" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-      -cp "$(printf '%s:' "$bundle"/lib/app/*.jar)" io.rtensor.cuda.D2hBenchmark \
+    fake_java=(env RTENSOR_CUDA_LIBRARY="$fake" "$bundle/jre/bin/java" "@$bundle/jvm.args"
+      -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Drtensor.root="$bundle"
+      -cp "$(printf '%s:' "$bundle"/lib/app/*.jar "$bundle"/lib/bench/*.jar)")
+    "${fake_java[@]}" io.rtensor.cuda.D2hBenchmark \
       --baseline "$bundle/bin/d2h_baseline" --sizes-mib 1,4 --reps 3 --chunk-mib 1
-    RTENSOR_CUDA_LIBRARY="$fake" "$bundle/jre/bin/java" "@$bundle/jvm.args" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-      -Drtensor.root="$bundle" -cp "$(printf '%s:' "$bundle"/lib/app/*.jar "$bundle"/lib/bench/*.jar)" \
-      io.rtensor.cli.Main bench --only d2h --size-mib 4 --reps 3
+    "${fake_java[@]}" io.rtensor.cli.Main bench --only d2h --size-mib 4 --reps 3
     say "self-test passed"
   fi
 fi

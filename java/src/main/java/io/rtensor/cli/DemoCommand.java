@@ -197,7 +197,7 @@ final class DemoCommand implements Main.Command {
     out.printf("workers up in %.1f s%n", (System.nanoTime() - setup) / 1e9);
 
     CallOptions options = CallOptions.DEFAULT.withTimeout(Duration.ofMinutes(10)).withMaxRetries(0);
-    long heapBefore = usedHeap();
+    long heapBefore = WorkerMemory.liveHeapBytes();
     long shards = 0;
     long bytes = 0;
     long generateNanos = 0;
@@ -321,7 +321,14 @@ final class DemoCommand implements Main.Command {
         cachedBytes += m.cachedBytes();
       }
       return new MemorySample(
-          step, usedHeap(), heap, arrow, stored, storedBytes, cached, cachedBytes);
+          step,
+          WorkerMemory.liveHeapBytes(),
+          heap,
+          arrow,
+          stored,
+          storedBytes,
+          cached,
+          cachedBytes);
     }
   }
 
@@ -375,12 +382,6 @@ final class DemoCommand implements Main.Command {
         "\r[%s%s] step %d/%d, %d verified",
         "#".repeat(done), ".".repeat(width - done), step, steps, verified);
     err.flush();
-  }
-
-  private static long usedHeap() {
-    Runtime runtime = Runtime.getRuntime();
-    System.gc();
-    return runtime.totalMemory() - runtime.freeMemory();
   }
 
   private static String value(String[] args, int i, String option) throws Main.UsageException {

@@ -220,6 +220,16 @@ public final class Remotizer {
     return plane.clear(handles);
   }
 
+  /** {@link #clearAll}, counted: the number of shards removed from their stores. */
+  public long clearCounted(Object value) {
+    return clearAll(value).values().stream().mapToLong(ClearResult::cleared).sum();
+  }
+
+  /** The distinct shard ids of {@code value}'s handles, in the order first met. */
+  public static List<String> shardIds(Object value) {
+    return collectHandles(value).stream().map(RTensor::shardId).distinct().toList();
+  }
+
   // ---------------------------------------------------------------- structure walk
 
   private static Object walk(Object value, Function<Object, Object> leaf) {

@@ -56,20 +56,26 @@ public final class WorkerMemory implements Serializable {
    */
   public static WorkerMemory read(
       String workerId, WorkerDataPlane data, BufferAllocator allocator) {
-    Runtime runtime = Runtime.getRuntime();
-    System.gc();
+    long heap = liveHeapBytes();
     StoreStats store = data.plane().stats(data.plane().putLocation());
     FetchCache.Stats cache = data.transport().cache().stats();
     return new WorkerMemory(
         workerId,
         ProcessHandle.current().pid(),
-        runtime.totalMemory() - runtime.freeMemory(),
-        runtime.maxMemory(),
+        heap,
+        Runtime.getRuntime().maxMemory(),
         allocator.getAllocatedMemory(),
         store.entries(),
         store.bytes(),
         cache.entries(),
         cache.bytes());
+  }
+
+  /** This process's Java heap in use after a full garbage collection (tens of milliseconds). */
+  public static long liveHeapBytes() {
+    Runtime runtime = Runtime.getRuntime();
+    System.gc();
+    return runtime.totalMemory() - runtime.freeMemory();
   }
 
   /** The worker's id ({@code role/index}). */

@@ -77,7 +77,7 @@ public class ShardActor {
 
   /** Frees the shards (the owner's clear). */
   public long clear(List<Object> handles) {
-    return remotizer.clearAll(handles).values().stream().mapToLong(r -> r.cleared()).sum();
+    return remotizer.clearCounted(handles);
   }
 
   public int cacheEntries() {

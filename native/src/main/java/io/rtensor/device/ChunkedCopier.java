@@ -139,7 +139,11 @@ public final class ChunkedCopier implements AutoCloseable {
 
   /** The number of chunks a direct copy of {@code bytes} bytes is cut into. */
   public long chunkCount(long bytes) {
-    return bytes == 0 ? 0 : (bytes + chunkBytes - 1) / chunkBytes;
+    return chunks(bytes, chunkBytes);
+  }
+
+  private static long chunks(long bytes, long size) {
+    return (bytes + size - 1) / size;
   }
 
   /**
@@ -201,7 +205,7 @@ public final class ChunkedCopier implements AutoCloseable {
 
   private void copyStaged(long from, long to, long bytes) {
     ensureLanes();
-    long chunks = (bytes + stagingChunkBytes - 1) / stagingChunkBytes;
+    long chunks = chunks(bytes, stagingChunkBytes);
     int used = (int) Math.min(chunks, lanes.size());
     AtomicReference<RuntimeException> failure = new AtomicReference<>();
     List<Future<?>> running = new ArrayList<>(used);

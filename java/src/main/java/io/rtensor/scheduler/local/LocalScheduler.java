@@ -5,7 +5,6 @@ import io.rtensor.device.DeviceRuntimes;
 import io.rtensor.device.RuntimeKind;
 import io.rtensor.rpc.CallResult;
 import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.Remotizer;
 import io.rtensor.runtime.JvmFlags;
 import io.rtensor.runtime.Ports;
@@ -28,7 +27,6 @@ import io.rtensor.scheduler.WorkerNotFoundError;
 import io.rtensor.scheduler.WorkerTimeoutError;
 import io.rtensor.scheduler.local.internal.ControlClient;
 import io.rtensor.scheduler.local.internal.ControlProtocol;
-import io.rtensor.transport.ClearResult;
 import io.rtensor.transport.FlightDataPlane;
 import io.rtensor.transport.FlightShardServer;
 import java.io.IOException;
@@ -667,12 +665,8 @@ public final class LocalScheduler implements Scheduler {
   @Override
   public long clearShards(Object value) {
     ensureOpen();
-    List<String> ids =
-        Remotizer.collectHandles(value).stream().map(RTensor::shardId).distinct().toList();
-    long removed = 0;
-    for (ClearResult result : remotizer.clearAll(value).values()) {
-      removed += result.cleared();
-    }
+    List<String> ids = Remotizer.shardIds(value);
+    long removed = remotizer.clearCounted(value);
     List<LocalWorker> all = new ArrayList<>();
     synchronized (roles) {
       roles.values().stream()

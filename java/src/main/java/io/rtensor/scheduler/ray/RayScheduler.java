@@ -16,7 +16,6 @@ import io.ray.api.runtimeenv.RuntimeEnv;
 import io.ray.api.runtimeenv.types.RuntimeEnvName;
 import io.rtensor.rpc.CallResult;
 import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.Remotizer;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.CallOptions;
@@ -34,7 +33,6 @@ import io.rtensor.scheduler.WorkerFailedError;
 import io.rtensor.scheduler.WorkerMemory;
 import io.rtensor.scheduler.WorkerNotFoundError;
 import io.rtensor.scheduler.WorkerTimeoutError;
-import io.rtensor.transport.ClearResult;
 import io.rtensor.transport.DataPlane;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FlightDataPlane;
@@ -181,12 +179,8 @@ public final class RayScheduler implements Scheduler {
   @Override
   public long clearShards(Object value) {
     ensureOpen();
-    List<String> ids =
-        Remotizer.collectHandles(value).stream().map(RTensor::shardId).distinct().toList();
-    long removed = 0;
-    for (ClearResult result : remotizer.clearAll(value).values()) {
-      removed += result.cleared();
-    }
+    List<String> ids = Remotizer.shardIds(value);
+    long removed = remotizer.clearCounted(value);
     List<ObjectRef<Integer>> evictions = new ArrayList<>();
     synchronized (roles) {
       for (RoleState state : roles.values()) {
