@@ -80,8 +80,7 @@ public final class FlightWorkload implements AutoCloseable {
     String flight = line.split(" ")[0].substring("flight=".length());
     socketPort = Integer.parseInt(line.split(" ")[1].substring("socket=".length()));
     root = new RootAllocator();
-    plane =
-        FlightDataPlane.builder(root, secret).putTarget(flight).bytesPerRequest(128L << 20).build();
+    plane = FlightDataPlane.builder(root, secret).putTarget(flight).build();
     for (int i = 0; i < shards; i++) {
       big.add(handle(flight, "big-" + i, shardBytes));
     }

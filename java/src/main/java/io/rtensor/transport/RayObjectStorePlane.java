@@ -4,6 +4,7 @@ import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
 import io.ray.api.exception.RayException;
 import io.ray.runtime.object.ObjectRefImpl;
+import io.rtensor.memory.BlockPool;
 import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.ShardLocation;
 import io.rtensor.tensor.TensorBatch;
@@ -21,6 +22,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -72,6 +74,7 @@ public final class RayObjectStorePlane implements DataPlane {
   private final Map<String, Long> ownedBytes = new ConcurrentHashMap<>();
   private final List<Consumer<Collection<String>>> listeners = new CopyOnWriteArrayList<>();
   private final AtomicReference<SoftReference<byte[]>> staging = new AtomicReference<>();
+  private final BlockPool blocks = new BlockPool();
 
   /** A plane in this Ray process (Ray must be initialized: a driver or an actor). */
   public RayObjectStorePlane() {
@@ -184,7 +187,7 @@ public final class RayObjectStorePlane implements DataPlane {
     Map<String, TensorBatch> out = new LinkedHashMap<>();
     try {
       for (int i = 0; i < ids.size(); i++) {
-        out.put(ids.get(i), ShardCodec.decode(bytes.get(i), allocator, limits));
+        out.put(ids.get(i), decode(bytes.get(i), allocator));
         bytes.set(i, null);
       }
       return out;
@@ -192,6 +195,21 @@ public final class RayObjectStorePlane implements DataPlane {
       out.values().forEach(TensorBatch::close);
       throw new DataPlaneException(
           ShardLocation.RAY_OBJECT_STORE, "an object is not a valid shard: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Decodes one fetched object. A large one is copied whole into a block of {@link #blocks} and
+   * decoded in place (its tensors slice the block), so a step's fetches reuse the memory of the
+   * previous step's instead of faulting in fresh pages.
+   */
+  private TensorBatch decode(byte[] bytes, BufferAllocator allocator) {
+    if (bytes.length < BlockPool.MIN_BLOCK) {
+      return ShardCodec.decode(bytes, allocator, limits);
+    }
+    try (ArrowBuf buf = blocks.buffer(allocator, bytes.length)) {
+      buf.setBytes(0, bytes);
+      return ShardCodec.decode(buf, 0, bytes.length, allocator, limits);
     }
   }
 
@@ -258,5 +276,6 @@ public final class RayObjectStorePlane implements DataPlane {
     refs.clear();
     ownedBytes.clear();
     staging.set(null);
+    blocks.close();
   }
 }

@@ -2,6 +2,7 @@ package io.rtensor.transport.internal;
 
 import io.grpc.HasByteBuffer;
 import io.grpc.MethodDescriptor;
+import io.rtensor.memory.BlockPool;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -91,9 +92,9 @@ final class DoGetReader {
 
   /**
    * Parses one FlightData message from {@code in}; the body lands in a buffer of {@code allocator}
-   * that the caller closes (through the frame).
+   * (taken from {@code pool} unless it is null) that the caller closes (through the frame).
    */
-  static Frame read(InputStream in, BufferAllocator allocator) throws IOException {
+  static Frame read(InputStream in, BufferAllocator allocator, BlockPool pool) throws IOException {
     byte[] header = null;
     ArrowBuf body = null;
     try {
@@ -119,7 +120,7 @@ final class DoGetReader {
                 body.close();
                 body = null;
               }
-              body = allocator.buffer(size);
+              body = pool != null ? pool.buffer(allocator, size) : allocator.buffer(size);
               copyInto(in, body, size);
             } else {
               skip(in, size);

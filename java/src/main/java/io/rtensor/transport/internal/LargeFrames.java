@@ -6,12 +6,14 @@ import io.grpc.netty.InternalProtocolNegotiators;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.util.AsciiString;
 
 /**
- * Plaintext gRPC client connections that accept HTTP/2 DATA frames of up to 16 MiB.
+ * Plaintext gRPC client connections that accept HTTP/2 DATA frames of up to 16 MiB, keep received
+ * bytes where the socket read put them, and send Arrow bodies without Netty copying them.
  *
  * <p>A sender may not write a frame larger than the receiver's {@code SETTINGS_MAX_FRAME_SIZE}, and
  * gRPC never advertises more than HTTP/2's default of 16 KiB: a 16 MiB shard then crosses as 1,024
@@ -22,6 +24,12 @@ import io.netty.util.AsciiString;
  * maximum. Netty applies it to the frame reader when the peer acknowledges it, and the peer's
  * encoder then writes DATA frames as large as its flow controller hands out per pass (bounded by
  * the flow-control windows and the server's write buffer: see FlightShardServer).
+ *
+ * <p>A frame larger than one socket read spans reads. Netty's default cumulator copies every read
+ * into one growing buffer until the frame is whole (and copies it again each time that buffer
+ * grows); the composite cumulator links the read buffers instead, and gRPC hands the frame's pieces
+ * one at a time to {@link DoGetReader}, which copies each straight into the destination. Outbound,
+ * {@link DirectWrites} keeps DoPut bodies from being copied.
  */
 final class LargeFrames {
   /** The largest frame HTTP/2 allows, 2^24 - 1 bytes. */
@@ -75,6 +83,8 @@ final class LargeFrames {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
       ctx.pipeline().addAfter(ctx.name(), null, negotiation);
+      grpcHandler.setCumulator(ByteToMessageDecoder.COMPOSITE_CUMULATOR);
+      ctx.pipeline().addFirst(DirectWrites.INSTANCE);
     }
 
     @Override

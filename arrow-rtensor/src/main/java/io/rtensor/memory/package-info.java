@@ -1,0 +1,2 @@
+/** Arrow memory for rtensor processes: a root allocator that reuses freed large blocks. */
+package io.rtensor.memory;
