@@ -17,11 +17,22 @@ public final class Timing {
 
   /** The medians in milliseconds: {@code [subject, baseline]}. */
   public static double[] compare(int warmup, int reps, Op subject, Op baseline) throws Exception {
+    return compare(warmup, 0, reps, subject, baseline);
+  }
+
+  /**
+   * As {@link #compare(int, int, Op, Op)}, the warm-up going on past {@code warmup} pairs of calls
+   * until it has taken at least {@code minWarmupMs} milliseconds (for subjects whose JIT needs many
+   * calls to settle).
+   */
+  public static double[] compare(int warmup, long minWarmupMs, int reps, Op subject, Op baseline)
+      throws Exception {
     if (reps < 1) {
       throw new IllegalArgumentException("reps must be at least 1");
     }
     long sink = 0;
-    for (int i = 0; i < warmup; i++) {
+    long start = System.nanoTime();
+    for (int i = 0; i < warmup || System.nanoTime() - start < minWarmupMs * 1_000_000L; i++) {
       sink += subject.run();
       sink += baseline.run();
     }

@@ -44,25 +44,28 @@ final class BenchCommand implements Main.Command {
       long rayBytes,
       long d2hBytes,
       int warmup,
+      long flightWarmupMs,
       int reps) {
     static Settings quick() {
-      return new Settings("quick", 64L << 20, 64L << 20, 16L << 20, 256L << 20, 2, 5);
+      return new Settings("quick", 64L << 20, 64L << 20, 16L << 20, 256L << 20, 2, 10_000, 5);
     }
 
     static Settings full() {
-      return new Settings("full", 256L << 20, 1L << 30, 64L << 20, 1L << 30, 3, 10);
+      return new Settings("full", 256L << 20, 1L << 30, 64L << 20, 1L << 30, 3, 25_000, 10);
     }
 
     Settings withSize(long bytes) {
-      return new Settings(preset, bytes, bytes, bytes, bytes, warmup, reps);
+      return new Settings(preset, bytes, bytes, bytes, bytes, warmup, flightWarmupMs, reps);
     }
 
     Settings withReps(int n) {
-      return new Settings(preset, codecBytes, flightBytes, rayBytes, d2hBytes, warmup, n);
+      return new Settings(
+          preset, codecBytes, flightBytes, rayBytes, d2hBytes, warmup, flightWarmupMs, n);
     }
 
+    /** Exactly {@code n} warm-up calls of everything: the flight warm-up's time floor goes. */
     Settings withWarmup(int n) {
-      return new Settings(preset, codecBytes, flightBytes, rayBytes, d2hBytes, n, reps);
+      return new Settings(preset, codecBytes, flightBytes, rayBytes, d2hBytes, n, 0, reps);
     }
 
     Map<String, Object> asMap() {
@@ -74,6 +77,7 @@ final class BenchCommand implements Main.Command {
       m.put("rayBytes", rayBytes);
       m.put("d2hBytes", d2hBytes);
       m.put("warmup", warmup);
+      m.put("flightWarmupMs", flightWarmupMs);
       m.put("reps", reps);
       m.put("timing", "median of reps, subject and baseline interleaved, after warm-up");
       return m;
@@ -106,12 +110,15 @@ final class BenchCommand implements Main.Command {
     out.println("            into cuMemAllocHost memory (needs a CUDA GPU; skipped otherwise)");
     out.println(
         "  --quick       (default) codec 64 MiB, flight 64 x 1 MiB, ray 16 MiB, d2h 256 MiB,");
-    out.println("                2 warm-up + 5 reps: about a minute on 2 cores");
+    out.println("                2 warm-up + 5 reps (flight warms up for 10 s at least): about a");
+    out.println("                minute on 2 cores");
     out.println("  --full        codec 256 MiB, flight 64 x 16 MiB, ray 64 MiB, d2h 1 GiB, 3 + 10");
+    out.println("                (flight warms up for 25 s at least)");
     out.println(
         "  --size-mib N  bytes per operation of every comparison (flight: N MiB / 64 shards)");
     out.println(
         "  --reps N      measured calls of each subject and baseline; --warmup N before them");
+    out.println("                (exactly N: no time floor for flight)");
     out.println("  --only LIST   run only these comparisons, e.g. --only codec,flight");
     out.println("  --ray-address HOST:PORT  the Ray head (default: RTENSOR_RAY_ADDRESS)");
     out.println("  --json        print JSON (machine, settings, results) instead of the table");
@@ -283,7 +290,9 @@ final class BenchCommand implements Main.Command {
   static Comparison flight(Settings s) throws Exception {
     long shardBytes = Math.max(4, s.flightBytes() / FLIGHT_SHARDS / 4 * 4);
     try (FlightWorkload w = new FlightWorkload(FLIGHT_SHARDS, shardBytes, 0, List.of())) {
-      double[] t = Timing.compare(s.warmup(), s.reps(), w::flightFetch, w::rawSocket);
+      // Both JVMs compile Netty's and gRPC's paths for many fetches: warm up by time as well.
+      double[] t =
+          Timing.compare(s.warmup(), s.flightWarmupMs(), s.reps(), w::flightFetch, w::rawSocket);
       return Comparison.measured(
           "flight",
           "Flight fetch, " + FLIGHT_SHARDS + " x " + size(shardBytes) + " from a worker JVM",

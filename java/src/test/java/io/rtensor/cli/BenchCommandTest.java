@@ -89,6 +89,9 @@ class BenchCommandTest {
     assertEquals(2L << 20, o.settings().d2hBytes());
     assertEquals(7, o.settings().reps());
     assertEquals(0, o.settings().warmup());
+    assertEquals(0, o.settings().flightWarmupMs(), "an explicit --warmup drops the time floor");
+    assertEquals(10_000, quick.settings().flightWarmupMs(), "the JIT of both JVMs needs time");
+    assertEquals(25_000, BenchCommand.parse(new String[] {"--full"}).settings().flightWarmupMs());
     assertEquals(List.of("flight", "codec"), List.copyOf(o.only()));
     assertTrue(o.json());
     assertEquals("127.0.0.1:1", o.rayAddress());
