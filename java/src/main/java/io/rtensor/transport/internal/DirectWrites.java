@@ -1,6 +1,5 @@
 package io.rtensor.transport.internal;
 
-import io.grpc.netty.GrpcHttp2ConnectionHandler;
 import io.grpc.netty.InternalProtocolNegotiator;
 import io.grpc.netty.InternalProtocolNegotiators;
 import io.netty.buffer.ByteBuf;
@@ -9,7 +8,6 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
-import io.netty.util.AsciiString;
 import io.netty.util.concurrent.PromiseCombiner;
 import java.nio.ByteBuffer;
 
@@ -38,35 +36,16 @@ public final class DirectWrites extends ChannelOutboundHandlerAdapter {
    * for {@code NettyServerBuilder.protocolNegotiator}.
    */
   public static InternalProtocolNegotiator.ProtocolNegotiator serverPlaintext() {
-    return wrap(InternalProtocolNegotiators.serverPlaintext());
-  }
-
-  /** {@code negotiator} with this handler put first in the pipeline of each of its connections. */
-  static InternalProtocolNegotiator.ProtocolNegotiator wrap(
-      InternalProtocolNegotiator.ProtocolNegotiator negotiator) {
-    return new InternalProtocolNegotiator.ProtocolNegotiator() {
-      @Override
-      public AsciiString scheme() {
-        return negotiator.scheme();
-      }
-
-      @Override
-      public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
-        ChannelHandler inner = negotiator.newHandler(grpcHandler);
-        return new ChannelOutboundHandlerAdapter() {
-          @Override
-          public void handlerAdded(ChannelHandlerContext ctx) {
-            ctx.pipeline().addFirst(INSTANCE);
-            ctx.pipeline().replace(this, null, inner);
-          }
-        };
-      }
-
-      @Override
-      public void close() {
-        negotiator.close();
-      }
-    };
+    return new WrappedNegotiator(
+        InternalProtocolNegotiators.serverPlaintext(),
+        (negotiation, grpcHandler) ->
+            new ChannelOutboundHandlerAdapter() {
+              @Override
+              public void handlerAdded(ChannelHandlerContext ctx) {
+                ctx.pipeline().addFirst(INSTANCE);
+                ctx.pipeline().replace(this, null, negotiation);
+              }
+            });
   }
 
   @Override

@@ -9,7 +9,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.util.AsciiString;
 
 /**
  * Plaintext gRPC client connections that accept HTTP/2 DATA frames of up to 16 MiB, keep received
@@ -39,30 +38,7 @@ final class LargeFrames {
 
   /** A client-side plaintext negotiator advertising {@link #MAX_FRAME_SIZE}. */
   static InternalProtocolNegotiator.ProtocolNegotiator client() {
-    return new Negotiator(InternalProtocolNegotiators.plaintext());
-  }
-
-  private static final class Negotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
-    private final InternalProtocolNegotiator.ProtocolNegotiator plaintext;
-
-    Negotiator(InternalProtocolNegotiator.ProtocolNegotiator plaintext) {
-      this.plaintext = plaintext;
-    }
-
-    @Override
-    public AsciiString scheme() {
-      return plaintext.scheme();
-    }
-
-    @Override
-    public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
-      return new Advertise(plaintext.newHandler(grpcHandler), grpcHandler);
-    }
-
-    @Override
-    public void close() {
-      plaintext.close();
-    }
+    return new WrappedNegotiator(InternalProtocolNegotiators.plaintext(), Advertise::new);
   }
 
   /**
