@@ -156,6 +156,26 @@ public final class ShardCodec {
    *     is written then
    */
   public static long encodeInto(TensorBatch batch, ArrowBuf target) {
+    return encodeInto(batch, target, null);
+  }
+
+  /** How {@link #encodeInto(TensorBatch, ArrowBuf, BodyCopier)} copies each tensor's bytes. */
+  @FunctionalInterface
+  public interface BodyCopier {
+    /** Copies {@code length} bytes from native address {@code src} to {@code dst}. */
+    void copy(long dst, long src, long length);
+  }
+
+  /**
+   * Writes the shard into {@code target} at its writer index and advances the writer index, copying
+   * each tensor's bytes with {@code copier} (null: Arrow's own copy), for example {@link
+   * io.rtensor.memory.BulkCopier} for large tensors.
+   *
+   * @return bytes written
+   * @throws IllegalArgumentException if the shard does not fit (see {@link #encodedSize}); nothing
+   *     is written then
+   */
+  public static long encodeInto(TensorBatch batch, ArrowBuf target, BodyCopier copier) {
     ShardLayout layout = ShardLayout.of(batch);
     long total = layout.totalBytes();
     long at = target.writerIndex();
@@ -178,7 +198,12 @@ public final class ShardCodec {
       ArrowBuf src = layout.buffers.get(i);
       long off = layout.offsets.get(i);
       target.setZero(body + end, off - end);
-      target.setBytes(body + off, src, 0, src.capacity());
+      if (copier == null) {
+        target.setBytes(body + off, src, 0, src.capacity());
+      } else if (src.capacity() > 0) {
+        // In bounds: the whole shard fits (checked above) and the layout places this buffer.
+        copier.copy(target.memoryAddress() + body + off, src.memoryAddress(), src.capacity());
+      }
       end = off + src.capacity();
     }
     target.setZero(body + end, layout.bodyLength - end);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.rtensor.memory.BulkCopier;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
@@ -94,7 +95,40 @@ class ShardCodecTest {
         target.getBytes(16, copy);
         assertArrayEquals(bytes, copy);
       }
+      try (ArrowBuf target = allocator.buffer(bytes.length)) {
+        target.setBytes(0, dirty); // stale bytes: padding must be rewritten
+        assertEquals(bytes.length, ShardCodec.encodeInto(b, target, new BulkCopier(2)));
+        byte[] copy = new byte[bytes.length];
+        target.getBytes(0, copy);
+        assertArrayEquals(bytes, copy);
+      }
     }
+  }
+
+  @Test
+  void encodeIntoWithABulkCopierWritesLargeTensorsOnSeveralThreadsByteForByte() {
+    long cols = (BulkCopier.PARALLEL_MIN * 2) / 3 + 5;
+    long big = 3 * cols;
+    try (Tensor large = Tensor.allocate(allocator, DType.UINT8, Shape.of(3, cols));
+        Tensor small = TestTensors.random(allocator, DType.INT32, Shape.of(3, 5), 7)) {
+      for (long i = 0; i < big; i += 4093) {
+        large.buffer().setByte(i, (byte) (i * 7 + 1));
+      }
+      large.buffer().setByte(big - 1, 99);
+      Map<String, Tensor> tensors = new LinkedHashMap<>();
+      tensors.put("large", large.share());
+      tensors.put("small", small.share());
+      try (TensorBatch b = TensorBatch.of(tensors)) {
+        byte[] bytes = ShardCodec.encode(b);
+        try (ArrowBuf target = allocator.buffer(bytes.length)) {
+          assertEquals(bytes.length, ShardCodec.encodeInto(b, target, new BulkCopier(3)));
+          byte[] copy = new byte[bytes.length];
+          target.getBytes(0, copy);
+          assertArrayEquals(bytes, copy);
+        }
+      }
+    }
+    assertThrows(IllegalArgumentException.class, () -> new BulkCopier(0));
   }
 
   @Test

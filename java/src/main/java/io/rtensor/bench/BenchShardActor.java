@@ -5,18 +5,23 @@ import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
 import io.ray.api.runtimeenv.RuntimeEnv;
 import io.ray.api.runtimeenv.types.RuntimeEnvName;
+import io.rtensor.memory.BlockPool;
+import io.rtensor.memory.BulkCopier;
 import io.rtensor.rtensor.Remotizer;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.RayObjectStorePlane;
+import io.rtensor.transport.internal.RayCoreObjects;
+import io.rtensor.wire.DecodeLimits;
 import io.rtensor.wire.ShardCodec;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 
@@ -28,6 +33,7 @@ public class BenchShardActor {
   private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
   private final BufferAllocator allocator = new RootAllocator();
   private final RayObjectStorePlane plane = new RayObjectStorePlane();
+  private final BlockPool blocks = new BlockPool();
   private final Remotizer remotizer = new Remotizer(plane, null, allocator);
   private Tensor payload;
   private byte[] staged;
@@ -83,63 +89,98 @@ public class BenchShardActor {
   }
 
   /**
-   * Encodes and puts {@code count} shards of {@code bytes} bytes as the plane does, timing each
-   * phase: element 0 is {@code long[] {encode, Ray.put}} wall then this thread's CPU ns, the rest
-   * the object references. With {@code reuse}, a large array is reused as the plane does; else each
-   * shard gets a new one.
+   * Encodes and puts {@code count} shards of {@code bytes} bytes, timing each phase: element 0 is
+   * {@code long[] {create, encode, seal}} wall then this thread's CPU ns, the rest the object
+   * references. With {@code coreWorker} as the plane does by default (create the object, encode
+   * into its memory, seal; see {@link RayObjectStorePlane.ObjectAccess}); else through Ray's Java
+   * API (encode into a reused array, {@code Ray.put}; create is then 0).
    */
-  public List<Object> timedPut(int count, long bytes, boolean reuse) {
+  public List<Object> timedPut(int count, long bytes, boolean coreWorker) {
     Tensor t = payload(bytes);
-    if (!reuse) {
-      staged = null;
-    }
-    long encode = 0;
-    long put = 0;
-    long encodeCpu = 0;
-    long putCpu = 0;
+    long[] wall = new long[3];
+    long[] cpu = new long[3];
     List<Object> out = new ArrayList<>(count + 1);
     out.add(null);
     for (int i = 0; i < count; i++) {
       long c0 = CPU.getCurrentThreadCpuTime();
       long t0 = System.nanoTime();
-      byte[] b;
       try (TensorBatch batch = TensorBatch.of("tensor", t.share())) {
-        b =
-            ShardCodec.encode(
-                batch, n -> staged != null && staged.length == n ? staged : new byte[n]);
+        if (coreWorker) {
+          long[] mark = new long[4];
+          out.add(
+              RayCoreObjects.put(
+                  ShardCodec.encodedSize(batch),
+                  memory -> {
+                    mark[0] = System.nanoTime();
+                    mark[1] = CPU.getCurrentThreadCpuTime();
+                    ShardCodec.encodeInto(batch, memory, BulkCopier.shared());
+                    mark[2] = System.nanoTime();
+                    mark[3] = CPU.getCurrentThreadCpuTime();
+                  }));
+          long t3 = System.nanoTime();
+          long c3 = CPU.getCurrentThreadCpuTime();
+          add(wall, t0, mark[0], mark[2], t3);
+          add(cpu, c0, mark[1], mark[3], c3);
+        } else {
+          byte[] b =
+              ShardCodec.encode(
+                  batch, n -> staged != null && staged.length == n ? staged : new byte[n]);
+          long t2 = System.nanoTime();
+          long c2 = CPU.getCurrentThreadCpuTime();
+          out.add(Ray.put(b));
+          staged = b.length >= (1 << 20) ? b : null;
+          add(wall, t0, t0, t2, System.nanoTime());
+          add(cpu, c0, c0, c2, CPU.getCurrentThreadCpuTime());
+        }
       }
-      long t1 = System.nanoTime();
-      long c1 = CPU.getCurrentThreadCpuTime();
-      out.add(Ray.put(b));
-      long t2 = System.nanoTime();
-      long c2 = CPU.getCurrentThreadCpuTime();
-      encodeCpu += c1 - c0;
-      putCpu += c2 - c1;
-      staged = b.length >= (1 << 20) ? b : null;
-      encode += t1 - t0;
-      put += t2 - t1;
     }
-    out.set(0, new long[] {encode, put, encodeCpu, putCpu});
+    out.set(0, new long[] {wall[0], wall[1], wall[2], cpu[0], cpu[1], cpu[2]});
     return out;
   }
 
+  private static void add(long[] phases, long t0, long t1, long t2, long t3) {
+    phases[0] += t1 - t0;
+    phases[1] += t2 - t1;
+    phases[2] += t3 - t2;
+  }
+
   /**
-   * Gets the objects in one {@code Ray.get}, decodes and closes them: {get, decode, close} wall
-   * then this thread's CPU ns.
+   * Gets the objects in one call, decodes and closes them: {@code {get, decode, close}} wall then
+   * this thread's CPU ns. With {@code coreWorker} as the plane does by default (map the objects,
+   * copy each into Arrow memory, a reused block for a large one, and decode it there); else {@code
+   * Ray.get} and a decode of each array.
    */
   @SuppressWarnings("unchecked")
-  public long[] timedGet(List<Object> refs) {
+  public long[] timedGet(List<Object> refs, boolean coreWorker) {
     List<ObjectRef<byte[]>> list = new ArrayList<>(refs.size());
     refs.forEach(r -> list.add((ObjectRef<byte[]>) r));
     long c0 = CPU.getCurrentThreadCpuTime();
     long t0 = System.nanoTime();
-    List<byte[]> got = Ray.get(list);
-    long t1 = System.nanoTime();
-    long c1 = CPU.getCurrentThreadCpuTime();
-    List<TensorBatch> decoded = new ArrayList<>(got.size());
-    for (int i = 0; i < got.size(); i++) {
-      decoded.add(ShardCodec.decode(got.get(i), allocator));
-      got.set(i, null);
+    List<TensorBatch> decoded = new ArrayList<>(list.size());
+    long t1;
+    long c1;
+    if (coreWorker) {
+      List<RayCoreObjects.Fetched> got = RayCoreObjects.get(list, -1);
+      t1 = System.nanoTime();
+      c1 = CPU.getCurrentThreadCpuTime();
+      for (RayCoreObjects.Fetched f : got) {
+        try (f;
+            ArrowBuf copy =
+                f.size() >= BlockPool.MIN_BLOCK
+                    ? blocks.buffer(allocator, f.size())
+                    : allocator.buffer(f.size())) {
+          BulkCopier.shared().copy(copy.memoryAddress(), f.address(), f.size());
+          decoded.add(ShardCodec.decode(copy, 0, f.size(), allocator, DecodeLimits.DEFAULT));
+        }
+      }
+    } else {
+      List<byte[]> got = Ray.get(list);
+      t1 = System.nanoTime();
+      c1 = CPU.getCurrentThreadCpuTime();
+      for (int i = 0; i < got.size(); i++) {
+        decoded.add(ShardCodec.decode(got.get(i), allocator));
+        got.set(i, null);
+      }
     }
     long t2 = System.nanoTime();
     long c2 = CPU.getCurrentThreadCpuTime();

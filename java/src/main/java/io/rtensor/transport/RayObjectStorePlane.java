@@ -5,9 +5,13 @@ import io.ray.api.Ray;
 import io.ray.api.exception.RayException;
 import io.ray.runtime.object.ObjectRefImpl;
 import io.rtensor.memory.BlockPool;
+import io.rtensor.memory.BulkCopier;
 import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.ShardLocation;
 import io.rtensor.tensor.TensorBatch;
+import io.rtensor.transport.internal.RayCoreObjects;
+import io.rtensor.transport.internal.RayCoreObjects.Fetched;
+import io.rtensor.transport.internal.RayCoreObjects.RayCoreException;
 import io.rtensor.wire.DecodeLimits;
 import io.rtensor.wire.ShardCodec;
 import io.rtensor.wire.WireFormatException;
@@ -42,16 +46,20 @@ import org.apache.arrow.memory.BufferAllocator;
  * lose the owner; handles therefore never carry only the id. {@link #clear} frees the objects
  * through {@code Ray.internal().free} (all copies, cluster-wide) whoever still holds references.
  *
- * <p>Copies. A put encodes the shard straight into the {@code byte[]} that {@code Ray.put} takes
- * (one copy of the tensor bytes); Ray's Java runtime then copies that array twice: out of the Java
- * heap ({@code GetByteArrayElements}) and into the plasma object. It keeps no reference to the
- * array, so an array of 1 MiB or more is kept (softly, one per plane) and reused by the next put of
- * a shard of the same length, sparing the allocation, zeroing and garbage of a large array. A get
- * copies each object out of plasma into a new {@code byte[]} (Ray's runtime has no direct-buffer
- * path) and the decode copies its body once into Arrow memory.
+ * <p>Copies. How the bytes reach the object store is {@link ObjectAccess}: by default ({@link
+ * ObjectAccess#AUTO}) through this process's Ray core worker directly ({@link
+ * ObjectAccess#CORE_WORKER}): a put creates the plasma object, encodes the shard straight into its
+ * memory (one copy of the tensor bytes) and seals it; a get maps the objects and copies each once
+ * into Arrow memory, which the decoded tensors slice. Large copies run on several threads ({@link
+ * BulkCopier}), as Python's {@code ray.put} does its copy into plasma. The objects are the ones
+ * {@code Ray.put} and {@code Ray.get} make and read, with the same reference counting. That path is
+ * bound to the Ray build it was checked against (Ray 2.39.0); elsewhere {@code AUTO} takes Ray's
+ * Java API ({@link ObjectAccess#JAVA_API}), which copies each object through the Java heap: a put
+ * encodes into a {@code byte[]} that {@code Ray.put} copies twice (out of the heap, into plasma), a
+ * get copies each object into a new {@code byte[]} that the decode copies again. Large put arrays
+ * are kept (softly, one per plane) and reused by the next put of a shard of the same length.
  *
- * <p>Fetching many shards is one {@code Ray.get} of many references; each result is decoded into
- * Arrow memory with one copy.
+ * <p>Fetching many shards is one get of many references.
  */
 public final class RayObjectStorePlane implements DataPlane {
   /**
@@ -68,8 +76,22 @@ public final class RayObjectStorePlane implements DataPlane {
   /** Shards at least this large are encoded into a kept array (see the class comment). */
   static final int MIN_STAGED_BYTES = 1 << 20;
 
+  /** How a plane moves bytes in and out of the object store. */
+  public enum ObjectAccess {
+    /**
+     * Through this process's core worker, in place: one copy per put and per get. Needs the Ray
+     * build the native path was checked against ({@link RayCoreObjects#unavailableReason()}).
+     */
+    CORE_WORKER,
+    /** Through {@code Ray.put(byte[])} and {@code Ray.get}: works with any Ray, copies more. */
+    JAVA_API,
+    /** {@link #CORE_WORKER} where it is available, else {@link #JAVA_API}. */
+    AUTO
+  }
+
   private final DecodeLimits limits;
   private final long getTimeoutMillis;
+  private final ObjectAccess access;
   private final Map<String, ObjectRef<byte[]>> refs = new ConcurrentHashMap<>();
   private final Map<String, Long> ownedBytes = new ConcurrentHashMap<>();
   private final List<Consumer<Collection<String>>> listeners = new CopyOnWriteArrayList<>();
@@ -83,12 +105,37 @@ public final class RayObjectStorePlane implements DataPlane {
 
   /** A plane checking fetched shards against {@code limits}, waiting at most {@code ms} a get. */
   public RayObjectStorePlane(DecodeLimits limits, long getTimeoutMillis) {
+    this(limits, getTimeoutMillis, ObjectAccess.AUTO);
+  }
+
+  /**
+   * A plane checking fetched shards against {@code limits}, waiting at most {@code ms} a get, that
+   * moves bytes as {@code access} says.
+   *
+   * @throws IllegalStateException if Ray is not initialized, or {@code access} is {@link
+   *     ObjectAccess#CORE_WORKER} and that path is not available here (the message says why)
+   */
+  public RayObjectStorePlane(DecodeLimits limits, long getTimeoutMillis, ObjectAccess access) {
     this.limits = Objects.requireNonNull(limits, "limits");
     this.getTimeoutMillis = getTimeoutMillis;
+    Objects.requireNonNull(access, "access");
     if (!Ray.isInitialized()) {
       throw new IllegalStateException(
           "Ray is not initialized in this process: connect (RayConnection) or run in an actor");
     }
+    String unavailable = access == ObjectAccess.JAVA_API ? "" : RayCoreObjects.unavailableReason();
+    if (access == ObjectAccess.CORE_WORKER && unavailable != null) {
+      throw new IllegalStateException(
+          "the core worker path is not available in this process: " + unavailable);
+    }
+    this.access = unavailable == null ? ObjectAccess.CORE_WORKER : ObjectAccess.JAVA_API;
+  }
+
+  /**
+   * How this plane moves bytes: {@link ObjectAccess#CORE_WORKER} or {@link ObjectAccess#JAVA_API}.
+   */
+  public ObjectAccess access() {
+    return access;
   }
 
   /** The shard id of an object reference: its object id in hex. */
@@ -116,16 +163,32 @@ public final class RayObjectStorePlane implements DataPlane {
 
   @Override
   public RTensor put(TensorBatch batch) {
-    byte[] bytes = ShardCodec.encode(batch, this::stagingArray);
     ObjectRef<byte[]> ref;
-    try {
-      ref = Ray.put(bytes);
-    } finally {
-      keepStagingArray(bytes);
+    long size;
+    if (access == ObjectAccess.CORE_WORKER) {
+      size = ShardCodec.encodedSize(batch);
+      try {
+        ref =
+            RayCoreObjects.put(
+                size, memory -> ShardCodec.encodeInto(batch, memory, BulkCopier.shared()));
+      } catch (RayCoreException e) {
+        throw new DataPlaneException(
+            ShardLocation.RAY_OBJECT_STORE,
+            "the object store refused a shard of " + size + " bytes: " + e.getMessage(),
+            e);
+      }
+    } else {
+      byte[] bytes = ShardCodec.encode(batch, this::stagingArray);
+      try {
+        ref = Ray.put(bytes);
+      } finally {
+        keepStagingArray(bytes);
+      }
+      size = bytes.length;
     }
     String id = idOf(ref);
     refs.put(id, ref);
-    ownedBytes.put(id, (long) bytes.length);
+    ownedBytes.put(id, size);
     return RTensor.ofBatch(id, ShardLocation.rayObject(ref), batch);
   }
 
@@ -163,27 +226,114 @@ public final class RayObjectStorePlane implements DataPlane {
     }
     List<String> ids = new ArrayList<>(wanted.keySet());
     List<ObjectRef<byte[]>> list = new ArrayList<>(wanted.values());
+    Map<String, TensorBatch> out =
+        access == ObjectAccess.CORE_WORKER
+            ? fetchInPlace(ids, list, allocator)
+            : fetchThroughJava(ids, list, allocator);
+    wanted.forEach(refs::putIfAbsent); // keep them alive (and freeable) until cleared
+    return out;
+  }
+
+  private Map<String, TensorBatch> fetchInPlace(
+      List<String> ids, List<ObjectRef<byte[]>> list, BufferAllocator allocator) {
+    List<Fetched> got;
+    try {
+      got = RayCoreObjects.get(list, getTimeoutMillis);
+    } catch (RayCoreException e) {
+      List<String> missing = probe(ids, list, i -> probeInPlace(list.get(i)));
+      throw missingOr(missing, ids, e);
+    }
+    Map<String, TensorBatch> out = new LinkedHashMap<>();
+    try {
+      List<String> missing = new ArrayList<>();
+      for (int i = 0; i < ids.size(); i++) {
+        if (got.get(i).isError()) {
+          missing.add(ids.get(i));
+        } else if (!got.get(i).isBytes()) {
+          throw new DataPlaneException(
+              ShardLocation.RAY_OBJECT_STORE,
+              "object " + ids.get(i) + " is not a shard (its metadata is not RAW)");
+        }
+      }
+      if (!missing.isEmpty()) {
+        throw new MissingShardsException(Map.of(ShardLocation.RAY_OBJECT_STORE, missing));
+      }
+      for (int i = 0; i < ids.size(); i++) {
+        Fetched f = got.get(i);
+        out.put(ids.get(i), decodeCopy(f.address(), f.size(), allocator));
+        f.close();
+      }
+      return out;
+    } catch (WireFormatException e) {
+      out.values().forEach(TensorBatch::close);
+      throw new DataPlaneException(
+          ShardLocation.RAY_OBJECT_STORE, "an object is not a valid shard: " + e.getMessage(), e);
+    } catch (RuntimeException | Error e) {
+      out.values().forEach(TensorBatch::close);
+      throw e;
+    } finally {
+      got.forEach(Fetched::close);
+    }
+  }
+
+  /** Whether one object answers in place within a short wait. */
+  private boolean probeInPlace(ObjectRef<byte[]> ref) {
+    try {
+      List<Fetched> one = RayCoreObjects.get(List.of(ref), Math.min(getTimeoutMillis, 1_000));
+      boolean there = !one.get(0).isError();
+      one.forEach(Fetched::close);
+      return there;
+    } catch (RayCoreException e) {
+      return false;
+    }
+  }
+
+  /** The ids of {@code list} for which {@code answers} is false. */
+  private static List<String> probe(
+      List<String> ids, List<ObjectRef<byte[]>> list, java.util.function.IntPredicate answers) {
+    List<String> missing = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      if (!answers.test(i)) {
+        missing.add(ids.get(i));
+      }
+    }
+    return missing;
+  }
+
+  /** The error for a failed batch get: the missing shards, or the failure where none is missing. */
+  private static RuntimeException missingOr(
+      List<String> missing, List<String> ids, RuntimeException failure) {
+    if (missing.isEmpty()) {
+      return new DataPlaneException(
+          ShardLocation.RAY_OBJECT_STORE,
+          "getting " + ids.size() + " shards failed: " + failure.getMessage(),
+          failure);
+    }
+    return new MissingShardsException(Map.of(ShardLocation.RAY_OBJECT_STORE, missing));
+  }
+
+  private Map<String, TensorBatch> fetchThroughJava(
+      List<String> ids, List<ObjectRef<byte[]>> list, BufferAllocator allocator) {
     List<byte[]> bytes;
     try {
       bytes = Ray.get(list, getTimeoutMillis);
     } catch (RayException e) {
       // The batch already waited its timeout: what is there answers at once, so probe briefly.
       long probeMillis = Math.min(getTimeoutMillis, 1_000);
-      List<String> missing = new ArrayList<>();
-      for (int i = 0; i < list.size(); i++) {
-        try {
-          Ray.get(list.get(i), probeMillis);
-        } catch (RayException each) {
-          missing.add(ids.get(i));
-        }
-      }
-      if (missing.isEmpty()) {
-        throw new DataPlaneException(
-            ShardLocation.RAY_OBJECT_STORE, "Ray.get of " + ids.size() + " shards failed", e);
-      }
-      throw new MissingShardsException(Map.of(ShardLocation.RAY_OBJECT_STORE, missing));
+      List<String> missing =
+          probe(
+              ids,
+              list,
+              i -> {
+                try {
+                  Ray.get(list.get(i), probeMillis);
+                  return true;
+                } catch (RayException each) {
+                  return false;
+                }
+              });
+      throw missingOr(missing, ids, e);
     }
-    wanted.forEach(refs::putIfAbsent); // keep them alive (and freeable) until cleared
     Map<String, TensorBatch> out = new LinkedHashMap<>();
     try {
       for (int i = 0; i < ids.size(); i++) {
@@ -195,6 +345,21 @@ public final class RayObjectStorePlane implements DataPlane {
       out.values().forEach(TensorBatch::close);
       throw new DataPlaneException(
           ShardLocation.RAY_OBJECT_STORE, "an object is not a valid shard: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Decodes {@code length} bytes at {@code address} (an object's memory) from a copy: into a block
+   * of {@link #blocks} for a large object, else into memory of {@code allocator}; the tensors slice
+   * the copy.
+   */
+  private TensorBatch decodeCopy(long address, long length, BufferAllocator allocator) {
+    try (ArrowBuf buf =
+        length >= BlockPool.MIN_BLOCK
+            ? blocks.buffer(allocator, length)
+            : allocator.buffer(Math.max(length, 1))) {
+      BulkCopier.shared().copy(buf.memoryAddress(), address, length);
+      return ShardCodec.decode(buf, 0, length, allocator, limits);
     }
   }
 

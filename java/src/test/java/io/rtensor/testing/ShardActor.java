@@ -5,6 +5,7 @@ import io.rtensor.rtensor.RTensor;
 import io.rtensor.rtensor.Remotizer;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.transport.RayObjectStorePlane;
+import io.rtensor.wire.DecodeLimits;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
@@ -13,11 +14,27 @@ import org.apache.arrow.memory.RootAllocator;
 /** A Ray actor that produces and consumes shards through the Ray object store plane. */
 public class ShardActor {
   private final BufferAllocator allocator = new RootAllocator();
-  private final RayObjectStorePlane plane = new RayObjectStorePlane();
+  private final RayObjectStorePlane plane;
   private final FetchCache cache = new FetchCache(1L << 30);
-  private final Remotizer remotizer = new Remotizer(plane, cache, allocator);
+  private final Remotizer remotizer;
 
-  public ShardActor() {}
+  /** An actor whose plane moves bytes as it does by default ({@code AUTO}). */
+  public ShardActor() {
+    this("AUTO");
+  }
+
+  /** An actor whose plane moves bytes as {@code access} (a {@code ObjectAccess} name) says. */
+  public ShardActor(String access) {
+    plane =
+        new RayObjectStorePlane(
+            DecodeLimits.DEFAULT, 300_000, RayObjectStorePlane.ObjectAccess.valueOf(access));
+    remotizer = new Remotizer(plane, cache, allocator);
+  }
+
+  /** How this actor's plane moves bytes. */
+  public String access() {
+    return plane.access().name();
+  }
 
   public long pid() {
     return ProcessHandle.current().pid();

@@ -74,6 +74,32 @@ class RayDataPlaneTest {
   }
 
   @Test
+  void workerPlanesUseTheCoreWorkerPathOnTheProjectsRay() {
+    assertEquals("CORE_WORKER", producer.task(ShardActor::access).remote().get(60_000));
+    assertEquals("CORE_WORKER", consumer.task(ShardActor::access).remote().get(60_000));
+  }
+
+  @Test
+  void shardsCrossBetweenTheCoreWorkerPathAndRaysJavaApi() {
+    ActorHandle<ShardActor> javaApi = Ray.actor(ShardActor::new, "JAVA_API").remote();
+    try {
+      assertEquals("JAVA_API", javaApi.task(ShardActor::access).remote().get(60_000));
+      double expected = (0 + 1000) * 100.0 + 2 * 4950.0;
+      // Ray.put objects, localized in place; then objects created in place, read by Ray.get.
+      List<Object> put = javaApi.task(ShardActor::produce, 2, 100).remote().get(60_000);
+      assertEquals(expected, consumer.task(ShardActor::consume, put).remote().get(60_000));
+      List<Object> created = producer.task(ShardActor::produce, 2, 100).remote().get(60_000);
+      assertEquals(expected, javaApi.task(ShardActor::consume, created).remote().get(60_000));
+      assertEquals(2L, (long) javaApi.task(ShardActor::clear, put).remote().get(60_000));
+      assertEquals(2L, (long) producer.task(ShardActor::clear, created).remote().get(60_000));
+      List<String> consumed = put.stream().map(ShardActor::idOf).toList();
+      assertEquals(2, (int) consumer.task(ShardActor::evict, consumed).remote().get(60_000));
+    } finally {
+      javaApi.kill();
+    }
+  }
+
+  @Test
   void aPythonTaskReadsAShardAJavaActorPut() {
     List<Object> handles = producer.task(ShardActor::produce, 1, 1000).remote().get(60_000);
     RTensor h = (RTensor) handles.get(0);

@@ -1,13 +1,26 @@
 package io.rtensor.transport;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.rtensor.rtensor.RTensor;
+import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.RayTestCluster;
+import io.rtensor.transport.internal.RayCoreObjects;
+import io.rtensor.wire.DecodeLimits;
+import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 
-/** The data plane contract against Ray's object store on the project's real Ray head. */
+/**
+ * The data plane contract against Ray's object store on the project's real Ray head, with the plane
+ * as it is by default: the core worker path.
+ */
 @Tag("ray")
 class RayObjectStorePlaneTest extends DataPlaneContract {
   private static RootAllocator root;
@@ -27,6 +40,33 @@ class RayObjectStorePlaneTest extends DataPlaneContract {
     }
     if (root != null) {
       root.close();
+    }
+  }
+
+  @Test
+  void theDefaultPlaneUsesTheCoreWorkerPathOnTheProjectsRay() {
+    assertEquals(
+        RayObjectStorePlane.ObjectAccess.CORE_WORKER,
+        plane.access(),
+        () -> "fell back to Ray's Java API: " + RayCoreObjects.unavailableReason());
+  }
+
+  @Test
+  void eachPathReadsTheShardsTheOtherPut() {
+    try (RayObjectStorePlane javaApi =
+            new RayObjectStorePlane(
+                DecodeLimits.DEFAULT, 60_000, RayObjectStorePlane.ObjectAccess.JAVA_API);
+        Tensor t = Tensor.of(root, new float[] {1.5f, -2f, 3.25f});
+        TensorBatch batch = TensorBatch.of("x", t.share())) {
+      RTensor byJavaApi = javaApi.put(batch);
+      RTensor inPlace = plane.put(batch);
+      try (TensorBatch a = plane.fetch(List.of(byJavaApi), root).get(byJavaApi.shardId());
+          TensorBatch b = javaApi.fetch(List.of(inPlace), root).get(inPlace.shardId())) {
+        assertArrayEquals(t.toFloatArray(), a.tensor("x").toFloatArray());
+        assertArrayEquals(t.toFloatArray(), b.tensor("x").toFloatArray());
+      }
+      javaApi.clear(List.of(byJavaApi));
+      plane.clear(List.of(inPlace));
     }
   }
 

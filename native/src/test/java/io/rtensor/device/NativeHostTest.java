@@ -89,4 +89,37 @@ class NativeHostTest {
       }
     }
   }
+
+  @Test
+  void parallelCopyIsExactForEveryThreadCountAndTouchesNothingElse() {
+    int size = (24 << 20) + 4096;
+    byte[] src = new byte[size];
+    for (int i = 0; i < size; i++) {
+      src[i] = (byte) (i * 131 + 11 + (i >>> 20));
+    }
+    try (BytePointer from = new BytePointer(src);
+        BytePointer to = new BytePointer(size)) {
+      long[] lengths = {0, 5, (8 << 20) - 1, (16 << 20) + 63, (24 << 20) + 7};
+      for (long length : lengths) {
+        for (int threads : new int[] {0, 1, 2, 3, 7}) {
+          int dstOffset = 1;
+          int srcOffset = 3;
+          to.fill(0x7F);
+          NativeHost.copy(to.address() + dstOffset, from.address() + srcOffset, length, threads);
+          byte[] out = new byte[size];
+          to.get(out);
+          for (int i = 0; i < size; i++) {
+            byte expected =
+                i >= dstOffset && i < dstOffset + length ? src[i - dstOffset + srcOffset] : 0x7F;
+            if (out[i] != expected) {
+              throw new AssertionError(
+                  "byte " + i + " wrong after copying " + length + " bytes with " + threads);
+            }
+          }
+        }
+      }
+    }
+    assertThrows(IllegalArgumentException.class, () -> NativeHost.copy(0, 8, 1, 2));
+    assertThrows(IllegalArgumentException.class, () -> NativeHost.copy(8, 8, -1, 2));
+  }
 }

@@ -32,4 +32,14 @@ public final class HostOps {
    */
   public static native void stream_copy_bytes(
       @Cast("void*") long dst, @Cast("const void*") long src, @Cast("size_t") long length);
+
+  /**
+   * {@link #stream_copy_bytes} split across up to {@code threads} threads (the caller's included),
+   * each copying at least 4 MiB.
+   */
+  public static native void parallel_copy_bytes(
+      @Cast("void*") long dst,
+      @Cast("const void*") long src,
+      @Cast("size_t") long length,
+      int threads);
 }
