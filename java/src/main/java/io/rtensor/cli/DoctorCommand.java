@@ -11,6 +11,7 @@ import io.ray.api.runtimecontext.NodeInfo;
 import io.rtensor.device.NativeHost;
 import io.rtensor.scheduler.ray.ProbeActor;
 import io.rtensor.scheduler.ray.RayConnection;
+import io.rtensor.transport.internal.RayCoreObjects;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.List;
@@ -94,6 +95,12 @@ final class DoctorCommand implements Main.Command {
           "objects   : 64 MiB byte[] put + get in %.0f ms, %s%n",
           (System.nanoTime() - start) / 1e6, intact ? "intact" : "CORRUPTED");
       failures += intact ? 0 : 1;
+      String inPlace = RayCoreObjects.unavailableReason();
+      out.printf(
+          "shards    : the object store plane goes %s%n",
+          inPlace == null
+              ? "through this Ray's core worker in place (its build is the one checked)"
+              : "through Ray's Java API, copying more: " + inPlace);
 
       PlacementGroup group =
           PlacementGroups.createPlacementGroup(

@@ -15,7 +15,9 @@ import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.RayTestCluster;
 import io.rtensor.testing.ShardActor;
+import java.util.ArrayList;
 import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -96,6 +98,33 @@ class RayDataPlaneTest {
       assertEquals(2, (int) consumer.task(ShardActor::evict, consumed).remote().get(60_000));
     } finally {
       javaApi.kill();
+    }
+  }
+
+  @Test
+  void localizing1GiBIn64MiBShardsKeepsTheDriversArrowMemoryUnder1_1xTheLiveData() {
+    int shards = 16;
+    long shardBytes = 64L << 20;
+    List<Object> handles = new ArrayList<>();
+    for (int i = 0; i < shards; i++) {
+      handles.addAll(producer.task(ShardActor::produceBytes, shardBytes).remote().get(120_000));
+    }
+    try (RootAllocator root = new RootAllocator();
+        RayObjectStorePlane plane = new RayObjectStorePlane()) {
+      BufferAllocator controller = root.newChildAllocator("controller", 0, Long.MAX_VALUE);
+      Remotizer r = new Remotizer(plane, null, controller);
+      List<?> local = (List<?>) r.localize(handles);
+      long live = shards * shardBytes;
+      assertEquals(live, local.stream().mapToLong(t -> ((Tensor) t).byteSize()).sum());
+      long peak = root.getPeakMemoryAllocation();
+      assertTrue(
+          peak < 1.1 * live,
+          "peak Arrow allocation " + peak + " < 1.1 x live " + live + " (no duplicate copies)");
+      local.forEach(t -> ((Tensor) t).close());
+      assertEquals(0, controller.getAllocatedMemory(), "closing returns the driver to zero");
+      controller.close();
+    } finally {
+      producer.task(ShardActor::clear, handles).remote().get(120_000);
     }
   }
 
