@@ -2,7 +2,11 @@ package io.rtensor.transport;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ray.api.ObjectRef;
+import io.ray.api.Ray;
 import io.rtensor.rtensor.RTensor;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
@@ -67,6 +71,60 @@ class RayObjectStorePlaneTest extends DataPlaneContract {
       }
       javaApi.clear(List.of(byJavaApi));
       plane.clear(List.of(inPlace));
+    }
+  }
+
+  @Test
+  void aFailedWriteLeavesNoObjectBehindAndTheNextPutWorks() {
+    IllegalStateException thrown =
+        assertThrows(
+            IllegalStateException.class,
+            () ->
+                RayCoreObjects.put(
+                    4096,
+                    memory -> {
+                      throw new IllegalStateException("writer failed");
+                    }));
+    assertEquals("writer failed", thrown.getMessage());
+    try (Tensor t = Tensor.of(root, new float[] {7f});
+        TensorBatch batch = TensorBatch.of("x", t.share())) {
+      RTensor h = plane.put(batch);
+      try (TensorBatch back = plane.fetch(List.of(h), root).get(h.shardId())) {
+        assertArrayEquals(new float[] {7f}, back.tensor("x").toFloatArray());
+      }
+      plane.clear(List.of(h));
+    }
+  }
+
+  @Test
+  void anObjectThatIsNotRawBytesIsRefusedAsNotAShard() {
+    ObjectRef<String> text = Ray.put("not a shard");
+    @SuppressWarnings("unchecked")
+    ObjectRef<byte[]> asBytes = (ObjectRef<byte[]>) (ObjectRef<?>) text;
+    try (Tensor like = Tensor.of(root, new float[1]);
+        TensorBatch description = TensorBatch.of("x", like.share())) {
+      RTensor h = RayObjectStorePlane.handleOf(asBytes, description);
+      DataPlaneException e =
+          assertThrows(DataPlaneException.class, () -> plane.fetch(List.of(h), root));
+      assertTrue(e.getMessage().contains("not a shard"), e.getMessage());
+    }
+    assertEquals(0, root.getAllocatedMemory());
+  }
+
+  @Test
+  void aFreedObjectIsReportedMissingByTheCoreWorkerGet() {
+    try (Tensor t = Tensor.of(root, new float[] {1f, 2f});
+        TensorBatch batch = TensorBatch.of("x", t.share())) {
+      RTensor h = plane.put(batch);
+      ObjectRef<byte[]> ref = h.location().objectRef();
+      plane.clear(List.of(h));
+      List<RayCoreObjects.Fetched> got = RayCoreObjects.get(List.of(ref), 5_000);
+      try {
+        assertTrue(got.get(0).isError(), "a freed object answers with Ray's error object");
+        assertThrows(IllegalStateException.class, () -> got.get(0).address());
+      } finally {
+        got.forEach(RayCoreObjects.Fetched::close);
+      }
     }
   }
 
