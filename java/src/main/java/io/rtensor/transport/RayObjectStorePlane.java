@@ -64,11 +64,12 @@ import org.apache.arrow.memory.BufferAllocator;
 public final class RayObjectStorePlane implements DataPlane {
   /**
    * Environment for a process that runs this plane, set when it starts (a Ray actor's runtime
-   * environment): glibc then asks for transparent huge pages for large allocations. Every large put
-   * and fetch lands in freshly mapped memory (the copy Ray's JNI makes of a put's array; the Arrow
-   * memory a fetched shard is decoded into), and with 4 KiB pages faulting in 64 MiB costs more CPU
-   * than copying it. Harmless where the kernel has transparent huge pages off or glibc is older
-   * than 2.35 (the tunable is then ignored).
+   * environment): glibc then asks for transparent huge pages for large allocations. On the Java API
+   * path every large put and fetch lands in freshly mapped memory (the copy Ray's JNI makes of a
+   * put's array; the array a get returns), and with 4 KiB pages faulting in 64 MiB costs more CPU
+   * than copying it; the first blocks of this plane's pool are faulted in the same way. Harmless
+   * where the kernel has transparent huge pages off or glibc is older than 2.35 (the tunable is
+   * then ignored).
    */
   public static final Map<String, String> WORKER_ENV =
       Map.of("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1");

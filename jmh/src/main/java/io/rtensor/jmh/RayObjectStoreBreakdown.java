@@ -43,12 +43,12 @@ public final class RayObjectStoreBreakdown {
         List<Object> refs = new ArrayList<>(out.subList(1, out.size()));
         long[] get = consumer.task(BenchShardActor::timedGet, refs, coreWorker).remote().get();
         long t3 = System.nanoTime();
-        producer.task(BenchShardActor::free, refs).remote().get();
+        long freeNanos = producer.task(BenchShardActor::free, refs).remote().get();
         long t4 = System.nanoTime();
         System.out.printf(
             "%s 2 no-op calls %.1f | put call %.1f (create %.1f/%.1f, encode %.1f/%.1f, seal or"
                 + " Ray.put %.1f/%.1f) | get call %.1f (get %.1f/%.1f, decode %.1f/%.1f, close"
-                + " %.1f/%.1f) | free call %.1f  [ms, phases wall/CPU]%n",
+                + " %.1f/%.1f) | free call %.1f (free %.1f)  [ms, phases wall/CPU]%n",
             coreWorker ? "core worker" : "Java API",
             (t1 - t0) / 1e6,
             (t2 - t1) / 1e6,
@@ -65,7 +65,8 @@ public final class RayObjectStoreBreakdown {
             get[4] / 1e6,
             get[2] / 1e6,
             get[5] / 1e6,
-            (t4 - t3) / 1e6);
+            (t4 - t3) / 1e6,
+            freeNanos / 1e6);
       }
       producer.kill();
       consumer.kill();
