@@ -74,6 +74,16 @@ public class EchoEngine implements TrainEngine {
     return n;
   }
 
+  /**
+   * Sleeps {@code millis} and answers when it slept, as {@code "start,end"} in milliseconds of the
+   * wall clock (comparable across the worker processes of one machine).
+   */
+  public String sleepWindow(long millis) throws InterruptedException {
+    long start = System.currentTimeMillis();
+    Thread.sleep(millis);
+    return start + "," + System.currentTimeMillis();
+  }
+
   public int calls() {
     return calls.get();
   }
