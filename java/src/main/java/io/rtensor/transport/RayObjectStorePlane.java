@@ -26,6 +26,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
+import java.util.function.IntPredicate;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 
@@ -124,7 +126,8 @@ public final class RayObjectStorePlane implements DataPlane {
       throw new IllegalStateException(
           "Ray is not initialized in this process: connect (RayConnection) or run in an actor");
     }
-    String unavailable = access == ObjectAccess.JAVA_API ? "" : RayCoreObjects.unavailableReason();
+    String unavailable =
+        access == ObjectAccess.JAVA_API ? "not asked for" : RayCoreObjects.unavailableReason();
     if (access == ObjectAccess.CORE_WORKER && unavailable != null) {
       throw new IllegalStateException(
           "the core worker path is not available in this process: " + unavailable);
@@ -241,10 +244,8 @@ public final class RayObjectStorePlane implements DataPlane {
     try {
       got = RayCoreObjects.get(list, getTimeoutMillis);
     } catch (RayCoreException e) {
-      List<String> missing = probe(ids, list, i -> probeInPlace(list.get(i)));
-      throw missingOr(missing, ids, e);
+      throw missingOr(probe(ids, i -> probeInPlace(list.get(i))), ids, e);
     }
-    Map<String, TensorBatch> out = new LinkedHashMap<>();
     try {
       List<String> missing = new ArrayList<>();
       for (int i = 0; i < ids.size(); i++) {
@@ -259,19 +260,13 @@ public final class RayObjectStorePlane implements DataPlane {
       if (!missing.isEmpty()) {
         throw new MissingShardsException(Map.of(ShardLocation.RAY_OBJECT_STORE, missing));
       }
-      for (int i = 0; i < ids.size(); i++) {
-        Fetched f = got.get(i);
-        out.put(ids.get(i), decodeCopy(f.address(), f.size(), allocator));
-        f.close();
-      }
-      return out;
-    } catch (WireFormatException e) {
-      out.values().forEach(TensorBatch::close);
-      throw new DataPlaneException(
-          ShardLocation.RAY_OBJECT_STORE, "an object is not a valid shard: " + e.getMessage(), e);
-    } catch (RuntimeException | Error e) {
-      out.values().forEach(TensorBatch::close);
-      throw e;
+      return decodeAll(
+          ids,
+          i -> {
+            try (Fetched f = got.get(i)) { // released as soon as it is copied
+              return decodeCopy(f.address(), f.size(), allocator);
+            }
+          });
     } finally {
       got.forEach(Fetched::close);
     }
@@ -289,11 +284,10 @@ public final class RayObjectStorePlane implements DataPlane {
     }
   }
 
-  /** The ids of {@code list} for which {@code answers} is false. */
-  private static List<String> probe(
-      List<String> ids, List<ObjectRef<byte[]>> list, java.util.function.IntPredicate answers) {
+  /** The {@code ids} at whose index {@code answers} is false. */
+  private static List<String> probe(List<String> ids, IntPredicate answers) {
     List<String> missing = new ArrayList<>();
-    for (int i = 0; i < list.size(); i++) {
+    for (int i = 0; i < ids.size(); i++) {
       if (!answers.test(i)) {
         missing.add(ids.get(i));
       }
@@ -324,7 +318,6 @@ public final class RayObjectStorePlane implements DataPlane {
       List<String> missing =
           probe(
               ids,
-              list,
               i -> {
                 try {
                   Ray.get(list.get(i), probeMillis);
@@ -335,17 +328,36 @@ public final class RayObjectStorePlane implements DataPlane {
               });
       throw missingOr(missing, ids, e);
     }
+    return decodeAll(
+        ids,
+        i -> {
+          TensorBatch batch = decode(bytes.get(i), allocator);
+          bytes.set(i, null);
+          return batch;
+        });
+  }
+
+  /**
+   * Decodes shard {@code i} of {@code ids} with {@code decodeOne} for each; on any failure closes
+   * what was decoded, an invalid shard becoming a {@link DataPlaneException}.
+   */
+  private static Map<String, TensorBatch> decodeAll(
+      List<String> ids, IntFunction<TensorBatch> decodeOne) {
     Map<String, TensorBatch> out = new LinkedHashMap<>();
     try {
       for (int i = 0; i < ids.size(); i++) {
-        out.put(ids.get(i), decode(bytes.get(i), allocator));
-        bytes.set(i, null);
+        out.put(ids.get(i), decodeOne.apply(i));
       }
       return out;
-    } catch (WireFormatException e) {
+    } catch (RuntimeException | Error e) {
       out.values().forEach(TensorBatch::close);
-      throw new DataPlaneException(
-          ShardLocation.RAY_OBJECT_STORE, "an object is not a valid shard: " + e.getMessage(), e);
+      if (e instanceof WireFormatException invalid) {
+        throw new DataPlaneException(
+            ShardLocation.RAY_OBJECT_STORE,
+            "an object is not a valid shard: " + invalid.getMessage(),
+            invalid);
+      }
+      throw e;
     }
   }
 

@@ -67,23 +67,8 @@ class NativeHostTest {
           for (int dstOffset : new int[] {0, 1, 15, 64}) {
             to.fill(0x7F);
             HostOps.stream_copy_bytes(to.address() + dstOffset, from.address() + srcOffset, length);
-            byte[] out = new byte[size];
-            to.get(out);
-            for (int i = 0; i < size; i++) {
-              byte expected =
-                  i >= dstOffset && i < dstOffset + length ? src[i - dstOffset + srcOffset] : 0x7F;
-              if (out[i] != expected) {
-                throw new AssertionError(
-                    "byte "
-                        + i
-                        + " wrong after copying "
-                        + length
-                        + " bytes from +"
-                        + srcOffset
-                        + " to +"
-                        + dstOffset);
-              }
-            }
+            assertCopiedOnly(
+                src, to, srcOffset, dstOffset, length, "from +" + srcOffset + " to +" + dstOffset);
           }
         }
       }
@@ -106,20 +91,28 @@ class NativeHostTest {
           int srcOffset = 3;
           to.fill(0x7F);
           NativeHost.copy(to.address() + dstOffset, from.address() + srcOffset, length, threads);
-          byte[] out = new byte[size];
-          to.get(out);
-          for (int i = 0; i < size; i++) {
-            byte expected =
-                i >= dstOffset && i < dstOffset + length ? src[i - dstOffset + srcOffset] : 0x7F;
-            if (out[i] != expected) {
-              throw new AssertionError(
-                  "byte " + i + " wrong after copying " + length + " bytes with " + threads);
-            }
-          }
+          assertCopiedOnly(src, to, srcOffset, dstOffset, length, "with " + threads);
         }
       }
     }
     assertThrows(IllegalArgumentException.class, () -> NativeHost.copy(0, 8, 1, 2));
     assertThrows(IllegalArgumentException.class, () -> NativeHost.copy(8, 8, -1, 2));
+  }
+
+  /**
+   * {@code to} (filled with 0x7F before the copy) holds {@code length} bytes of {@code src} from
+   * {@code srcOffset} at {@code dstOffset} and 0x7F everywhere else.
+   */
+  private static void assertCopiedOnly(
+      byte[] src, BytePointer to, int srcOffset, int dstOffset, long length, String how) {
+    byte[] out = new byte[src.length];
+    to.get(out);
+    for (int i = 0; i < out.length; i++) {
+      byte expected =
+          i >= dstOffset && i < dstOffset + length ? src[i - dstOffset + srcOffset] : 0x7F;
+      if (out[i] != expected) {
+        throw new AssertionError("byte " + i + " wrong after copying " + length + " bytes " + how);
+      }
+    }
   }
 }

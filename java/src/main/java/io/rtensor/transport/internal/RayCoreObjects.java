@@ -49,11 +49,6 @@ public final class RayCoreObjects {
     return Binding.UNAVAILABLE;
   }
 
-  /** Whether {@link #unavailableReason()} is null. */
-  public static boolean available() {
-    return unavailableReason() == null;
-  }
-
   private static void requireAvailable() {
     String why = unavailableReason();
     if (why != null) {
@@ -107,7 +102,7 @@ public final class RayCoreObjects {
       this.sizeOrError = sizeOrError;
     }
 
-    /** Whether the object is {@code RAW} bytes (else {@link #errorType} or not bytes). */
+    /** Whether the object is {@code RAW} bytes (else a Ray error object or not bytes). */
     public boolean isBytes() {
       return kind == RayCoreOps.OBJECT_BYTES;
     }
@@ -115,11 +110,6 @@ public final class RayCoreObjects {
     /** Whether Ray answered with an error object (freed, lost, owner died). */
     public boolean isError() {
       return kind == RayCoreOps.OBJECT_ERROR;
-    }
-
-    /** Ray's error type ({@code ray.rpc.ErrorType}) of an error object. */
-    public int errorType() {
-      return isError() ? (int) sizeOrError : -1;
     }
 
     /** The object's bytes, readable until {@link #close()}. */
