@@ -5,7 +5,7 @@ package io.rtensor.wire;
  * DecodeLimits} limit, shapes that do not match the body, unsupported types. The message says what
  * is wrong; {@link #offset()} says where.
  */
-public final class WireFormatException extends RuntimeException {
+public final class WireFormatException extends io.rtensor.RTensorException {
   private final long offset;
 
   public WireFormatException(String message, long offset) {

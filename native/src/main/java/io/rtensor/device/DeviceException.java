@@ -4,7 +4,7 @@ package io.rtensor.device;
  * A device runtime reported an error. Carries what a user needs to act on it: the runtime, the
  * runtime's error name, text and code, the device, the operation and the number of bytes involved.
  */
-public class DeviceException extends RuntimeException {
+public class DeviceException extends io.rtensor.RTensorException {
   private static final long serialVersionUID = 1L;
 
   private final RuntimeKind runtime;
