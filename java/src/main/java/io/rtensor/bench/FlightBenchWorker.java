@@ -1,6 +1,6 @@
 package io.rtensor.bench;
 
-import io.rtensor.rtensor.RTensor;
+import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;

@@ -1,11 +1,11 @@
 package io.rtensor.bench;
 
-import io.rtensor.rtensor.RTensor;
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.JvmFlags;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.transport.FlightDataPlane;
+import io.rtensor.transport.Remotizer;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -12,18 +12,18 @@ public final class JobRules {
    * Validates a job against the roles a scheduler already runs.
    *
    * @param replicasOfRole the replica count of an existing role, or null when it does not exist
-   * @throws WorkerCreationError naming what is wrong
+   * @throws WorkerCreationException naming what is wrong
    */
   public static void validate(Job job, Function<String, Integer> replicasOfRole) {
     String role = job.role();
     if (role.isBlank() || role.contains("/")) {
-      throw new WorkerCreationError(role, "a role is a non-empty name without '/'");
+      throw new WorkerCreationException(role, "a role is a non-empty name without '/'");
     }
     if (job.replicas() <= 0) {
-      throw new WorkerCreationError(role, "replicas must be > 0, got " + job.replicas());
+      throw new WorkerCreationException(role, "replicas must be > 0, got " + job.replicas());
     }
     if (job.tasks().size() != 1 && job.tasks().size() != job.replicas()) {
-      throw new WorkerCreationError(
+      throw new WorkerCreationException(
           role,
           "give 1 task spec or one per replica: got "
               + job.tasks().size()
@@ -32,23 +32,24 @@ public final class JobRules {
               + " replicas");
     }
     if (replicasOfRole.apply(role) != null) {
-      throw new WorkerCreationError(role, "the role already exists; delete it first");
+      throw new WorkerCreationException(role, "the role already exists; delete it first");
     }
     if (job.tasks().stream().map(SchedulingSpec::placement).distinct().count() > 1) {
-      throw new WorkerCreationError(role, "all tasks of a job need the same placement strategy");
+      throw new WorkerCreationException(
+          role, "all tasks of a job need the same placement strategy");
     }
     if (job.tasks().stream().map(SchedulingSpec::deviceType).distinct().count() > 1) {
-      throw new WorkerCreationError(role, "all tasks of a job need the same device type");
+      throw new WorkerCreationException(role, "all tasks of a job need the same device type");
     }
     if (job.strategy().colocated()) {
       String target = job.strategy().targetRole();
       Integer targetReplicas = replicasOfRole.apply(target);
       if (targetReplicas == null) {
-        throw new WorkerCreationError(
+        throw new WorkerCreationException(
             role, "colocation target role '" + target + "' does not exist");
       }
       if (targetReplicas != job.replicas()) {
-        throw new WorkerCreationError(
+        throw new WorkerCreationException(
             role,
             "colocation needs the target's replica count: target '"
                 + target

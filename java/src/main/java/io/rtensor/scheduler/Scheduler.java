@@ -1,6 +1,7 @@
 package io.rtensor.scheduler;
 
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.host.WorkerMemory;
+import io.rtensor.transport.Remotizer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -22,17 +23,18 @@ public interface Scheduler extends AutoCloseable {
    * Creates the workers of a job and waits until they answer.
    *
    * @return the workers, in rank order
-   * @throws WorkerCreationError for an invalid job or when the workers cannot be placed or started
-   * @throws WorkerTimeoutError when they do not come up in the startup timeout
+   * @throws WorkerCreationException for an invalid job or when the workers cannot be placed or
+   *     started
+   * @throws WorkerTimeoutException when they do not come up in the startup timeout
    */
   List<Worker> createWorkers(Job job);
 
   /**
    * The workers of a role after checking each answers within {@code timeout}.
    *
-   * @throws WorkerNotFoundError for an unknown role
-   * @throws WorkerTimeoutError when a worker does not answer in time
-   * @throws WorkerFailedError when a worker is dead
+   * @throws WorkerNotFoundException for an unknown role
+   * @throws WorkerTimeoutException when a worker does not answer in time
+   * @throws WorkerFailedException when a worker is dead
    */
   List<Worker> getWorkers(String role, Duration timeout);
 
@@ -59,7 +61,7 @@ public interface Scheduler extends AutoCloseable {
    * Creates an engine on a worker from a class name and constructor arguments. The first engine of
    * a worker is its default.
    *
-   * @throws EngineCreationError when the class is missing, is not an engine, or its constructor
+   * @throws EngineCreationException when the class is missing, is not an engine, or its constructor
    *     throws
    */
   void createEngine(String workerId, String engineClass, String engineName, Object... args);
@@ -72,9 +74,9 @@ public interface Scheduler extends AutoCloseable {
    * handles in the arguments are localized on the worker, tensors in the result come back as
    * handles.
    *
-   * @throws EngineCallError when the engine throws (first attempt, not retried), the method is
+   * @throws EngineCallException when the engine throws (first attempt, not retried), the method is
    *     missing or ambiguous, or every attempt timed out
-   * @throws WorkerFailedError when the worker died
+   * @throws WorkerFailedException when the worker died
    */
   Object callEngine(
       String workerId, String method, String engineName, CallOptions options, Object... args);
@@ -103,7 +105,7 @@ public interface Scheduler extends AutoCloseable {
    * stored and cached shards). The read runs a full garbage collection in that process: for
    * monitoring and checks, not for every step of a hot loop.
    *
-   * @throws WorkerNotFoundError if there is no such worker
+   * @throws WorkerNotFoundException if there is no such worker
    */
   WorkerMemory workerMemory(String workerId);
 

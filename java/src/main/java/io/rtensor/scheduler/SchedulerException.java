@@ -4,7 +4,7 @@ package io.rtensor.scheduler;
  * A scheduler operation failed. Carries the worker id or role, the method and the attempt where
  * they apply (null / 0 where they do not).
  */
-public class SchedulerException extends RuntimeException {
+public class SchedulerException extends io.rtensor.RTensorException {
   private static final long serialVersionUID = 1L;
 
   private final String workerId;

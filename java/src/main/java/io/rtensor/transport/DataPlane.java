@@ -1,6 +1,6 @@
 package io.rtensor.transport;
 
-import io.rtensor.rtensor.RTensor;
+import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.TensorBatch;
 import java.util.Collection;
 import java.util.Map;
@@ -35,7 +35,7 @@ public interface DataPlane extends AutoCloseable {
 
   /**
    * Removes shards {@code shardIds} from the location {@code locationKey} ({@link
-   * io.rtensor.rtensor.ShardLocation#key()}); unknown ids are ignored. The owning process also
+   * io.rtensor.handle.ShardLocation#key()}); unknown ids are ignored. The owning process also
    * evicts them from its fetch cache.
    */
   ClearResult clear(String locationKey, Collection<String> shardIds);

@@ -1,7 +1,7 @@
 package io.rtensor.transport;
 
 /** A data plane operation failed; {@link #location()} names where. */
-public class DataPlaneException extends RuntimeException {
+public class DataPlaneException extends io.rtensor.RTensorException {
   private final String location;
 
   public DataPlaneException(String location, String message) {

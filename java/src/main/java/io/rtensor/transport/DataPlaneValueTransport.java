@@ -1,8 +1,5 @@
 package io.rtensor.transport;
 
-import io.rtensor.rpc.ValueTransport;
-import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.Remotizer;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import java.util.Collection;

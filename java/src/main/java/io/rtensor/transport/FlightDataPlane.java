@@ -1,8 +1,8 @@
 package io.rtensor.transport;
 
+import io.rtensor.handle.RTensor;
+import io.rtensor.handle.ShardLocation;
 import io.rtensor.memory.BlockPool;
-import io.rtensor.rtensor.RTensor;
-import io.rtensor.rtensor.ShardLocation;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.internal.FlightShardClient;
 import io.rtensor.wire.DecodeLimits;

@@ -62,7 +62,7 @@ public final class FlightShardServerMain {
                     io.rtensor.tensor.Shape.of(shardBytes / 4));
             io.rtensor.tensor.TensorBatch b =
                 io.rtensor.tensor.TensorBatch.of(
-                    io.rtensor.rtensor.RTensor.TENSOR_COLUMN, t.share())) {
+                    io.rtensor.handle.RTensor.TENSOR_COLUMN, t.share())) {
           server.putLocal("seed-" + s, b);
         }
       }

@@ -79,7 +79,7 @@ public final class WorkerDataPlane implements AutoCloseable {
     return plane;
   }
 
-  /** The value transport for this worker's {@link io.rtensor.rpc.EngineHost}. */
+  /** The value transport for this worker's {@link io.rtensor.host.EngineHost}. */
   public DataPlaneValueTransport transport() {
     return transport;
   }

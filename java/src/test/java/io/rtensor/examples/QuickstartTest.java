@@ -4,14 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import io.rtensor.engine.EngineContext;
-import io.rtensor.engine.EngineProxy;
 import io.rtensor.engine.InferenceEngine;
 import io.rtensor.engine.TrainEngine;
-import io.rtensor.rtensor.RTensor;
+import io.rtensor.handle.RTensor;
+import io.rtensor.host.WorkerMemory;
 import io.rtensor.scheduler.CallOptions;
+import io.rtensor.scheduler.EngineProxy;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.SchedulingSpec;
-import io.rtensor.scheduler.WorkerMemory;
 import io.rtensor.scheduler.local.LocalScheduler;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.rtensor.engine.EngineProxy;
-import io.rtensor.rtensor.RTensor;
+import io.rtensor.handle.RTensor;
+import io.rtensor.host.WorkerMemory;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
@@ -109,8 +109,8 @@ public abstract class SchedulerContractTest {
     assertGone(p0);
     assertGone(p1);
     assertThrows(
-        WorkerNotFoundError.class, () -> scheduler.getWorkers("gen", Duration.ofSeconds(5)));
-    assertThrows(WorkerNotFoundError.class, () -> call("gen/0", "add", 1, 2));
+        WorkerNotFoundException.class, () -> scheduler.getWorkers("gen", Duration.ofSeconds(5)));
+    assertThrows(WorkerNotFoundException.class, () -> call("gen/0", "add", 1, 2));
   }
 
   @Test
@@ -146,7 +146,7 @@ public abstract class SchedulerContractTest {
     assertEquals("xy", calculator.add("x", "y"));
     assertEquals(call("typed/0", "pid"), calculator.pid());
     assertEquals(20, calculator.later(10).get(60, TimeUnit.SECONDS));
-    EngineCallError e = assertThrows(EngineCallError.class, () -> calculator.fail("no"));
+    EngineCallException e = assertThrows(EngineCallException.class, () -> calculator.fail("no"));
     assertEquals("no", e.remoteMessage());
 
     EchoEngine viaClass = EngineProxy.of(scheduler, "typed/0", "echo", EchoEngine.class, QUICK);
@@ -217,9 +217,9 @@ public abstract class SchedulerContractTest {
     assertEquals(0, consumer.cachedShards(), consumer.toString());
     assertEquals(0, consumer.cachedBytes(), consumer.toString());
     assertEquals(0, consumer.arrowBytes(), "nothing left in the consumer's Arrow memory");
-    assertThrows(WorkerNotFoundError.class, () -> scheduler.workerMemory("data/9"));
-    EngineCallError gone =
-        assertThrows(EngineCallError.class, () -> call("data/1", "sumTokens", handle));
+    assertThrows(WorkerNotFoundException.class, () -> scheduler.workerMemory("data/9"));
+    EngineCallException gone =
+        assertThrows(EngineCallException.class, () -> call("data/1", "sumTokens", handle));
     assertTrue(gone.getMessage().contains(shard.shardId()), gone.getMessage());
   }
 
@@ -245,8 +245,9 @@ public abstract class SchedulerContractTest {
     RTensor handle = assertInstanceOf(RTensor.class, structure.get("batch"));
     assertEquals(tokenSum(0, 8), call("fromcontroller/0", "sumTokens", handle));
     assertEquals(1, scheduler.clearShards(remote));
-    EngineCallError gone =
-        assertThrows(EngineCallError.class, () -> call("fromcontroller/0", "sumTokens", handle));
+    EngineCallException gone =
+        assertThrows(
+            EngineCallException.class, () -> call("fromcontroller/0", "sumTokens", handle));
     assertTrue(gone.getMessage().contains(handle.shardId()), gone.getMessage());
   }
 
@@ -286,8 +287,9 @@ public abstract class SchedulerContractTest {
   void forkOfAMultiDeviceWorkerIsRefused() {
     scheduler.createWorkers(
         Job.builder("wide").task(SchedulingSpec.builder().cpu(0.5).gpu(2).build()).build());
-    WorkerCreationError e =
-        assertThrows(WorkerCreationError.class, () -> scheduler.forkWorkers("wide-fork", "wide"));
+    WorkerCreationException e =
+        assertThrows(
+            WorkerCreationException.class, () -> scheduler.forkWorkers("wide-fork", "wide"));
     assertTrue(e.getMessage().contains("multi-device"), e.getMessage());
   }
 
@@ -324,9 +326,9 @@ public abstract class SchedulerContractTest {
   @Test
   void engineExceptionIsAnEngineCallErrorAfterExactlyOneAttempt() {
     cpuWorkers("thrower", 1);
-    EngineCallError e =
+    EngineCallException e =
         assertThrows(
-            EngineCallError.class,
+            EngineCallException.class,
             () ->
                 scheduler.callEngine(
                     "thrower/0",
@@ -351,9 +353,9 @@ public abstract class SchedulerContractTest {
             .withTimeout(Duration.ofMillis(300))
             .withMaxRetries(2)
             .withInitialBackoff(Duration.ofMillis(10));
-    EngineCallError e =
+    EngineCallException e =
         assertThrows(
-            EngineCallError.class,
+            EngineCallException.class,
             () -> scheduler.callEngine("slow/0", "countedSleep", null, options, 2_000L));
     assertEquals(3, e.attempt());
     assertTrue(e.getMessage().contains("timed out"), e.getMessage());
@@ -366,11 +368,11 @@ public abstract class SchedulerContractTest {
     Object process = processOf("victim/0");
     killWorker("victim/0");
     assertGone(process);
-    WorkerFailedError e =
-        assertThrows(WorkerFailedError.class, () -> call("victim/0", "add", 1, 2));
+    WorkerFailedException e =
+        assertThrows(WorkerFailedException.class, () -> call("victim/0", "add", 1, 2));
     assertEquals("victim/0", e.workerId());
     assertThrows(
-        WorkerFailedError.class, () -> scheduler.getWorkers("victim", Duration.ofSeconds(10)));
+        WorkerFailedException.class, () -> scheduler.getWorkers("victim", Duration.ofSeconds(10)));
     assertEquals(3, call("victim/1", "add", 1, 2));
   }
 
@@ -378,45 +380,46 @@ public abstract class SchedulerContractTest {
   void badInputGivesTypedErrorsAndLeavesTheWorkerUsable() {
     scheduler.createWorkers(
         Job.builder("bad").task(SchedulingSpec.builder().cpu(0.25).build()).build());
-    assertThrows(WorkerNotFoundError.class, () -> call("bad/7", "add", 1, 2));
-    assertThrows(WorkerNotFoundError.class, () -> call("nobody/0", "add", 1, 2));
-    assertThrows(WorkerNotFoundError.class, () -> scheduler.deleteWorkers("nobody", false));
+    assertThrows(WorkerNotFoundException.class, () -> call("bad/7", "add", 1, 2));
+    assertThrows(WorkerNotFoundException.class, () -> call("nobody/0", "add", 1, 2));
+    assertThrows(WorkerNotFoundException.class, () -> scheduler.deleteWorkers("nobody", false));
 
-    EngineCallError noEngine =
-        assertThrows(EngineCallError.class, () -> call("bad/0", "add", 1, 2));
+    EngineCallException noEngine =
+        assertThrows(EngineCallException.class, () -> call("bad/0", "add", 1, 2));
     assertTrue(noEngine.getMessage().contains("no engine"), noEngine.getMessage());
 
-    EngineCreationError missing =
+    EngineCreationException missing =
         assertThrows(
-            EngineCreationError.class,
+            EngineCreationException.class,
             () -> scheduler.createEngine("bad/0", "io.rtensor.testing.engines.Missing", null));
     assertTrue(missing.getMessage().contains("not found"), missing.getMessage());
-    EngineCreationError notEngine =
+    EngineCreationException notEngine =
         assertThrows(
-            EngineCreationError.class,
+            EngineCreationException.class,
             () -> scheduler.createEngine("bad/0", "io.rtensor.testing.engines.NotAnEngine", null));
     assertTrue(notEngine.getMessage().contains("does not implement"), notEngine.getMessage());
-    EngineCreationError throwing =
+    EngineCreationException throwing =
         assertThrows(
-            EngineCreationError.class,
+            EngineCreationException.class,
             () ->
                 scheduler.createEngine("bad/0", "io.rtensor.testing.engines.ThrowingEngine", null));
     assertTrue(throwing.getMessage().contains("no model weights"), throwing.getMessage());
     assertNotNull(throwing.remoteStack());
 
     scheduler.createEngine("bad/0", EchoEngine.class.getName(), "echo");
-    EngineCallError wrongEngine =
+    EngineCallException wrongEngine =
         assertThrows(
-            EngineCallError.class, () -> scheduler.callEngine("bad/0", "add", "nope", QUICK, 1, 2));
+            EngineCallException.class,
+            () -> scheduler.callEngine("bad/0", "add", "nope", QUICK, 1, 2));
     assertTrue(wrongEngine.getMessage().contains("nope"), wrongEngine.getMessage());
-    EngineCallError noMethod =
-        assertThrows(EngineCallError.class, () -> call("bad/0", "subtract", 1, 2));
+    EngineCallException noMethod =
+        assertThrows(EngineCallException.class, () -> call("bad/0", "subtract", 1, 2));
     assertTrue(noMethod.getMessage().contains("candidates: none"), noMethod.getMessage());
-    EngineCallError wrongTypes =
-        assertThrows(EngineCallError.class, () -> call("bad/0", "add", 1, "b"));
+    EngineCallException wrongTypes =
+        assertThrows(EngineCallException.class, () -> call("bad/0", "add", 1, "b"));
     assertTrue(wrongTypes.getMessage().contains("add(int, int)"), wrongTypes.getMessage());
-    EngineCallError unserializable =
-        assertThrows(EngineCallError.class, () -> call("bad/0", "echo", new Thread()));
+    EngineCallException unserializable =
+        assertThrows(EngineCallException.class, () -> call("bad/0", "echo", new Thread()));
     assertEquals(1, unserializable.attempt());
 
     assertEquals(3, call("bad/0", "add", 1, 2), "the worker still serves calls");
@@ -426,13 +429,13 @@ public abstract class SchedulerContractTest {
   void invalidJobsAreRefusedBeforeAnythingStarts() {
     SchedulingSpec spec = SchedulingSpec.builder().build();
     assertThrows(
-        WorkerCreationError.class,
+        WorkerCreationException.class,
         () -> scheduler.createWorkers(Job.builder("z").replicas(0).task(spec).build()));
     assertThrows(
-        WorkerCreationError.class,
+        WorkerCreationException.class,
         () -> scheduler.createWorkers(Job.builder("z").replicas(3).task(spec).task(spec).build()));
     assertThrows(
-        WorkerCreationError.class,
+        WorkerCreationException.class,
         () ->
             scheduler.createWorkers(
                 Job.builder("z")
@@ -441,19 +444,19 @@ public abstract class SchedulerContractTest {
                     .task(SchedulingSpec.builder().placement(PlacementStrategy.SEPARATE).build())
                     .build()));
     assertThrows(
-        WorkerCreationError.class,
+        WorkerCreationException.class,
         () ->
             scheduler.createWorkers(
                 Job.builder("z").strategy(SchedulingStrategy.colocation("absent")).build()));
     assertThrows(
-        WorkerCreationError.class,
+        WorkerCreationException.class,
         () -> scheduler.createWorkers(Job.builder("a/b").task(spec).build()));
     cpuWorkers("twice", 1);
     assertThrows(
-        WorkerCreationError.class,
+        WorkerCreationException.class,
         () -> scheduler.createWorkers(Job.builder("twice").task(spec).build()));
     assertThrows(
-        WorkerCreationError.class,
+        WorkerCreationException.class,
         () ->
             scheduler.createWorkers(
                 Job.builder("pair")

@@ -1,10 +1,10 @@
 package io.rtensor.testing;
 
-import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.RTensor;
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.Tensor;
+import io.rtensor.transport.FetchCache;
 import io.rtensor.transport.RayObjectStorePlane;
+import io.rtensor.transport.Remotizer;
 import io.rtensor.wire.DecodeLimits;
 import java.util.ArrayList;
 import java.util.List;

@@ -8,10 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.FetchCacheFullException;
-import io.rtensor.rtensor.RTensor;
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;

@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rtensor.engine.Engine;
-import io.rtensor.rpc.CallResult;
-import io.rtensor.rpc.EngineHost;
-import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.RTensor;
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.handle.RTensor;
+import io.rtensor.host.CallResult;
+import io.rtensor.host.EngineHost;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.Tensor;
 import java.util.List;

@@ -3,8 +3,7 @@ package io.rtensor.transport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.rtensor.rtensor.RTensor;
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;

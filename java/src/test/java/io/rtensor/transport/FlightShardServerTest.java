@@ -4,9 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.RTensor;
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;

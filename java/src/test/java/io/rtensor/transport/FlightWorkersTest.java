@@ -3,9 +3,7 @@ package io.rtensor.transport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.RTensor;
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;

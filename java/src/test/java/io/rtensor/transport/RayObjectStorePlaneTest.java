@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
-import io.rtensor.rtensor.RTensor;
+import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.RayTestCluster;

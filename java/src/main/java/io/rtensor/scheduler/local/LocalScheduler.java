@@ -3,16 +3,15 @@ package io.rtensor.scheduler.local;
 import io.rtensor.device.DeviceRuntime;
 import io.rtensor.device.DeviceRuntimes;
 import io.rtensor.device.RuntimeKind;
-import io.rtensor.rpc.CallResult;
-import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.host.CallResult;
+import io.rtensor.host.WorkerMemory;
 import io.rtensor.runtime.JvmFlags;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.DeviceType;
-import io.rtensor.scheduler.EngineCallError;
-import io.rtensor.scheduler.EngineCreationError;
+import io.rtensor.scheduler.EngineCallException;
+import io.rtensor.scheduler.EngineCreationException;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.JobRules;
 import io.rtensor.scheduler.Scheduler;
@@ -20,15 +19,16 @@ import io.rtensor.scheduler.SchedulerException;
 import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.SchedulingStrategy;
 import io.rtensor.scheduler.Worker;
-import io.rtensor.scheduler.WorkerCreationError;
-import io.rtensor.scheduler.WorkerFailedError;
-import io.rtensor.scheduler.WorkerMemory;
-import io.rtensor.scheduler.WorkerNotFoundError;
-import io.rtensor.scheduler.WorkerTimeoutError;
+import io.rtensor.scheduler.WorkerCreationException;
+import io.rtensor.scheduler.WorkerFailedException;
+import io.rtensor.scheduler.WorkerNotFoundException;
+import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.scheduler.local.internal.ControlClient;
 import io.rtensor.scheduler.local.internal.ControlProtocol;
+import io.rtensor.transport.FetchCache;
 import io.rtensor.transport.FlightDataPlane;
 import io.rtensor.transport.FlightShardServer;
+import io.rtensor.transport.Remotizer;
 import java.io.IOException;
 import java.io.NotSerializableException;
 import java.io.UncheckedIOException;
@@ -314,7 +314,7 @@ public final class LocalScheduler implements Scheduler {
   private List<Worker> fork(String role, String targetRole, Job job) {
     RoleState target = state(targetRole);
     if (target.job().spec(0).devices() > 1) {
-      throw new WorkerCreationError(
+      throw new WorkerCreationException(
           role,
           "fork of a multi-device worker is not supported: role '"
               + targetRole
@@ -360,7 +360,8 @@ public final class LocalScheduler implements Scheduler {
     try {
       Files.deleteIfExists(ready);
     } catch (IOException e) {
-      throw new WorkerCreationError(Worker.roleOf(workerId), "cannot reset " + ready + ": " + e, e);
+      throw new WorkerCreationException(
+          Worker.roleOf(workerId), "cannot reset " + ready + ": " + e, e);
     }
     List<String> cmd = new ArrayList<>(command);
     cmd.addAll(List.of("--id", workerId, "--ready-file", ready.toString()));
@@ -384,7 +385,7 @@ public final class LocalScheduler implements Scheduler {
       return new PendingStart(
           workerId, new Proc(process, null, List.of(), log, deviceIds, type, owns), ready);
     } catch (IOException e) {
-      throw new WorkerCreationError(
+      throw new WorkerCreationException(
           Worker.roleOf(workerId), "cannot start " + cmd.get(0) + ": " + e, e);
     }
   }
@@ -407,7 +408,7 @@ public final class LocalScheduler implements Scheduler {
             proc.ownsDevices);
       }
       if (!proc.process.isAlive()) {
-        throw new WorkerFailedError(
+        throw new WorkerFailedException(
             start.workerId(),
             "createWorkers",
             1,
@@ -418,7 +419,7 @@ public final class LocalScheduler implements Scheduler {
             null);
       }
       if (System.nanoTime() > deadline) {
-        throw new WorkerTimeoutError(
+        throw new WorkerTimeoutException(
             start.workerId(),
             "createWorkers",
             1,
@@ -429,7 +430,7 @@ public final class LocalScheduler implements Scheduler {
         Thread.sleep(20);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new WorkerCreationError(
+        throw new WorkerCreationException(
             Worker.roleOf(start.workerId()), "interrupted while starting", e);
       }
     }
@@ -484,7 +485,7 @@ public final class LocalScheduler implements Scheduler {
       }
     }
     if (free.size() < needed) {
-      throw new WorkerCreationError(
+      throw new WorkerCreationException(
           job.role(),
           "needs "
               + needed
@@ -560,16 +561,16 @@ public final class LocalScheduler implements Scheduler {
                   new Object[] {engineClass, engineName, args == null ? new Object[0] : args},
                   startupTimeout);
     } catch (NotSerializableException e) {
-      throw new EngineCreationError(
+      throw new EngineCreationException(
           workerId, engineClass, "an argument is not serializable: " + e.getMessage(), null, e);
     } catch (FlightRuntimeException e) {
       throw failure(workerId, w.proc(), "createEngine", 1, e, startupTimeout);
     } catch (IOException | ClassNotFoundException e) {
-      throw new EngineCreationError(workerId, engineClass, e.toString(), null, e);
+      throw new EngineCreationException(workerId, engineClass, e.toString(), null, e);
     }
     CallResult result = (CallResult) reply;
     if (!result.ok()) {
-      throw EngineCreationError.fromResult(workerId, engineClass, result);
+      throw EngineCreationException.fromResult(workerId, engineClass, result);
     }
   }
 
@@ -617,7 +618,7 @@ public final class LocalScheduler implements Scheduler {
       try {
         reply = w.proc().client.action(ControlProtocol.CALL, body, opts.timeout());
       } catch (NotSerializableException e) {
-        throw new EngineCallError(
+        throw new EngineCallException(
             workerId,
             engineName,
             method,
@@ -628,7 +629,7 @@ public final class LocalScheduler implements Scheduler {
             e);
       } catch (FlightRuntimeException e) {
         SchedulerException mapped = failure(workerId, w.proc(), method, attempt, e, opts.timeout());
-        if (mapped instanceof WorkerFailedError) {
+        if (mapped instanceof WorkerFailedException) {
           throw mapped;
         }
         last = e;
@@ -641,11 +642,11 @@ public final class LocalScheduler implements Scheduler {
       if (result.ok()) {
         return result.value();
       }
-      throw EngineCallError.fromResult(workerId, engineName, method, attempt, result);
+      throw EngineCallException.fromResult(workerId, engineName, method, attempt, result);
     }
     boolean timedOut =
         last instanceof FlightRuntimeException f && f.status().code() == FlightStatusCode.TIMED_OUT;
-    throw EngineCallError.exhausted(
+    throw EngineCallException.exhausted(
         workerId, engineName, method, attempts, timedOut, opts.timeout(), last);
   }
 
@@ -691,11 +692,13 @@ public final class LocalScheduler implements Scheduler {
     } catch (FlightRuntimeException e) {
       throw failure(workerId, proc, action, 1, e, timeout);
     } catch (IOException | ClassNotFoundException e) {
-      throw new WorkerFailedError(workerId, action, 1, "unreadable reply: " + e, e);
+      throw new WorkerFailedException(workerId, action, 1, "unreadable reply: " + e, e);
     }
   }
 
-  /** A dead process is WorkerFailedError; a deadline is WorkerTimeoutError; else transient. */
+  /**
+   * A dead process is WorkerFailedException; a deadline is WorkerTimeoutException; else transient.
+   */
   private SchedulerException failure(
       String workerId,
       Proc proc,
@@ -704,7 +707,7 @@ public final class LocalScheduler implements Scheduler {
       FlightRuntimeException e,
       Duration timeout) {
     if (exited(proc.process)) {
-      return new WorkerFailedError(
+      return new WorkerFailedException(
           workerId,
           method,
           attempt,
@@ -712,9 +715,9 @@ public final class LocalScheduler implements Scheduler {
           e);
     }
     if (e.status().code() == FlightStatusCode.UNAUTHENTICATED) {
-      return new WorkerFailedError(workerId, method, attempt, "refused the session secret", e);
+      return new WorkerFailedException(workerId, method, attempt, "refused the session secret", e);
     }
-    return new WorkerTimeoutError(
+    return new WorkerTimeoutException(
         workerId, method, attempt, timeout, e.status().code() + ": " + e.getMessage());
   }
 
@@ -735,7 +738,7 @@ public final class LocalScheduler implements Scheduler {
     List<String> order;
     synchronized (roles) {
       if (role != null && !roles.containsKey(role)) {
-        throw new WorkerNotFoundError(role, roles.keySet());
+        throw new WorkerNotFoundException(role, roles.keySet());
       }
       if (role == null) {
         order = new ArrayList<>(roles.keySet());
@@ -888,7 +891,7 @@ public final class LocalScheduler implements Scheduler {
   private RoleState state(String role) {
     RoleState state = roles.get(role);
     if (state == null) {
-      throw new WorkerNotFoundError(role, roles());
+      throw new WorkerNotFoundException(role, roles());
     }
     return state;
   }
@@ -907,7 +910,7 @@ public final class LocalScheduler implements Scheduler {
     synchronized (roles) {
       roles.values().forEach(s -> s.workers().forEach(w -> known.add(w.worker().id())));
     }
-    throw new WorkerNotFoundError(workerId, known);
+    throw new WorkerNotFoundException(workerId, known);
   }
 
   /** The last {@link #LOG_TAIL_LINES} lines of a worker log, for error messages. */

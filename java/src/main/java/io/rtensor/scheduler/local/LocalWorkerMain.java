@@ -1,6 +1,6 @@
 package io.rtensor.scheduler.local;
 
-import io.rtensor.rpc.EngineHost;
+import io.rtensor.host.EngineHost;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.local.internal.ControlServer;
 import io.rtensor.transport.FlightShardServerMain;

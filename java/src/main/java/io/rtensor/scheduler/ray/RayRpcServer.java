@@ -1,11 +1,11 @@
 package io.rtensor.scheduler.ray;
 
 import io.ray.api.Ray;
-import io.rtensor.rpc.CallResult;
-import io.rtensor.rpc.EngineHost;
+import io.rtensor.host.CallResult;
+import io.rtensor.host.EngineHost;
+import io.rtensor.host.WorkerMemory;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
-import io.rtensor.scheduler.WorkerMemory;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FlightShardServerMain;
 import io.rtensor.transport.WorkerDataPlane;

@@ -14,29 +14,29 @@ import io.ray.api.placementgroup.PlacementStrategy;
 import io.ray.api.runtimecontext.NodeInfo;
 import io.ray.api.runtimeenv.RuntimeEnv;
 import io.ray.api.runtimeenv.types.RuntimeEnvName;
-import io.rtensor.rpc.CallResult;
-import io.rtensor.rtensor.FetchCache;
-import io.rtensor.rtensor.Remotizer;
+import io.rtensor.host.CallResult;
+import io.rtensor.host.WorkerMemory;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.DeviceType;
-import io.rtensor.scheduler.EngineCallError;
-import io.rtensor.scheduler.EngineCreationError;
+import io.rtensor.scheduler.EngineCallException;
+import io.rtensor.scheduler.EngineCreationException;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.JobRules;
 import io.rtensor.scheduler.Scheduler;
 import io.rtensor.scheduler.SchedulerException;
 import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.Worker;
-import io.rtensor.scheduler.WorkerCreationError;
-import io.rtensor.scheduler.WorkerFailedError;
-import io.rtensor.scheduler.WorkerMemory;
-import io.rtensor.scheduler.WorkerNotFoundError;
-import io.rtensor.scheduler.WorkerTimeoutError;
+import io.rtensor.scheduler.WorkerCreationException;
+import io.rtensor.scheduler.WorkerFailedException;
+import io.rtensor.scheduler.WorkerNotFoundException;
+import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.transport.DataPlane;
 import io.rtensor.transport.DataPlaneKind;
+import io.rtensor.transport.FetchCache;
 import io.rtensor.transport.FlightDataPlane;
 import io.rtensor.transport.RayObjectStorePlane;
+import io.rtensor.transport.Remotizer;
 import io.rtensor.wire.DecodeLimits;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -237,7 +237,7 @@ public final class RayScheduler implements Scheduler {
       for (PlacementGroup group : groups) {
         int seconds = (int) Math.max(1, TimeUnit.NANOSECONDS.toSeconds(remaining(deadline)));
         if (!group.wait(seconds)) {
-          throw new WorkerTimeoutError(
+          throw new WorkerTimeoutException(
               role,
               "createWorkers",
               1,
@@ -295,9 +295,9 @@ public final class RayScheduler implements Scheduler {
         throw e;
       }
       if (e instanceof RayTimeoutException) {
-        throw new WorkerTimeoutError(role, "createWorkers", 1, startupTimeout, e.getMessage());
+        throw new WorkerTimeoutException(role, "createWorkers", 1, startupTimeout, e.getMessage());
       }
-      throw new WorkerCreationError(role, e.toString(), e);
+      throw new WorkerCreationException(role, e.toString(), e);
     }
   }
 
@@ -340,7 +340,7 @@ public final class RayScheduler implements Scheduler {
   private List<Worker> fork(String role, String targetRole, Job job) {
     RoleState target = state(targetRole);
     if (target.job().spec(0).devices() > 1) {
-      throw new WorkerCreationError(
+      throw new WorkerCreationException(
           role,
           "fork of a multi-device worker is not supported: role '"
               + targetRole
@@ -379,7 +379,7 @@ public final class RayScheduler implements Scheduler {
       if (e instanceof SchedulerException) {
         throw e;
       }
-      throw new WorkerCreationError(role, e.toString(), e);
+      throw new WorkerCreationException(role, e.toString(), e);
     }
   }
 
@@ -441,7 +441,7 @@ public final class RayScheduler implements Scheduler {
         created.set(i, new RayWorker(filled, w.actor(), w.group(), w.bundle(), w.actorName()));
         workers.add(filled);
       } catch (RayTimeoutException e) {
-        throw new WorkerTimeoutError(
+        throw new WorkerTimeoutException(
             workerId,
             "createWorkers",
             1,
@@ -449,7 +449,7 @@ public final class RayScheduler implements Scheduler {
             "the actor did not answer a ping; its worker JVM may not have started (see the Ray"
                 + " logs)");
       } catch (RayActorException e) {
-        throw new WorkerFailedError(workerId, "createWorkers", 1, "the actor died starting", e);
+        throw new WorkerFailedException(workerId, "createWorkers", 1, "the actor died starting", e);
       }
     }
     return workers;
@@ -471,9 +471,9 @@ public final class RayScheduler implements Scheduler {
       try {
         pings.get(i).get(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remaining(deadline))));
       } catch (RayTimeoutException e) {
-        throw new WorkerTimeoutError(workerId, "ping", 1, timeout, "no answer to a ping");
+        throw new WorkerTimeoutException(workerId, "ping", 1, timeout, "no answer to a ping");
       } catch (RayActorException e) {
-        throw new WorkerFailedError(workerId, "ping", 1, "its actor is dead", e);
+        throw new WorkerFailedException(workerId, "ping", 1, "its actor is dead", e);
       }
     }
     return state.workers().stream().map(RayWorker::worker).toList();
@@ -490,23 +490,23 @@ public final class RayScheduler implements Scheduler {
     try {
       ref = w.actor().task(RayRpcServer::createEngine, engineClass, engineName, callArgs).remote();
     } catch (RayActorException e) {
-      throw new WorkerFailedError(workerId, "createEngine", 1, "its actor is dead", e);
+      throw new WorkerFailedException(workerId, "createEngine", 1, "its actor is dead", e);
     } catch (RuntimeException e) {
-      throw new EngineCreationError(
+      throw new EngineCreationException(
           workerId, engineClass, "the arguments cannot be sent to the worker: " + e, null, e);
     }
     CallResult result;
     try {
       result = ref.get(startupTimeout.toMillis());
     } catch (RayActorException e) {
-      throw new WorkerFailedError(workerId, "createEngine", 1, "its actor is dead", e);
+      throw new WorkerFailedException(workerId, "createEngine", 1, "its actor is dead", e);
     } catch (RayTimeoutException e) {
-      throw new WorkerTimeoutError(workerId, "createEngine", 1, startupTimeout, engineClass);
+      throw new WorkerTimeoutException(workerId, "createEngine", 1, startupTimeout, engineClass);
     } catch (RuntimeException e) {
-      throw new EngineCreationError(workerId, engineClass, e.toString(), null, e);
+      throw new EngineCreationException(workerId, engineClass, e.toString(), null, e);
     }
     if (!result.ok()) {
-      throw EngineCreationError.fromResult(workerId, engineClass, result);
+      throw EngineCreationException.fromResult(workerId, engineClass, result);
     }
   }
 
@@ -520,9 +520,9 @@ public final class RayScheduler implements Scheduler {
           .remote()
           .get(startupTimeout.toMillis());
     } catch (RayActorException e) {
-      throw new WorkerFailedError(workerId, "setWorkerEnv", 1, "its actor is dead", e);
+      throw new WorkerFailedException(workerId, "setWorkerEnv", 1, "its actor is dead", e);
     } catch (RayTimeoutException e) {
-      throw new WorkerTimeoutError(workerId, "setWorkerEnv", 1, startupTimeout, null);
+      throw new WorkerTimeoutException(workerId, "setWorkerEnv", 1, startupTimeout, null);
     }
   }
 
@@ -533,9 +533,9 @@ public final class RayScheduler implements Scheduler {
     try {
       return w.actor().task(RayRpcServer::memory).remote().get(startupTimeout.toMillis());
     } catch (RayActorException e) {
-      throw new WorkerFailedError(workerId, "workerMemory", 1, "its actor is dead", e);
+      throw new WorkerFailedException(workerId, "workerMemory", 1, "its actor is dead", e);
     } catch (RayTimeoutException e) {
-      throw new WorkerTimeoutError(workerId, "workerMemory", 1, startupTimeout, null);
+      throw new WorkerTimeoutException(workerId, "workerMemory", 1, startupTimeout, null);
     }
   }
 
@@ -549,9 +549,9 @@ public final class RayScheduler implements Scheduler {
           .remote()
           .get(startupTimeout.toMillis());
     } catch (RayActorException e) {
-      throw new WorkerFailedError(workerId, "configure", 1, "its actor is dead", e);
+      throw new WorkerFailedException(workerId, "configure", 1, "its actor is dead", e);
     } catch (RayTimeoutException e) {
-      throw new WorkerTimeoutError(workerId, "configure", 1, startupTimeout, null);
+      throw new WorkerTimeoutException(workerId, "configure", 1, startupTimeout, null);
     }
   }
 
@@ -573,9 +573,9 @@ public final class RayScheduler implements Scheduler {
       try {
         ref = w.actor().task(RayRpcServer::call, engineName, method, callArgs).remote();
       } catch (RayActorException e) {
-        throw new WorkerFailedError(workerId, method, attempt, "its actor is dead", e);
+        throw new WorkerFailedException(workerId, method, attempt, "its actor is dead", e);
       } catch (RuntimeException e) {
-        throw new EngineCallError(
+        throw new EngineCallException(
             workerId,
             engineName,
             method,
@@ -592,7 +592,7 @@ public final class RayScheduler implements Scheduler {
         last = e;
         continue;
       } catch (RayActorException e) {
-        throw new WorkerFailedError(workerId, method, attempt, "its actor died", e);
+        throw new WorkerFailedException(workerId, method, attempt, "its actor died", e);
       } catch (RayException e) {
         // The transport failed (the result could not be delivered or decoded): transient.
         last = e;
@@ -601,9 +601,9 @@ public final class RayScheduler implements Scheduler {
       if (result.ok()) {
         return result.value();
       }
-      throw EngineCallError.fromResult(workerId, engineName, method, attempt, result);
+      throw EngineCallException.fromResult(workerId, engineName, method, attempt, result);
     }
-    throw EngineCallError.exhausted(
+    throw EngineCallException.exhausted(
         workerId,
         engineName,
         method,
@@ -628,7 +628,7 @@ public final class RayScheduler implements Scheduler {
     List<String> order;
     synchronized (roles) {
       if (role != null && !roles.containsKey(role)) {
-        throw new WorkerNotFoundError(role, roles.keySet());
+        throw new WorkerNotFoundException(role, roles.keySet());
       }
       order = new ArrayList<>(role == null ? roles.keySet() : List.of(role));
       if (role != null) {
@@ -762,7 +762,7 @@ public final class RayScheduler implements Scheduler {
       return;
     }
     if (cluster.getOrDefault(type.resourceName(), 0.0) <= 0) {
-      throw new WorkerCreationError(
+      throw new WorkerCreationException(
           job.role(),
           "the job asks for "
               + type
@@ -842,7 +842,7 @@ public final class RayScheduler implements Scheduler {
   private RoleState state(String role) {
     RoleState state = roles.get(role);
     if (state == null) {
-      throw new WorkerNotFoundError(role, roles());
+      throw new WorkerNotFoundException(role, roles());
     }
     return state;
   }
@@ -862,7 +862,7 @@ public final class RayScheduler implements Scheduler {
     synchronized (roles) {
       roles.values().forEach(s -> s.workers().forEach(w -> known.add(w.worker().id())));
     }
-    throw new WorkerNotFoundError(workerId, known);
+    throw new WorkerNotFoundException(workerId, known);
   }
 
   private void ensureOpen() {

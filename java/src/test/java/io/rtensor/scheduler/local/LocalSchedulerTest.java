@@ -13,9 +13,9 @@ import io.rtensor.scheduler.DeviceType;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.Worker;
-import io.rtensor.scheduler.WorkerCreationError;
-import io.rtensor.scheduler.WorkerFailedError;
-import io.rtensor.scheduler.WorkerTimeoutError;
+import io.rtensor.scheduler.WorkerCreationException;
+import io.rtensor.scheduler.WorkerFailedException;
+import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.scheduler.local.internal.ControlClient;
 import io.rtensor.scheduler.local.internal.ControlProtocol;
 import io.rtensor.tensor.TensorBatch;
@@ -63,7 +63,7 @@ class LocalSchedulerTest {
       ExecutionException e =
           assertThrows(ExecutionException.class, () -> call.get(60, TimeUnit.SECONDS));
       double seconds = (System.nanoTime() - start) / 1e9;
-      WorkerFailedError failed = assertInstanceOf(WorkerFailedError.class, e.getCause());
+      WorkerFailedException failed = assertInstanceOf(WorkerFailedException.class, e.getCause());
       assertTrue(failed.getMessage().contains("exited with code"), failed.getMessage());
       assertTrue(seconds < 20, "failed fast, not at the 60 s timeout: " + seconds + " s");
       assertEquals(3, scheduler.callEngine("victim/1", "add", null, options, 1, 2));
@@ -80,8 +80,9 @@ class LocalSchedulerTest {
       throws Exception {
     try (LocalScheduler scheduler =
         LocalScheduler.builder().classPath("/nonexistent/classes").logDir(logs).build()) {
-      WorkerFailedError e =
-          assertThrows(WorkerFailedError.class, () -> scheduler.createWorkers(cpuJob("broken", 1)));
+      WorkerFailedException e =
+          assertThrows(
+              WorkerFailedException.class, () -> scheduler.createWorkers(cpuJob("broken", 1)));
       assertTrue(e.getMessage().contains("exited during start-up with code 1"), e.getMessage());
       assertTrue(e.getMessage().contains("LocalWorkerMain"), "quotes the log: " + e.getMessage());
       assertTrue(scheduler.roles().isEmpty());
@@ -93,8 +94,9 @@ class LocalSchedulerTest {
     List<ProcessHandle> before = ProcessHandle.current().children().toList();
     try (LocalScheduler scheduler =
         LocalScheduler.builder().startupTimeout(Duration.ofMillis(200)).build()) {
-      WorkerTimeoutError e =
-          assertThrows(WorkerTimeoutError.class, () -> scheduler.createWorkers(cpuJob("late", 1)));
+      WorkerTimeoutException e =
+          assertThrows(
+              WorkerTimeoutException.class, () -> scheduler.createWorkers(cpuJob("late", 1)));
       assertEquals("late/0", e.workerId());
     }
     List<ProcessHandle> after = new ArrayList<>(ProcessHandle.current().children().toList());
@@ -125,9 +127,9 @@ class LocalSchedulerTest {
   void devicesAreAssignedExclusivelyAndTooManyIsRefusedBeforeAnythingStarts(@TempDir Path logs) {
     try (LocalScheduler scheduler =
         LocalScheduler.builder().devices(DeviceType.GPU, 2).logDir(logs).build()) {
-      WorkerCreationError tooMany =
+      WorkerCreationException tooMany =
           assertThrows(
-              WorkerCreationError.class,
+              WorkerCreationException.class,
               () ->
                   scheduler.createWorkers(
                       Job.builder("big")
@@ -149,7 +151,7 @@ class LocalSchedulerTest {
           "1", scheduler.callEngine("train/1", "getenv", null, null, "CUDA_VISIBLE_DEVICES"));
       assertEquals("", scheduler.callEngine("cpu/0", "getenv", null, null, "CUDA_VISIBLE_DEVICES"));
       assertThrows(
-          WorkerCreationError.class,
+          WorkerCreationException.class,
           () ->
               scheduler.createWorkers(
                   Job.builder("more").task(SchedulingSpec.builder().gpu(1).build()).build()));

@@ -68,9 +68,9 @@ class BundlePlanTest {
   @Test
   void jobForADeviceTheClusterDoesNotDeclareIsRefusedWithTheClusterNamed() {
     Job npuJob = job(1, SchedulingSpec.builder().devices(1, DeviceType.NPU).build());
-    io.rtensor.scheduler.WorkerCreationError e =
+    io.rtensor.scheduler.WorkerCreationException e =
         assertThrows(
-            io.rtensor.scheduler.WorkerCreationError.class,
+            io.rtensor.scheduler.WorkerCreationException.class,
             () -> RayScheduler.requireDeviceResource(npuJob, Map.of("CPU", 8.0, "GPU", 4.0)));
     assertEquals("r", e.role());
     org.junit.jupiter.api.Assertions.assertTrue(

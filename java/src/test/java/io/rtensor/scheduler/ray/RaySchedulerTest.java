@@ -14,8 +14,8 @@ import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.PlacementStrategy;
 import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.Worker;
-import io.rtensor.scheduler.WorkerNotFoundError;
-import io.rtensor.scheduler.WorkerTimeoutError;
+import io.rtensor.scheduler.WorkerNotFoundException;
+import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.testing.RayTestCluster;
 import io.rtensor.testing.engines.EchoEngine;
 import java.time.Duration;
@@ -120,7 +120,7 @@ class RaySchedulerTest {
     assertEquals(
         PlacementGroupState.REMOVED, PlacementGroups.getPlacementGroup(group.getId()).getState());
     assertThrows(
-        WorkerNotFoundError.class, () -> scheduler.getWorkers("train", Duration.ofSeconds(5)));
+        WorkerNotFoundException.class, () -> scheduler.getWorkers("train", Duration.ofSeconds(5)));
   }
 
   @Test
@@ -169,9 +169,9 @@ class RaySchedulerTest {
     RayScheduler quick = RayScheduler.builder().startupTimeout(Duration.ofSeconds(4)).build();
     try {
       long start = System.nanoTime();
-      WorkerTimeoutError e =
+      WorkerTimeoutException e =
           assertThrows(
-              WorkerTimeoutError.class,
+              WorkerTimeoutException.class,
               () ->
                   quick.createWorkers(
                       Job.builder("huge").task(SchedulingSpec.builder().gpu(64).build()).build()));

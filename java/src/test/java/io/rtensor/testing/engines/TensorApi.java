@@ -1,6 +1,6 @@
 package io.rtensor.testing.engines;
 
-import io.rtensor.rtensor.RTensor;
+import io.rtensor.handle.RTensor;
 
 /** A client-side view of {@link TensorEngine}: handles in, handles and numbers out. */
 public interface TensorApi {

@@ -1,10 +1,10 @@
 package io.rtensor.scheduler.local.internal;
 
-import io.rtensor.rpc.CallResult;
-import io.rtensor.rpc.EngineHost;
+import io.rtensor.host.CallResult;
+import io.rtensor.host.EngineHost;
+import io.rtensor.host.WorkerMemory;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
-import io.rtensor.scheduler.WorkerMemory;
 import io.rtensor.transport.WorkerDataPlane;
 import java.io.IOException;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
-package io.rtensor.scheduler;
+package io.rtensor.host;
 
-import io.rtensor.rtensor.FetchCache;
+import io.rtensor.transport.FetchCache;
 import io.rtensor.transport.StoreStats;
 import io.rtensor.transport.WorkerDataPlane;
 import java.io.Serializable;

@@ -1,13 +1,13 @@
 package io.rtensor.scheduler;
 
-import io.rtensor.rpc.CallResult;
+import io.rtensor.host.CallResult;
 import java.time.Duration;
 
 /**
  * An engine call failed: the engine threw (never retried), the method does not exist or is
  * ambiguous, or the call kept timing out through all its retries.
  */
-public class EngineCallError extends SchedulerException {
+public class EngineCallException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
   private final String engineName;
@@ -15,7 +15,7 @@ public class EngineCallError extends SchedulerException {
   private final String remoteMessage;
   private final String remoteStack;
 
-  public EngineCallError(
+  public EngineCallException(
       String workerId,
       String engineName,
       String method,
@@ -47,9 +47,9 @@ public class EngineCallError extends SchedulerException {
   }
 
   /** The engine's own failure (or a missing method) reported by the worker: never retried. */
-  public static EngineCallError fromResult(
+  public static EngineCallException fromResult(
       String workerId, String engineName, String method, int attempt, CallResult result) {
-    return new EngineCallError(
+    return new EngineCallException(
         workerId,
         engineName,
         method,
@@ -63,7 +63,7 @@ public class EngineCallError extends SchedulerException {
   /**
    * Every attempt timed out ({@code timedOut}) or failed in transport; {@code last} is the last.
    */
-  public static EngineCallError exhausted(
+  public static EngineCallException exhausted(
       String workerId,
       String engineName,
       String method,
@@ -71,7 +71,7 @@ public class EngineCallError extends SchedulerException {
       boolean timedOut,
       Duration timeout,
       Throwable last) {
-    return new EngineCallError(
+    return new EngineCallException(
         workerId,
         engineName,
         method,

@@ -1,7 +1,5 @@
-package io.rtensor.engine;
+package io.rtensor.scheduler;
 
-import io.rtensor.scheduler.CallOptions;
-import io.rtensor.scheduler.Scheduler;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;

@@ -1,9 +1,10 @@
-package io.rtensor.rpc;
+package io.rtensor.host;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rtensor.engine.Engine;
+import io.rtensor.transport.ValueTransport;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package io.rtensor.rpc;
+package io.rtensor.host;
 
 import java.io.PrintWriter;
 import java.io.Serializable;

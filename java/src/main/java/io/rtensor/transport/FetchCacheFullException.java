@@ -1,10 +1,10 @@
-package io.rtensor.rtensor;
+package io.rtensor.transport;
 
 /**
  * A fetch would push a {@link FetchCache} past its cap. Nothing already cached is lost and the
  * fetched bytes are released; clear shards that are no longer needed, or raise the cap.
  */
-public final class FetchCacheFullException extends RuntimeException {
+public final class FetchCacheFullException extends io.rtensor.RTensorException {
   private final long capBytes;
   private final long cachedBytes;
   private final long requestedBytes;

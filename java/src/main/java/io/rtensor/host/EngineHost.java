@@ -1,7 +1,8 @@
-package io.rtensor.rpc;
+package io.rtensor.host;
 
 import io.rtensor.engine.Engine;
 import io.rtensor.engine.EngineContext;
+import io.rtensor.transport.ValueTransport;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Executable;
 import java.lang.reflect.InvocationTargetException;

@@ -1,9 +1,8 @@
-package io.rtensor.rtensor;
+package io.rtensor.transport;
 
+import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
-import io.rtensor.transport.ClearResult;
-import io.rtensor.transport.DataPlane;
 import java.lang.reflect.Array;
 import java.util.ArrayList;
 import java.util.Collection;

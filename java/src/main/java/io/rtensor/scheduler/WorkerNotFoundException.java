@@ -3,10 +3,10 @@ package io.rtensor.scheduler;
 import java.util.Collection;
 
 /** No worker (or role) of that name exists in this scheduler. */
-public class WorkerNotFoundError extends SchedulerException {
+public class WorkerNotFoundException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
-  public WorkerNotFoundError(String workerIdOrRole, Collection<String> known) {
+  public WorkerNotFoundException(String workerIdOrRole, Collection<String> known) {
     super(
         "no worker or role '" + workerIdOrRole + "'; known: " + known,
         workerIdOrRole.contains("/") ? workerIdOrRole : null,

@@ -1,4 +1,4 @@
-package io.rtensor.rtensor;
+package io.rtensor.handle;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

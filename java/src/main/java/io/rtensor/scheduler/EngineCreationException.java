@@ -1,15 +1,15 @@
 package io.rtensor.scheduler;
 
-import io.rtensor.rpc.CallResult;
+import io.rtensor.host.CallResult;
 
 /** An engine could not be created on a worker (unknown class, not an Engine, constructor threw). */
-public class EngineCreationError extends SchedulerException {
+public class EngineCreationException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
   private final String engineClass;
   private final String remoteStack;
 
-  public EngineCreationError(
+  public EngineCreationException(
       String workerId, String engineClass, String message, String remoteStack, Throwable cause) {
     super(
         "cannot create engine " + engineClass + " on worker '" + workerId + "': " + message,
@@ -23,9 +23,9 @@ public class EngineCreationError extends SchedulerException {
   }
 
   /** The worker's report that the class is missing, is not an engine, or its constructor threw. */
-  public static EngineCreationError fromResult(
+  public static EngineCreationException fromResult(
       String workerId, String engineClass, CallResult result) {
-    return new EngineCreationError(
+    return new EngineCreationException(
         workerId,
         engineClass,
         (result.errorClass() == null ? "" : result.errorClass() + ": ") + result.errorMessage(),

@@ -1,4 +1,4 @@
-package io.rtensor.rtensor;
+package io.rtensor.transport;
 
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;

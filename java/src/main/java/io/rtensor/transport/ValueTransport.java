@@ -1,4 +1,4 @@
-package io.rtensor.rpc;
+package io.rtensor.transport;
 
 /**
  * Turns tensor handles in call arguments into local tensors ({@link #localize}) and tensors in

@@ -1,4 +1,4 @@
-package io.rtensor.rtensor;
+package io.rtensor.handle;
 
 import io.ray.api.ObjectRef;
 import java.io.Serializable;

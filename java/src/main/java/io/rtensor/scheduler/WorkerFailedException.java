@@ -1,10 +1,10 @@
 package io.rtensor.scheduler;
 
 /** A worker process died or its actor is gone. */
-public class WorkerFailedError extends SchedulerException {
+public class WorkerFailedException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
-  public WorkerFailedError(
+  public WorkerFailedException(
       String workerId, String method, int attempt, String detail, Throwable cause) {
     super(
         "worker '"

@@ -3,12 +3,12 @@ package io.rtensor.scheduler;
 import java.time.Duration;
 
 /** A worker did not answer, or did not come up, within its deadline. */
-public class WorkerTimeoutError extends SchedulerException {
+public class WorkerTimeoutException extends SchedulerException {
   private static final long serialVersionUID = 1L;
 
   private final Duration timeout;
 
-  public WorkerTimeoutError(
+  public WorkerTimeoutException(
       String workerIdOrRole, String method, int attempt, Duration timeout, String detail) {
     super(
         (workerIdOrRole.contains("/") ? "worker '" : "role '")
