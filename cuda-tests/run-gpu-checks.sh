@@ -39,7 +39,7 @@ done
 
 if [[ $build == 1 ]]; then
   say "building native, arrow-rtensor, cuda-tests and the core (for ./rtensor bench's D2H row)"
-  (cd "$root" && mvn -B -q -pl cuda-tests,java -am package -DskipTests -Dspotless.check.skip=true)
+  (cd "$root" && mvn -B -q -pl cuda-tests,java/cli -am package -DskipTests -Dspotless.check.skip=true)
 fi
 
 junit_version="$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' "$root/pom.xml")"
@@ -64,8 +64,10 @@ jlink --add-modules java.base,java.logging,java.management,java.naming,java.sql,
 cp "$root"/cuda-tests/target/lib/*.jar "$bundle/lib/app/"
 cp "$root"/cuda-tests/target/rtensor-cuda-tests-*.jar "$bundle/lib/app/"
 cp "$console_jar" "$bundle/lib/junit/junit-platform-console-standalone.jar"
-# The core jar alone runs `bench --only d2h` (its Flight and Ray classes are never loaded there).
-cp "$root"/java/target/rtensor-core-*.jar "$bundle/lib/bench/"
+# The cli and core jars run `bench --only d2h` (their Flight and Ray classes are never loaded there).
+for m in core cli; do
+  cp "$(ls "$root"/java/$m/target/rtensor-$m-*.jar | grep -v -- '-tests\.jar$' | head -n 1)" "$bundle/lib/bench/"
+done
 cp "$root/etc/jvm.args" "$bundle/jvm.args"
 
 # The C++ baseline: rtensor's own driver declarations, dlopen, no CUDA toolkit.

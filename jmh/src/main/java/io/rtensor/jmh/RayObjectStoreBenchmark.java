@@ -37,7 +37,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * the producer without waiting for it, so the free runs in the producer before its next put (its
  * time is counted, the round trip of the reply is not). The Java actors start with the environment
  * the Ray scheduler gives the plane's workers ({@link
- * io.rtensor.transport.RayObjectStorePlane#WORKER_ENV}).
+ * io.rtensor.transport.ray.RayObjectStorePlane#WORKER_ENV}).
  *
  * <p>Needs the project's Ray head ({@code scripts/ray-head start}, then export {@code
  * scripts/ray-head env}). Run: {@code java @etc/jvm.args -Drtensor.root=$PWD -cp

@@ -15,7 +15,7 @@ import java.util.List;
  * jmh/target/runtime-classpath.txt)" io.rtensor.jmh.RayObjectStoreBreakdown COUNT BYTES REPS}, for
  * example {@code 1 67108864 8} or {@code 10000 4096 3}. Flags after those: {@code java-api} puts
  * and gets through Ray's Java API instead of the core worker path; {@code plain} starts the actors
- * without {@link io.rtensor.transport.RayObjectStorePlane#WORKER_ENV}.
+ * without {@link io.rtensor.transport.ray.RayObjectStorePlane#WORKER_ENV}.
  */
 public final class RayObjectStoreBreakdown {
   private RayObjectStoreBreakdown() {}

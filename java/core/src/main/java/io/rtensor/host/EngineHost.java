@@ -1,0 +1,371 @@
+package io.rtensor.host;
+
+import io.rtensor.engine.Engine;
+import io.rtensor.engine.EngineContext;
+import io.rtensor.transport.ValueTransport;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Executable;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.stream.Collectors;
+
+/**
+ * The engines of one worker, by name, and the calls into them. Both the Ray actor and the local
+ * worker process serve the control plane through one of these.
+ *
+ * <p>Engines are created from a class name with constructor arguments; the first is the default. A
+ * call resolves the method by name and argument types (overloads included), localizes tensor
+ * handles in the arguments, waits for a returned {@link Future}, and remotizes tensors in the
+ * result. Every failure comes back as a {@link CallResult}, never as a thrown exception.
+ */
+public final class EngineHost implements AutoCloseable {
+  private final String workerId;
+  private final ValueTransport transport;
+  private final ClassLoader classLoader;
+  private final List<Integer> deviceIds;
+  private final Map<String, Engine> engines = new ConcurrentHashMap<>();
+  private final Map<String, String> env = new ConcurrentHashMap<>();
+  private volatile String defaultEngine;
+  private volatile String role;
+  private volatile int rank;
+  private volatile long seed;
+
+  /** A host for a worker that holds no device. */
+  public EngineHost(String workerId, ValueTransport transport, ClassLoader classLoader) {
+    this(workerId, transport, classLoader, List.of());
+  }
+
+  /**
+   * A host whose engines see {@code deviceIds} (the node's device ids assigned to this worker) in
+   * their {@link EngineContext}.
+   */
+  public EngineHost(
+      String workerId, ValueTransport transport, ClassLoader classLoader, List<Integer> deviceIds) {
+    this.deviceIds = List.copyOf(deviceIds);
+    this.workerId = Objects.requireNonNull(workerId, "workerId");
+    this.transport = Objects.requireNonNull(transport, "transport");
+    this.classLoader = Objects.requireNonNull(classLoader, "classLoader");
+    int slash = workerId.lastIndexOf('/');
+    this.role = slash < 0 ? workerId : workerId.substring(0, slash);
+    this.rank = slash < 0 ? 0 : parseRank(workerId.substring(slash + 1));
+  }
+
+  private static int parseRank(String text) {
+    try {
+      return Integer.parseInt(text);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  /** The worker this host serves. */
+  public String workerId() {
+    return workerId;
+  }
+
+  /** Drops shards from this worker's fetch cache (see {@link ValueTransport#evict}). */
+  public int evict(java.util.Collection<String> shardIds) {
+    return transport.evict(shardIds);
+  }
+
+  /** Sets role, rank and seed for engines created afterwards. */
+  public void configure(String role, int rank, long seed) {
+    this.role = Objects.requireNonNull(role, "role");
+    this.rank = rank;
+    this.seed = seed;
+  }
+
+  /** Adds environment variables that engines read through {@link EngineContext#getenv}. */
+  public void setEnv(Map<String, String> variables) {
+    env.putAll(variables);
+  }
+
+  /** The context an engine named {@code engineName} would be created with now. */
+  public EngineContext context(String engineName) {
+    return new EngineContext(workerId, engineName, role, rank, seed, Map.copyOf(env), deviceIds);
+  }
+
+  /** The names of the engines, default first. */
+  public List<String> engineNames() {
+    List<String> names = new ArrayList<>(engines.keySet());
+    names.sort((a, b) -> a.equals(defaultEngine) ? -1 : b.equals(defaultEngine) ? 1 : 0);
+    return names;
+  }
+
+  /** Creates engine {@code name} (null: the class's simple name) from a class name. */
+  public synchronized CallResult createEngine(String className, String name, Object[] args) {
+    String engineName = name == null ? simpleName(className) : name;
+    if (engines.containsKey(engineName)) {
+      return CallResult.failure(
+          CallResult.Status.BAD_ARGUMENT,
+          "an engine named '" + engineName + "' already exists on " + workerId);
+    }
+    Class<?> type;
+    try {
+      type = Class.forName(className, true, classLoader);
+    } catch (ClassNotFoundException | LinkageError e) {
+      return CallResult.failure(
+          CallResult.Status.NOT_FOUND,
+          "engine class " + className + " not found on " + workerId + " (" + e + ")");
+    }
+    if (!Engine.class.isAssignableFrom(type)) {
+      return CallResult.failure(
+          CallResult.Status.BAD_ARGUMENT,
+          className + " does not implement " + Engine.class.getName());
+    }
+    if (Modifier.isAbstract(type.getModifiers())) {
+      return CallResult.failure(
+          CallResult.Status.BAD_ARGUMENT, className + " is abstract or an interface");
+    }
+    Object[] localArgs;
+    try {
+      localArgs = localizeAll(args);
+    } catch (RuntimeException e) {
+      return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
+    }
+    List<Constructor<?>> candidates = Arrays.asList(type.getConstructors());
+    Resolution<Constructor<?>> resolved = resolve(candidates, localArgs);
+    if (resolved.error != null) {
+      return CallResult.failure(
+          CallResult.Status.NO_SUCH_METHOD, "constructor of " + className + ": " + resolved.error);
+    }
+    Engine engine;
+    try {
+      engine = (Engine) resolved.match.newInstance(localArgs);
+      engine.initialize(context(engineName));
+    } catch (InvocationTargetException e) {
+      return CallResult.failure(CallResult.Status.ENGINE_EXCEPTION, e.getCause());
+    } catch (Exception | LinkageError e) {
+      return CallResult.failure(CallResult.Status.ENGINE_EXCEPTION, e);
+    }
+    engines.put(engineName, engine);
+    if (defaultEngine == null) {
+      defaultEngine = engineName;
+    }
+    return CallResult.ok(engineName);
+  }
+
+  /** Calls {@code method} on engine {@code engineName} (null: the default engine). */
+  public CallResult call(String engineName, String method, Object[] args) {
+    String name = engineName == null ? defaultEngine : engineName;
+    Engine engine = name == null ? null : engines.get(name);
+    if (engine == null) {
+      return CallResult.failure(
+          CallResult.Status.NOT_FOUND,
+          (name == null ? "no engine" : "no engine named '" + name + "'")
+              + " on "
+              + workerId
+              + "; engines: "
+              + engineNames());
+    }
+    Object[] localArgs;
+    try {
+      localArgs = localizeAll(args);
+    } catch (RuntimeException e) {
+      return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
+    }
+    List<Method> candidates =
+        Arrays.stream(engine.getClass().getMethods())
+            .filter(m -> m.getName().equals(method) && m.getDeclaringClass() != Object.class)
+            .toList();
+    Resolution<Method> resolved = resolve(candidates, localArgs);
+    if (resolved.error != null) {
+      return CallResult.failure(
+          CallResult.Status.NO_SUCH_METHOD,
+          engine.getClass().getName() + "." + method + ": " + resolved.error);
+    }
+    Object result;
+    try {
+      Method target = resolved.match;
+      target.setAccessible(true);
+      result = target.invoke(engine, localArgs);
+      if (result instanceof Future<?> future) {
+        result = future.get();
+      }
+    } catch (InvocationTargetException e) {
+      return CallResult.failure(CallResult.Status.ENGINE_EXCEPTION, e.getCause());
+    } catch (ExecutionException e) {
+      return CallResult.failure(CallResult.Status.ENGINE_EXCEPTION, e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return CallResult.failure(CallResult.Status.ENGINE_EXCEPTION, e);
+    } catch (Exception | LinkageError e) {
+      return CallResult.failure(CallResult.Status.ENGINE_EXCEPTION, e);
+    }
+    try {
+      return CallResult.ok(transport.remotize(result));
+    } catch (RuntimeException e) {
+      return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
+    }
+  }
+
+  /**
+   * Destroys every engine, each once, and forgets them.
+   *
+   * @return one line per engine whose {@code destroy} threw (empty when all succeeded)
+   */
+  public synchronized List<String> destroyAll() {
+    List<String> failures = new ArrayList<>();
+    for (String name : engineNames()) {
+      Engine engine = engines.remove(name);
+      try {
+        engine.destroy();
+      } catch (Exception | LinkageError e) {
+        failures.add(name + ": " + e);
+      }
+    }
+    defaultEngine = null;
+    return failures;
+  }
+
+  @Override
+  public void close() {
+    destroyAll();
+  }
+
+  private Object[] localizeAll(Object[] args) {
+    Object[] source = args == null ? new Object[0] : args;
+    Object[] out = new Object[source.length];
+    for (int i = 0; i < source.length; i++) {
+      out[i] = transport.localize(source[i]);
+    }
+    return out;
+  }
+
+  private static String simpleName(String className) {
+    int cut = Math.max(className.lastIndexOf('.'), className.lastIndexOf('$'));
+    return className.substring(cut + 1);
+  }
+
+  private record Resolution<T extends Executable>(T match, String error) {}
+
+  /**
+   * Picks the one executable whose parameters accept the arguments, preferring the most specific.
+   */
+  static <T extends Executable> Resolution<T> resolve(List<T> candidates, Object[] args) {
+    List<T> applicable = new ArrayList<>();
+    for (T candidate : candidates) {
+      if (accepts(candidate.getParameterTypes(), args)) {
+        applicable.add(candidate);
+      }
+    }
+    if (applicable.isEmpty()) {
+      return new Resolution<>(
+          null,
+          "nothing accepts ("
+              + Arrays.stream(args)
+                  .map(a -> a == null ? "null" : a.getClass().getSimpleName())
+                  .collect(Collectors.joining(", "))
+              + "); candidates: "
+              + (candidates.isEmpty()
+                  ? "none"
+                  : candidates.stream()
+                      .map(EngineHost::signature)
+                      .collect(Collectors.joining(", "))));
+    }
+    List<T> mostSpecific = new ArrayList<>();
+    for (T a : applicable) {
+      boolean dominated = false;
+      for (T b : applicable) {
+        if (a != b && moreSpecific(b, a) && !moreSpecific(a, b)) {
+          dominated = true;
+          break;
+        }
+      }
+      if (!dominated) {
+        mostSpecific.add(a);
+      }
+    }
+    if (mostSpecific.size() > 1) {
+      return new Resolution<>(
+          null,
+          "ambiguous: "
+              + mostSpecific.stream().map(EngineHost::signature).collect(Collectors.joining(", ")));
+    }
+    return new Resolution<>(mostSpecific.get(0), null);
+  }
+
+  private static boolean moreSpecific(Executable a, Executable b) {
+    Class<?>[] pa = a.getParameterTypes();
+    Class<?>[] pb = b.getParameterTypes();
+    for (int i = 0; i < pa.length; i++) {
+      if (!box(pb[i]).isAssignableFrom(box(pa[i]))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean accepts(Class<?>[] parameters, Object[] args) {
+    if (parameters.length != args.length) {
+      return false;
+    }
+    for (int i = 0; i < parameters.length; i++) {
+      Object arg = args[i];
+      if (arg == null) {
+        if (parameters[i].isPrimitive()) {
+          return false;
+        }
+      } else if (!box(parameters[i]).isInstance(arg) && !widens(parameters[i], arg)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Ray and JSON deliver numbers in the narrowest boxed type; accept widening to a primitive. */
+  private static boolean widens(Class<?> parameter, Object arg) {
+    if (!(arg instanceof Number) || !parameter.isPrimitive()) {
+      return false;
+    }
+    Class<?> p = box(parameter);
+    if (arg instanceof Byte || arg instanceof Short || arg instanceof Integer) {
+      return p == Long.class || p == Integer.class || p == Double.class || p == Float.class;
+    }
+    if (arg instanceof Long) {
+      return p == Double.class;
+    }
+    if (arg instanceof Float) {
+      return p == Double.class;
+    }
+    return false;
+  }
+
+  private static Class<?> box(Class<?> type) {
+    if (!type.isPrimitive()) {
+      return type;
+    }
+    return PRIMITIVES.get(type);
+  }
+
+  private static final Map<Class<?>, Class<?>> PRIMITIVES = new LinkedHashMap<>();
+
+  static {
+    PRIMITIVES.put(boolean.class, Boolean.class);
+    PRIMITIVES.put(byte.class, Byte.class);
+    PRIMITIVES.put(short.class, Short.class);
+    PRIMITIVES.put(char.class, Character.class);
+    PRIMITIVES.put(int.class, Integer.class);
+    PRIMITIVES.put(long.class, Long.class);
+    PRIMITIVES.put(float.class, Float.class);
+    PRIMITIVES.put(double.class, Double.class);
+    PRIMITIVES.put(void.class, Void.class);
+  }
+
+  private static String signature(Executable e) {
+    return e.getName().substring(e.getName().lastIndexOf('.') + 1)
+        + Arrays.stream(e.getParameterTypes())
+            .map(Class::getSimpleName)
+            .collect(Collectors.joining(", ", "(", ")"));
+  }
+}

@@ -1,0 +1,78 @@
+package io.rtensor.transport;
+
+import io.rtensor.handle.RTensor;
+import io.rtensor.tensor.TensorBatch;
+import java.util.Collection;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * Stores and fetches shards: one Arrow IPC stream per {@link TensorBatch}. Implementations: {@link
+ * FlightDataPlane} (worker Flight servers) and {@code RayObjectStorePlane} (Ray's object store, in
+ * rtensor-ray). One instance per process and scheduler; it is handed to whoever needs it, never
+ * found through global state. Thread-safe.
+ */
+public interface DataPlane extends AutoCloseable {
+  /** Which plane this is. */
+  DataPlaneKind kind();
+
+  /**
+   * Stores {@code batch} as one shard and returns a {@link RTensor.Kind#BATCH} handle to it. The
+   * batch stays the caller's: its bytes are copied into the store.
+   *
+   * @throws ShardStoreFullException if the store's cap refuses the shard (nothing else is lost)
+   */
+  RTensor put(TensorBatch batch);
+
+  /**
+   * Fetches the shards of {@code handles} in one concurrent batch, grouped by location. Returns
+   * shard id to a batch decoded into {@code allocator}, owned by the caller.
+   *
+   * @throws MissingShardsException listing exactly the ids no location has (nothing is returned)
+   */
+  Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator allocator);
+
+  /**
+   * Removes shards {@code shardIds} from the location {@code locationKey} ({@link
+   * io.rtensor.handle.ShardLocation#key()}); unknown ids are ignored. The owning process also
+   * evicts them from its fetch cache.
+   */
+  ClearResult clear(String locationKey, Collection<String> shardIds);
+
+  /** Clears the shards {@code handles} name, grouped by location; returns location to result. */
+  default Map<String, ClearResult> clear(Collection<RTensor> handles) {
+    Map<String, java.util.List<String>> byLocation = new java.util.LinkedHashMap<>();
+    for (RTensor h : handles) {
+      byLocation
+          .computeIfAbsent(h.location().key(), k -> new java.util.ArrayList<>())
+          .add(h.shardId());
+    }
+    Map<String, ClearResult> out = new java.util.LinkedHashMap<>();
+    byLocation.forEach((location, ids) -> out.put(location, clear(location, ids)));
+    return out;
+  }
+
+  /**
+   * Drops what this process holds for shards that were cleared elsewhere (a controller cleared them
+   * at their store), so a long run keeps nothing per cleared shard; frees and fetches nothing. The
+   * clear call every worker handles runs this for the ids it is given.
+   */
+  default void release(Collection<String> shardIds) {}
+
+  /** Entries and bytes stored at {@code locationKey}. */
+  StoreStats stats(String locationKey);
+
+  /** The location key this plane's {@link #put} stores to. */
+  String putLocation();
+
+  /**
+   * Calls {@code listener} with the ids of shards this process stored whenever they are removed (by
+   * a local or a remote clear), so the process can evict them from its own fetch cache.
+   */
+  void onShardsRemoved(Consumer<Collection<String>> listener);
+
+  /** Releases what this plane holds (connections, a local store). */
+  @Override
+  void close();
+}

@@ -1,0 +1,78 @@
+package io.rtensor.transport;
+
+import io.rtensor.runtime.SessionSecret;
+import java.io.IOException;
+import java.util.Objects;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * Everything a worker process needs for the data plane, opened and closed together: for Flight, its
+ * {@link FlightShardServer} and a {@link FlightDataPlane} that puts there; for Ray, the object
+ * store plane; and the {@link DataPlaneValueTransport} its engine host uses.
+ */
+public final class WorkerDataPlane implements AutoCloseable {
+  private final FlightShardServer server;
+  private final DataPlane plane;
+  private final DataPlaneValueTransport transport;
+
+  private WorkerDataPlane(
+      FlightShardServer server, DataPlane plane, BufferAllocator allocator, long cacheCapBytes) {
+    this.server = server;
+    this.plane = plane;
+    this.transport = new DataPlaneValueTransport(plane, allocator, cacheCapBytes);
+  }
+
+  /**
+   * A Flight worker: a server on {@code host} (ephemeral port) storing at most {@code
+   * storeCapBytes} bytes, guarded by the session {@code secret} (from {@link
+   * SessionSecret#fromEnvironment()} in a worker), and a fetch cache of {@code cacheCapBytes}.
+   */
+  public static WorkerDataPlane flight(
+      BufferAllocator allocator, String secret, String host, long storeCapBytes, long cacheCapBytes)
+      throws IOException {
+    FlightShardServer server =
+        FlightShardServer.builder(allocator, secret).host(host).capBytes(storeCapBytes).start();
+    try {
+      FlightDataPlane plane =
+          FlightDataPlane.builder(allocator, secret).localServer(server).build();
+      return new WorkerDataPlane(server, plane, allocator, cacheCapBytes);
+    } catch (RuntimeException e) {
+      server.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A worker whose shards go to {@code plane} (for example Ray's object store plane, from the
+   * rtensor-ray module), with a fetch cache of {@code cacheCapBytes}. The worker plane owns {@code
+   * plane} and closes it.
+   */
+  public static WorkerDataPlane of(DataPlane plane, BufferAllocator allocator, long cacheCapBytes) {
+    return new WorkerDataPlane(
+        null, Objects.requireNonNull(plane, "plane"), allocator, cacheCapBytes);
+  }
+
+  /** The plane (puts go to this worker's store). */
+  public DataPlane plane() {
+    return plane;
+  }
+
+  /** The value transport for this worker's {@link io.rtensor.host.EngineHost}. */
+  public DataPlaneValueTransport transport() {
+    return transport;
+  }
+
+  /** This worker's Flight data address ({@code host:port}), or null on the Ray object store. */
+  public String dataAddress() {
+    return server == null ? null : server.address();
+  }
+
+  @Override
+  public void close() {
+    transport.close();
+    plane.close();
+    if (server != null) {
+      server.close();
+    }
+  }
+}
