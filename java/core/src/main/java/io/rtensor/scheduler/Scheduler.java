@@ -66,6 +66,9 @@ public interface Scheduler extends AutoCloseable {
    */
   void createEngine(String workerId, String engineClass, String engineName, Object... args);
 
+  /** Sets role, rank and seed on a worker, for engines created afterwards. */
+  void configure(String workerId, String role, int rank, long seed);
+
   /** Sets environment variables in a worker's process (visible to engines created afterwards). */
   void setWorkerEnv(String workerId, Map<String, String> env);
 
@@ -74,9 +77,14 @@ public interface Scheduler extends AutoCloseable {
    * handles in the arguments are localized on the worker, tensors in the result come back as
    * handles.
    *
-   * @throws EngineCallException when the engine throws (first attempt, not retried), the method is
-   *     missing or ambiguous, or every attempt timed out
-   * @throws WorkerFailedException when the worker died
+   * <p>A call is resubmitted only when its request provably never reached the worker, or when
+   * {@link CallOptions#idempotent()} says running it twice is harmless; see {@link CallOptions}.
+   *
+   * @throws EngineCallException when the engine throws (never retried), the method is missing or
+   *     ambiguous, or the arguments cannot be sent
+   * @throws WorkerTimeoutException when the worker did not answer in the call's timeout (the call
+   *     may still be running there)
+   * @throws WorkerFailedException when the worker died or the connection broke after sending
    */
   Object callEngine(
       String workerId, String method, String engineName, CallOptions options, Object... args);
@@ -94,7 +102,9 @@ public interface Scheduler extends AutoCloseable {
 
   /**
    * Removes the shards that {@code value}'s handles name from wherever they are stored, and drains
-   * them from the fetch cache of the controller and of every worker (AReaL's clear semantics).
+   * them from the fetch cache of the controller and of every worker (AReaL's clear semantics). A
+   * dead worker holds no cache and is skipped; a live worker that does not answer fails the call
+   * with its {@link WorkerTimeoutException} after every other worker was drained.
    *
    * @return the number of shards removed from their stores
    */

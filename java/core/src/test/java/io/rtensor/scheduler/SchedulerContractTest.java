@@ -298,15 +298,15 @@ public abstract class SchedulerContractTest {
     List<Worker> workers = cpuWorkers("fleet", 8);
     List<CompletableFuture<Object>> futures = new ArrayList<>();
     for (Worker w : workers) {
-      futures.add(scheduler.callEngineAsync(w.id(), "sleepWindow", null, QUICK, 1_000L));
+      futures.add(scheduler.callEngineAsync(w.id(), "sleepWindow", null, QUICK, 4_000L));
     }
     List<long[]> windows = new ArrayList<>();
     for (CompletableFuture<Object> f : futures) {
       String[] w = ((String) f.get(60, TimeUnit.SECONDS)).split(",");
       windows.add(new long[] {Long.parseLong(w[0]), Long.parseLong(w[1])});
     }
-    // Calls run one after another iff their sleeps are disjoint; count the most that were
-    // sleeping at one moment (some call's start). Structural, so a loaded machine cannot fail it.
+    // The calls ran at once iff some moment lies inside every sleep: the latest start comes before
+    // the earliest end. Each sleeps 4 s, far longer than dispatching 8 calls takes.
     int most = 0;
     for (long[] at : windows) {
       int sleeping = 0;
@@ -315,11 +315,13 @@ public abstract class SchedulerContractTest {
       }
       most = Math.max(most, sleeping);
     }
-    int overlapping = most;
+    long latestStart = windows.stream().mapToLong(w -> w[0]).max().orElseThrow();
+    long earliestEnd = windows.stream().mapToLong(w -> w[1]).min().orElseThrow();
+    assertEquals(8, most, () -> "not all 8 calls were sleeping at one moment: " + windows);
     assertTrue(
-        overlapping >= 2,
+        latestStart < earliestEnd,
         () ->
-            "the 8 calls ran one after another: "
+            "the 8 calls did not all run at once: "
                 + windows.stream().map(java.util.Arrays::toString).toList());
   }
 
@@ -346,20 +348,77 @@ public abstract class SchedulerContractTest {
   }
 
   @Test
-  void slowEngineWithAShortTimeoutIsRetriedThenFails() {
+  void aCallThatTimedOutIsNotResubmittedAndRunsExactlyOnce() throws Exception {
     cpuWorkers("slow", 1);
     CallOptions options =
         CallOptions.DEFAULT
-            .withTimeout(Duration.ofMillis(300))
-            .withMaxRetries(2)
+            .withTimeout(Duration.ofSeconds(1))
+            .withMaxRetries(3)
             .withInitialBackoff(Duration.ofMillis(10));
-    EngineCallException e =
+    WorkerTimeoutException e =
         assertThrows(
-            EngineCallException.class,
-            () -> scheduler.callEngine("slow/0", "countedSleep", null, options, 2_000L));
+            WorkerTimeoutException.class,
+            () -> scheduler.callEngine("slow/0", "countedSleep", null, options, 3_000L));
+    assertEquals(1, e.attempt());
+    assertEquals("slow/0", e.workerId());
+    // Let the one execution finish, and give a wrongly resubmitted one time to start.
+    Thread.sleep(3_500);
+    assertEquals(1, call("slow/0", "calls"), "the engine ran the 3 s method exactly once");
+  }
+
+  @Test
+  void anIdempotentCallThatTimedOutIsResubmitted() throws Exception {
+    cpuWorkers("retried", 1);
+    CallOptions options =
+        CallOptions.DEFAULT
+            .withTimeout(Duration.ofSeconds(1))
+            .withMaxRetries(2)
+            .withInitialBackoff(Duration.ofMillis(10))
+            .withIdempotent(true);
+    WorkerTimeoutException e =
+        assertThrows(
+            WorkerTimeoutException.class,
+            () -> scheduler.callEngine("retried/0", "countedSleep", null, options, 3_000L));
     assertEquals(3, e.attempt());
-    assertTrue(e.getMessage().contains("timed out"), e.getMessage());
-    assertEquals(3, call("slow/0", "calls"), "three attempts reached the engine");
+    Thread.sleep(3_500);
+    assertEquals(3, call("retried/0", "calls"), "each of the three attempts reached the engine");
+  }
+
+  @Test
+  void configureSetsRoleRankAndSeedForEnginesCreatedAfterwards() {
+    List<Worker> workers = cpuWorkers("conf", 1);
+    scheduler.configure(workers.get(0).id(), "critic", 7, 42L);
+    scheduler.createEngine(workers.get(0).id(), EchoEngine.class.getName(), "second");
+    assertEquals("critic", scheduler.callEngine("conf/0", "role", "second", QUICK));
+    assertEquals(7, scheduler.callEngine("conf/0", "rank", "second", QUICK));
+    assertEquals(42L, scheduler.callEngine("conf/0", "seed", "second", QUICK));
+    assertEquals("conf", call("conf/0", "role"), "the engine created before keeps its context");
+    assertThrows(
+        WorkerNotFoundException.class, () -> scheduler.configure("conf/9", "critic", 0, 0L));
+  }
+
+  @Test
+  void clearShardsSkipsADeadWorkerAndDrainsTheOthers() throws Exception {
+    List<Worker> workers = new ArrayList<>();
+    for (String role : List.of("producer", "consumer", "doomed")) {
+      workers.addAll(
+          scheduler.createWorkers(
+              Job.builder(role).task(SchedulingSpec.builder().cpu(0.25).build()).build()));
+    }
+    for (Worker w : workers) {
+      scheduler.createEngine(w.id(), TensorEngine.class.getName(), null);
+    }
+    RTensor handle = (RTensor) call("producer/0", "produce", 8);
+    assertEquals(tokenSum(0, 8), call("consumer/0", "sumTokens", handle));
+    assertEquals(tokenSum(0, 8), call("doomed/0", "sumTokens", handle));
+    Object process = processOf("doomed/0");
+    killWorker("doomed/0");
+    assertGone(process);
+
+    assertEquals(1, scheduler.clearShards(List.of(handle)), "the shard left its store");
+    assertEquals(0, scheduler.workerMemory("producer/0").storedShards());
+    assertEquals(0, scheduler.workerMemory("consumer/0").cachedShards(), "the live cache drained");
+    assertThrows(WorkerFailedException.class, () -> call("doomed/0", "sumTokens", handle));
   }
 
   @Test

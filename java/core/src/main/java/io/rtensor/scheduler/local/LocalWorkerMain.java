@@ -1,6 +1,7 @@
 package io.rtensor.scheduler.local;
 
 import io.rtensor.host.EngineHost;
+import io.rtensor.host.EngineHostControl;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.local.internal.ControlServer;
 import io.rtensor.transport.FlightShardServerMain;
@@ -114,14 +115,14 @@ public final class LocalWorkerMain {
     EngineHost host =
         new EngineHost(id, data.transport(), LocalWorkerMain.class.getClassLoader(), devices);
     CountDownLatch done = new CountDownLatch(1);
+    EngineHostControl control =
+        new EngineHostControl(host, data, allocator, "127.0.0.1", done::countDown);
     ControlServer server = null;
     IOException lastBindError = null;
     for (int attempt = 0; attempt < attempts && server == null; attempt++) {
       int candidate = port == 0 ? 0 : port + attempt;
       try {
-        server =
-            new ControlServer(
-                allocator, data, host, secret, "127.0.0.1", candidate, done::countDown);
+        server = new ControlServer(allocator, control, secret, "127.0.0.1", candidate);
       } catch (IOException e) {
         lastBindError = e;
         err.println("rtensor worker " + id + ": port " + candidate + " taken, trying the next");

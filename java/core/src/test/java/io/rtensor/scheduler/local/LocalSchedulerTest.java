@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.rtensor.host.ControlRequest;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.DeviceType;
@@ -16,8 +17,8 @@ import io.rtensor.scheduler.Worker;
 import io.rtensor.scheduler.WorkerCreationException;
 import io.rtensor.scheduler.WorkerFailedException;
 import io.rtensor.scheduler.WorkerTimeoutException;
+import io.rtensor.scheduler.core.ControlFailure;
 import io.rtensor.scheduler.local.internal.ControlClient;
-import io.rtensor.scheduler.local.internal.ControlProtocol;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.engines.EchoEngine;
 import io.rtensor.testing.engines.TensorEngine;
@@ -195,11 +196,14 @@ class LocalSchedulerTest {
       try (ControlClient stranger =
           new ControlClient(
               allocator, "127.0.0.1", w.workerPorts().get(0), SessionSecret.generate())) {
-        FlightRuntimeException e =
+        ControlFailure e =
             assertThrows(
-                FlightRuntimeException.class,
-                () -> stranger.action(ControlProtocol.PING, null, Duration.ofSeconds(10)));
-        assertEquals(FlightStatusCode.UNAUTHENTICATED, e.status().code());
+                ControlFailure.class,
+                () -> stranger.send(new ControlRequest.Ping(), Duration.ofSeconds(10)));
+        assertEquals(ControlFailure.Kind.REFUSED, e.kind());
+        assertEquals(
+            FlightStatusCode.UNAUTHENTICATED,
+            ((FlightRuntimeException) e.getCause()).status().code());
       }
       assertEquals(List.of(w), scheduler.getWorkers("guarded", Duration.ofSeconds(10)));
     }

@@ -49,6 +49,19 @@ public class EchoEngine implements TrainEngine {
     return a + b;
   }
 
+  /** The role this engine's context names (set by configure before the engine was created). */
+  public String role() {
+    return context.role();
+  }
+
+  public int rank() {
+    return context.rank();
+  }
+
+  public long seed() {
+    return context.seed();
+  }
+
   public long pid() {
     return ProcessHandle.current().pid();
   }

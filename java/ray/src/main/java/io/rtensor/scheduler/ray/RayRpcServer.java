@@ -3,6 +3,9 @@ package io.rtensor.scheduler.ray;
 import io.ray.api.Ray;
 import io.rtensor.host.CallResult;
 import io.rtensor.host.EngineHost;
+import io.rtensor.host.EngineHostControl;
+import io.rtensor.host.WorkerControl;
+import io.rtensor.host.WorkerInfo;
 import io.rtensor.host.WorkerMemory;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
@@ -19,9 +22,9 @@ import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
- * The Ray actor behind each worker of the {@link RayScheduler}: it hosts the worker's engines and
- * answers the scheduler's control calls. All methods return values (failures included, as {@link
- * CallResult}s), so the scheduler tells an engine's exception from a dead actor.
+ * The Ray actor behind each worker of the {@link RayScheduler}: a thin adapter that carries each
+ * {@link WorkerControl} operation as an actor method. All methods return values (failures included,
+ * as {@link CallResult}s), so the scheduler tells an engine's exception from a dead actor.
  */
 public class RayRpcServer {
   /** Bytes a worker's Flight store may hold (Flight plane only). */
@@ -30,10 +33,9 @@ public class RayRpcServer {
   /** Bytes of fetched shards a worker caches. */
   static final long CACHE_CAP_BYTES = 1L << 30;
 
-  private final String workerId;
   private final BufferAllocator allocator = FlightShardServerMain.newRootAllocator();
   private final WorkerDataPlane data;
-  private final EngineHost host;
+  private final WorkerControl control;
 
   /**
    * Ray constructs the actor with the worker id it serves, the data plane its engines use ({@link
@@ -43,7 +45,6 @@ public class RayRpcServer {
    */
   public RayRpcServer(String workerId, String dataPlane, long shardGetTimeoutMillis)
       throws IOException {
-    this.workerId = workerId;
     DataPlaneKind kind = DataPlaneKind.valueOf(dataPlane);
     this.data =
         kind == DataPlaneKind.FLIGHT
@@ -57,35 +58,10 @@ public class RayRpcServer {
                 new RayObjectStorePlane(DecodeLimits.DEFAULT, shardGetTimeoutMillis),
                 allocator,
                 CACHE_CAP_BYTES);
-    this.host =
+    EngineHost host =
         new EngineHost(
             workerId, data.transport(), RayRpcServer.class.getClassLoader(), assignedGpus());
-  }
-
-  /** The worker's Flight data address ({@code host:port}), or "" on the object store. */
-  public String dataAddress() {
-    String address = data.dataAddress();
-    return address == null ? "" : address;
-  }
-
-  /** The clear call: drops these shards from this worker's fetch cache; returns how many. */
-  public int clearCache(List<String> shardIds) {
-    return host.evict(shardIds);
-  }
-
-  /** What this worker process holds (see {@link WorkerMemory#read}). */
-  public WorkerMemory memory() {
-    return WorkerMemory.read(workerId, data, allocator);
-  }
-
-  /** Answers with the worker id, the process id and the node address. */
-  public String ping() {
-    return workerId + " pid " + ProcessHandle.current().pid() + " on " + nodeIp();
-  }
-
-  /** The process id of the worker JVM. */
-  public long pid() {
-    return ProcessHandle.current().pid();
+    this.control = new EngineHostControl(host, data, allocator, nodeIp(), Ray::exitActor);
   }
 
   /** The GPU ids Ray assigned to this actor, as the engines' {@code deviceIds}. */
@@ -97,53 +73,70 @@ public class RayRpcServer {
     return ids;
   }
 
+  /** The worker's Flight data address ({@code host:port}), or "" on the object store. */
+  public String dataAddress() {
+    String address = data.dataAddress();
+    return address == null ? "" : address;
+  }
+
+  /** See {@link WorkerControl#ping}. */
+  public WorkerInfo ping() {
+    return control.ping();
+  }
+
+  /** The process id of the worker JVM. */
+  public long pid() {
+    return ProcessHandle.current().pid();
+  }
+
   /** The GPU ids Ray assigned to this actor. */
   public List<Long> gpuIds() {
     return Ray.getRuntimeContext().getGpuIds();
   }
 
-  /** An environment variable of this worker (the spec's env and setWorkerEnv's), or "". */
-  public String env(String name) {
-    String value = host.context("").getenv(name);
-    return value == null ? "" : value;
+  /** See {@link WorkerControl#clearCache}. */
+  public int clearCache(List<String> shardIds) {
+    return control.clearCache(shardIds);
   }
 
-  /** {@code count} free TCP ports on this node. */
+  /** See {@link WorkerControl#memory}. */
+  public WorkerMemory memory() {
+    return control.memory();
+  }
+
+  /** See {@link WorkerControl#allocPorts}. */
   public List<Integer> allocPorts(int count) {
-    return Ports.free(count);
+    return control.allocPorts(count);
   }
 
-  /** Sets role, rank and seed for engines created afterwards. */
+  /** See {@link WorkerControl#configure}. */
   public boolean configure(String role, int rank, long seed) {
-    host.configure(role, rank, seed);
-    return true;
+    return control.configure(role, rank, seed);
   }
 
-  /** Adds environment variables for engines. */
+  /** See {@link WorkerControl#setEnv}. */
   public boolean setEnv(Map<String, String> env) {
-    host.setEnv(env);
-    return true;
+    return control.setEnv(env);
   }
 
-  /** Creates an engine; see {@link EngineHost#createEngine}. */
+  /** See {@link WorkerControl#createEngine}. */
   public CallResult createEngine(String className, String engineName, Object[] args) {
-    return host.createEngine(className, engineName, args);
+    return control.createEngine(className, engineName, args);
   }
 
-  /** Calls an engine method; see {@link EngineHost#call}. */
+  /** See {@link WorkerControl#call}. */
   public CallResult call(String engineName, String method, Object[] args) {
-    return host.call(engineName, method, args);
+    return control.call(engineName, method, args);
   }
 
-  /** Destroys every engine; returns one line per engine whose destroy threw. */
+  /** See {@link WorkerControl#destroy}. */
   public List<String> destroy() {
-    return new ArrayList<>(host.destroyAll());
+    return control.destroy();
   }
 
-  /** Ends this actor's process (after {@link #destroy}). */
+  /** See {@link WorkerControl#exit}. */
   public boolean exit() {
-    Ray.exitActor();
-    return true;
+    return control.exit();
   }
 
   /** The node's address and a free port on it: where rank 0 of a training role listens. */

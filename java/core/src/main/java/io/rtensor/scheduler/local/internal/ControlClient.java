@@ -1,7 +1,12 @@
 package io.rtensor.scheduler.local.internal;
 
+import io.rtensor.host.ControlRequest;
 import io.rtensor.runtime.SessionSecret;
+import io.rtensor.scheduler.core.ControlFailure;
+import io.rtensor.scheduler.core.ControlFailure.Kind;
 import java.io.IOException;
+import java.io.NotSerializableException;
+import java.net.ConnectException;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
@@ -9,6 +14,7 @@ import org.apache.arrow.flight.Action;
 import org.apache.arrow.flight.CallOptions;
 import org.apache.arrow.flight.FlightCallHeaders;
 import org.apache.arrow.flight.FlightClient;
+import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.HeaderCallOption;
 import org.apache.arrow.flight.Location;
 import org.apache.arrow.flight.Result;
@@ -27,28 +33,60 @@ public final class ControlClient implements AutoCloseable {
   }
 
   /**
-   * Runs one action and returns its decoded reply.
+   * Sends one request and returns its decoded reply.
    *
-   * @throws org.apache.arrow.flight.FlightRuntimeException for transport failures, deadlines and
-   *     refused calls (its status code says which)
-   * @throws java.io.NotSerializableException when the body cannot be serialized
+   * @throws ControlFailure saying what the failure proves (see {@link ControlFailure.Kind})
    */
-  public Object action(String type, Object body, Duration timeout)
-      throws IOException, ClassNotFoundException {
-    byte[] bytes = body == null ? new byte[0] : ControlProtocol.encode(body);
-    Iterator<Result> results =
-        client.doAction(
-            new Action(type, bytes),
-            CallOptions.timeout(timeout.toMillis(), TimeUnit.MILLISECONDS),
-            secretHeader);
-    if (!results.hasNext()) {
-      throw new IOException("action " + type + " returned no result");
+  public <T> T send(ControlRequest<T> request, Duration timeout) throws ControlFailure {
+    byte[] bytes;
+    try {
+      bytes = ControlProtocol.encode(request);
+    } catch (NotSerializableException e) {
+      throw new ControlFailure(Kind.UNSENDABLE, "not serializable: " + e.getMessage(), e);
     }
-    byte[] reply = results.next().getBody();
-    while (results.hasNext()) {
-      results.next();
+    byte[] reply;
+    try {
+      Iterator<Result> results =
+          client.doAction(
+              new Action(request.name(), bytes),
+              CallOptions.timeout(timeout.toMillis(), TimeUnit.MILLISECONDS),
+              secretHeader);
+      if (!results.hasNext()) {
+        throw new ControlFailure(Kind.BROKEN, request.name() + " returned no result", null);
+      }
+      reply = results.next().getBody();
+      while (results.hasNext()) {
+        results.next();
+      }
+    } catch (FlightRuntimeException e) {
+      throw new ControlFailure(kindOf(e), e.status().code() + ": " + e.getMessage(), e);
     }
-    return ControlProtocol.decode(reply, ControlClient.class.getClassLoader());
+    try {
+      @SuppressWarnings("unchecked")
+      T value = (T) ControlProtocol.decode(reply, ControlClient.class.getClassLoader());
+      return value;
+    } catch (IOException | ClassNotFoundException | ClassCastException e) {
+      throw new ControlFailure(Kind.BROKEN, "unreadable reply to " + request.name() + ": " + e, e);
+    }
+  }
+
+  private static Kind kindOf(FlightRuntimeException e) {
+    return switch (e.status().code()) {
+      case TIMED_OUT -> Kind.TIMED_OUT;
+      case UNAUTHENTICATED, UNAUTHORIZED, INVALID_ARGUMENT, UNIMPLEMENTED -> Kind.REFUSED;
+      case UNAVAILABLE -> refusedConnection(e) ? Kind.NOT_DELIVERED : Kind.BROKEN;
+      default -> Kind.BROKEN;
+    };
+  }
+
+  /** Whether the connection was refused, so the request cannot have been sent. */
+  private static boolean refusedConnection(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ConnectException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override

@@ -1,0 +1,97 @@
+package io.rtensor.host;
+
+import io.rtensor.runtime.Ports;
+import io.rtensor.transport.WorkerDataPlane;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * {@link WorkerControl} over one worker's {@link EngineHost} and data plane: the one implementation
+ * both schedulers' workers serve.
+ */
+public final class EngineHostControl implements WorkerControl {
+  private final EngineHost host;
+  private final WorkerDataPlane data;
+  private final BufferAllocator allocator;
+  private final String nodeHost;
+  private final Runnable exit;
+
+  /**
+   * @param nodeHost the address of this worker's node, reported by {@link #ping}
+   * @param exit ends the process once the reply to {@link #exit()} can leave (the local worker
+   *     releases its main thread; the Ray actor calls {@code Ray.exitActor})
+   */
+  public EngineHostControl(
+      EngineHost host,
+      WorkerDataPlane data,
+      BufferAllocator allocator,
+      String nodeHost,
+      Runnable exit) {
+    this.host = Objects.requireNonNull(host, "host");
+    this.data = Objects.requireNonNull(data, "data");
+    this.allocator = Objects.requireNonNull(allocator, "allocator");
+    this.nodeHost = Objects.requireNonNull(nodeHost, "nodeHost");
+    this.exit = Objects.requireNonNull(exit, "exit");
+  }
+
+  /** The engine host this control serves. */
+  public EngineHost host() {
+    return host;
+  }
+
+  @Override
+  public WorkerInfo ping() {
+    return new WorkerInfo(host.workerId(), ProcessHandle.current().pid(), nodeHost);
+  }
+
+  @Override
+  public CallResult createEngine(String className, String engineName, Object[] args) {
+    return host.createEngine(className, engineName, args);
+  }
+
+  @Override
+  public CallResult call(String engineName, String method, Object[] args) {
+    return host.call(engineName, method, args);
+  }
+
+  @Override
+  public boolean setEnv(Map<String, String> env) {
+    host.setEnv(env);
+    return true;
+  }
+
+  @Override
+  public boolean configure(String role, int rank, long seed) {
+    host.configure(role, rank, seed);
+    return true;
+  }
+
+  @Override
+  public List<Integer> allocPorts(int count) {
+    return new ArrayList<>(Ports.free(count));
+  }
+
+  @Override
+  public int clearCache(List<String> shardIds) {
+    return host.evict(shardIds);
+  }
+
+  @Override
+  public WorkerMemory memory() {
+    return WorkerMemory.read(host.workerId(), data, allocator);
+  }
+
+  @Override
+  public List<String> destroy() {
+    return new ArrayList<>(host.destroyAll());
+  }
+
+  @Override
+  public boolean exit() {
+    exit.run();
+    return true;
+  }
+}
