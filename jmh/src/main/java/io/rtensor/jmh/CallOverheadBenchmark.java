@@ -6,8 +6,6 @@ import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.local.LocalScheduler;
-import io.rtensor.scheduler.local.internal.ControlClient;
-import io.rtensor.scheduler.local.internal.ControlProtocol;
 import io.rtensor.scheduler.ray.RayConnection;
 import io.rtensor.scheduler.ray.RayScheduler;
 import java.time.Duration;
@@ -46,13 +44,12 @@ public final class CallOverheadBenchmark {
               .get(0)
               .id();
       local.createEngine(id, NoopEngine.class.getName(), null);
-      ControlClient raw = local.controlClient(id);
       report(
           "local",
           "LocalScheduler.callEngine(noop)",
           () -> local.callEngine(id, "noop", null, options),
           "raw control ping (same Flight endpoint)",
-          () -> raw.action(ControlProtocol.PING, null, Duration.ofSeconds(30)),
+          () -> local.rawControlPing(id, Duration.ofSeconds(30)),
           calls,
           warmup);
     }

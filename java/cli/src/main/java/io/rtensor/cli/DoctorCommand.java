@@ -11,7 +11,7 @@ import io.ray.api.runtimecontext.NodeInfo;
 import io.rtensor.device.NativeHost;
 import io.rtensor.scheduler.ray.ProbeActor;
 import io.rtensor.scheduler.ray.RayConnection;
-import io.rtensor.transport.ray.internal.RayCoreObjects;
+import io.rtensor.transport.ray.RayCoreObjects;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.List;

@@ -31,6 +31,10 @@ public class TensorEngine implements Engine {
   }
 
   /** tokens int64 [rows, 4] = row * 10 + col; rewards float32 [rows] = row / 2. */
+  public long pid() {
+    return ProcessHandle.current().pid();
+  }
+
   public TensorBatch produce(int rows) {
     long[] tokens = new long[rows * 4];
     float[] rewards = new float[rows];

@@ -14,7 +14,6 @@ import io.rtensor.testing.RayTestCluster;
 import io.rtensor.transport.DataPlane;
 import io.rtensor.transport.DataPlaneContract;
 import io.rtensor.transport.DataPlaneException;
-import io.rtensor.transport.ray.internal.RayCoreObjects;
 import io.rtensor.wire.DecodeLimits;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;

@@ -1,4 +1,4 @@
-package io.rtensor.transport.ray.internal;
+package io.rtensor.transport.ray;
 
 import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
