@@ -17,6 +17,7 @@ import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.scheduler.core.ControlFailure;
 import io.rtensor.scheduler.core.Deadline;
 import io.rtensor.scheduler.core.SchedulerCore;
+import io.rtensor.scheduler.core.SchedulerSettings;
 import io.rtensor.scheduler.local.internal.ControlClient;
 import io.rtensor.transport.FetchCache;
 import io.rtensor.transport.FlightDataPlane;
@@ -82,9 +83,7 @@ public final class LocalScheduler
   record Devices(DeviceType type, List<List<Integer>> perRank, String master) {}
 
   private LocalScheduler(Builder b) {
-    super(
-        "LocalScheduler " + UUID.randomUUID().toString().substring(0, 8),
-        new Timeouts(b.startupTimeout, b.createEngineTimeout, b.destroyTimeout));
+    super("LocalScheduler " + UUID.randomUUID().toString().substring(0, 8), b.timeoutSettings());
     Map<DeviceType, Integer> counts = new EnumMap<>(DeviceType.class);
     for (DeviceType type : List.of(DeviceType.GPU, DeviceType.NPU)) {
       Integer count = b.deviceCounts.get(type);
@@ -104,7 +103,7 @@ public final class LocalScheduler
     }
     this.controllerPlane =
         FlightDataPlane.builder(allocator, secret.value()).localServer(controllerServer).build();
-    this.controllerCache = new FetchCache(b.controllerCacheBytes);
+    this.controllerCache = new FetchCache(b.controllerCacheCap());
     this.remotizer = new Remotizer(controllerPlane, controllerCache, allocator);
     this.basePort = b.basePort;
     try {
@@ -388,20 +387,18 @@ public final class LocalScheduler
   }
 
   /** Builder for {@link LocalScheduler}. */
-  public static final class Builder {
+  public static final class Builder extends SchedulerSettings<Builder> {
     private final Map<DeviceType, Integer> deviceCounts = new EnumMap<>(DeviceType.class);
     private Path logDir;
-    private Duration startupTimeout = Duration.ofSeconds(60);
-    private Duration createEngineTimeout = Duration.ofMinutes(30);
-    private Duration destroyTimeout = Duration.ofSeconds(20);
     private String javaCommand = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     private String classPath = System.getProperty("java.class.path");
     private final List<String> extraJvmArgs = new ArrayList<>();
     private int basePort;
-    private long controllerCacheBytes = 1L << 30;
     private long controllerStoreBytes = 1L << 30;
 
-    private Builder() {}
+    private Builder() {
+      super(Duration.ofSeconds(60), Duration.ofSeconds(20));
+    }
 
     /**
      * Cap of the controller's own shard store (default 1 GiB): what {@code
@@ -412,12 +409,6 @@ public final class LocalScheduler
         throw new IllegalArgumentException("controller store cap must be > 0, got " + bytes);
       }
       this.controllerStoreBytes = bytes;
-      return this;
-    }
-
-    /** Cap of the controller's fetch cache (default 1 GiB). */
-    public Builder controllerCacheBytes(long bytes) {
-      this.controllerCacheBytes = bytes;
       return this;
     }
 
@@ -433,22 +424,6 @@ public final class LocalScheduler
     /** Where worker logs go (default: a fresh temp directory). */
     public Builder logDir(Path dir) {
       this.logDir = dir;
-      return this;
-    }
-
-    public Builder startupTimeout(Duration timeout) {
-      this.startupTimeout = timeout;
-      return this;
-    }
-
-    /** How long creating an engine may take (default 30 minutes: loading a model is slow). */
-    public Builder createEngineTimeout(Duration timeout) {
-      this.createEngineTimeout = timeout;
-      return this;
-    }
-
-    public Builder destroyTimeout(Duration timeout) {
-      this.destroyTimeout = timeout;
       return this;
     }
 

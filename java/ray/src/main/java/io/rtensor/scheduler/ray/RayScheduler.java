@@ -11,22 +11,20 @@ import io.ray.api.exception.RayTimeoutException;
 import io.ray.api.options.PlacementGroupCreationOptions;
 import io.ray.api.placementgroup.PlacementGroup;
 import io.ray.api.placementgroup.PlacementStrategy;
-import io.ray.api.runtimecontext.NodeInfo;
 import io.ray.api.runtimeenv.RuntimeEnv;
 import io.ray.api.runtimeenv.types.RuntimeEnvName;
 import io.rtensor.host.ControlRequest;
 import io.rtensor.runtime.SessionSecret;
-import io.rtensor.scheduler.DeviceType;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.Scheduler;
 import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.Worker;
-import io.rtensor.scheduler.WorkerCreationException;
 import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.scheduler.core.ControlFailure;
 import io.rtensor.scheduler.core.ControlFailure.Kind;
 import io.rtensor.scheduler.core.Deadline;
 import io.rtensor.scheduler.core.SchedulerCore;
+import io.rtensor.scheduler.core.SchedulerSettings;
 import io.rtensor.transport.DataPlane;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FetchCache;
@@ -60,12 +58,6 @@ import org.slf4j.LoggerFactory;
 public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RayScheduler.Placement> {
   private static final Logger log = LoggerFactory.getLogger(RayScheduler.class);
 
-  /** Fraction of a single device the main actor holds, so forked actors fit beside it. */
-  static final double MAIN_DEVICE_SHARE = 0.9;
-
-  /** Fraction of the device each forked actor holds. */
-  static final double FORK_DEVICE_SHARE = 0.01;
-
   /** Fraction of a CPU the bundle-0 probe task holds (before the actors take the bundle). */
   static final double SMALL_CPU_SHARE = 0.01;
 
@@ -90,18 +82,16 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
       List<PlacementGroup> groups, List<List<Map<String, Double>>> plan, String master) {}
 
   private RayScheduler(Builder b, String id) {
-    super(
-        "RayScheduler " + id,
-        new Timeouts(b.startupTimeout, b.createEngineTimeout, b.destroyTimeout));
+    super("RayScheduler " + id, b.timeoutSettings());
     this.id = id;
-    this.nGpusPerNode = b.nGpusPerNode > 0 ? b.nGpusPerNode : detectGpusPerNode();
+    this.nGpusPerNode = b.nGpusPerNode > 0 ? b.nGpusPerNode : RayCluster.mostGpusOnANode();
     this.dataPlaneKind = b.dataPlane;
     this.shardGetTimeoutMillis = b.shardGetTimeout.toMillis();
     this.controllerPlane =
         dataPlaneKind == DataPlaneKind.FLIGHT
             ? FlightDataPlane.builder(allocator, secret.value()).build()
             : new RayObjectStorePlane(DecodeLimits.DEFAULT, b.shardGetTimeout.toMillis());
-    this.controllerCache = new FetchCache(b.controllerCacheBytes);
+    this.controllerCache = new FetchCache(b.controllerCacheCap());
     this.remotizer = new Remotizer(controllerPlane, controllerCache, allocator);
   }
 
@@ -158,7 +148,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
 
   @Override
   protected Placement reserve(Job job, Deadline deadline) {
-    requireDeviceResource(job, clusterResources());
+    RayCluster.requireDeviceResource(job, RayCluster.resources());
     List<List<Map<String, Double>>> plan = BundlePlan.groups(job, Math.max(1, nGpusPerNode));
     List<PlacementGroup> groups = new ArrayList<>();
     try {
@@ -184,7 +174,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
                   + " not ready: the job needs "
                   + BundlePlan.total(plan)
                   + ", the cluster has "
-                  + clusterResources());
+                  + RayCluster.resources());
         }
       }
       String master =
@@ -225,10 +215,11 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
       }
       default -> {
         group = placement.groups().get(0);
-        bundle = bundleOfRank(placement.plan().get(0), job, rank);
+        bundle = RayCluster.bundleOfRank(placement.plan().get(0), job, rank);
       }
     }
-    return startActor(Worker.id(job.role(), rank), group, bundle, actorResources(spec), env);
+    return startActor(
+        Worker.id(job.role(), rank), group, bundle, RayCluster.actorResources(spec), env);
   }
 
   @Override
@@ -238,7 +229,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     // The main actor may hold all of the bundle's CPUs: a fork takes none, only its device share.
     resources.put("CPU", 0.0);
     if (spec.devices() == 1) {
-      resources.put(spec.deviceType().resourceName(), FORK_DEVICE_SHARE);
+      resources.put(spec.deviceType().resourceName(), RayCluster.FORK_DEVICE_SHARE);
     }
     return startActor(Worker.id(job.role(), rank), target.group(), target.bundle(), resources, env);
   }
@@ -357,89 +348,6 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
 
   // ---------------------------------------------------------------- helpers
 
-  /**
-   * Refuses a job whose device type the cluster does not declare at all (a job that merely needs
-   * more than is free waits for its placement group, and times out).
-   */
-  static void requireDeviceResource(Job job, Map<String, Double> cluster) {
-    DeviceType type = job.spec(0).deviceType();
-    if (type == DeviceType.CPU || job.tasks().stream().allMatch(s -> s.devices() == 0)) {
-      return;
-    }
-    if (cluster.getOrDefault(type.resourceName(), 0.0) <= 0) {
-      throw new WorkerCreationException(
-          job.role(),
-          "the job asks for "
-              + type
-              + " devices but the cluster declares no '"
-              + type.resourceName()
-              + "' resource (cluster: "
-              + cluster
-              + ")");
-    }
-  }
-
-  private static Map<String, Double> clusterResources() {
-    Map<String, Double> total = new LinkedHashMap<>();
-    for (NodeInfo node : Ray.getRuntimeContext().getAllNodeInfo()) {
-      if (node.isAlive) {
-        node.resources.forEach((k, v) -> total.merge(k, v, Double::sum));
-      }
-    }
-    total
-        .keySet()
-        .removeIf(
-            k -> k.startsWith("node:") || k.contains("_group_") || k.startsWith("bundle_group"));
-    return total;
-  }
-
-  private static int detectGpusPerNode() {
-    int most = 0;
-    for (NodeInfo node : Ray.getRuntimeContext().getAllNodeInfo()) {
-      if (node.isAlive) {
-        most = Math.max(most, node.resources.getOrDefault("GPU", 0.0).intValue());
-      }
-    }
-    return Math.max(most, 1);
-  }
-
-  private static Map<String, Double> actorResources(SchedulingSpec spec) {
-    Map<String, Double> resources = new LinkedHashMap<>();
-    if (spec.placement() == io.rtensor.scheduler.PlacementStrategy.DEFERRED) {
-      // The engine launches its own device servers into the reserved group; the actor holds
-      // nothing.
-      resources.put("CPU", 0.0);
-      return resources;
-    }
-    resources.put("CPU", spec.cpu());
-    if (spec.devices() == 1) {
-      resources.put(spec.deviceType().resourceName(), MAIN_DEVICE_SHARE);
-    } else if (spec.devices() > 1) {
-      resources.put(spec.deviceType().resourceName(), (double) spec.devices());
-    }
-    if (spec.memoryBytes() > 0) {
-      resources.put("memory", (double) spec.memoryBytes());
-    }
-    return resources;
-  }
-
-  /** DEFERRED: the bundle a rank's share of devices falls in. */
-  private static int bundleOfRank(List<Map<String, Double>> bundles, Job job, int rank) {
-    long before = 0;
-    for (int i = 0; i < rank; i++) {
-      before += job.spec(i).devices();
-    }
-    String resource = job.spec(0).deviceType().resourceName();
-    long seen = 0;
-    for (int b = 0; b < bundles.size(); b++) {
-      seen += bundles.get(b).getOrDefault(resource, 0.0).longValue();
-      if (before < seen) {
-        return b;
-      }
-    }
-    return 0;
-  }
-
   private static void removeQuietly(PlacementGroup group) {
     try {
       PlacementGroups.removePlacementGroup(group.getId());
@@ -449,17 +357,15 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
   }
 
   /** Builder for {@link RayScheduler}. */
-  public static final class Builder {
+  public static final class Builder extends SchedulerSettings<Builder> {
     private String id;
     private int nGpusPerNode;
-    private Duration startupTimeout = Duration.ofSeconds(120);
-    private Duration createEngineTimeout = Duration.ofMinutes(30);
-    private Duration destroyTimeout = Duration.ofSeconds(30);
     private DataPlaneKind dataPlane = DataPlaneKind.defaultForRay();
-    private long controllerCacheBytes = 1L << 30;
     private Duration shardGetTimeout = Duration.ofMinutes(5);
 
-    private Builder() {}
+    private Builder() {
+      super(Duration.ofSeconds(120), Duration.ofSeconds(30));
+    }
 
     /**
      * How long a fetch from Ray's object store waits (default 5 minutes). A cleared (freed) shard
@@ -476,12 +382,6 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
       return this;
     }
 
-    /** Cap of the controller's fetch cache (default 1 GiB). */
-    public Builder controllerCacheBytes(long bytes) {
-      this.controllerCacheBytes = bytes;
-      return this;
-    }
-
     /** A name prefix for this scheduler's actors and groups (default: random). */
     public Builder id(String id) {
       this.id = id;
@@ -491,24 +391,6 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     /** GPUs per node for DEFERRED bundle splits (default: the most any node has, at least 1). */
     public Builder nGpusPerNode(int n) {
       this.nGpusPerNode = n;
-      return this;
-    }
-
-    /** How long placement and actor start-up may take. */
-    public Builder startupTimeout(Duration timeout) {
-      this.startupTimeout = timeout;
-      return this;
-    }
-
-    /** How long creating an engine may take (default 30 minutes: loading a model is slow). */
-    public Builder createEngineTimeout(Duration timeout) {
-      this.createEngineTimeout = timeout;
-      return this;
-    }
-
-    /** How long deleteWorkers waits for engines to destroy before killing. */
-    public Builder destroyTimeout(Duration timeout) {
-      this.destroyTimeout = timeout;
       return this;
     }
 

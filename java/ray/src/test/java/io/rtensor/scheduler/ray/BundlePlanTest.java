@@ -71,13 +71,12 @@ class BundlePlanTest {
     io.rtensor.scheduler.WorkerCreationException e =
         assertThrows(
             io.rtensor.scheduler.WorkerCreationException.class,
-            () -> RayScheduler.requireDeviceResource(npuJob, Map.of("CPU", 8.0, "GPU", 4.0)));
+            () -> RayCluster.requireDeviceResource(npuJob, Map.of("CPU", 8.0, "GPU", 4.0)));
     assertEquals("r", e.role());
     org.junit.jupiter.api.Assertions.assertTrue(
         e.getMessage().contains("no 'NPU' resource"), e.getMessage());
-    RayScheduler.requireDeviceResource(npuJob, Map.of("CPU", 8.0, "NPU", 2.0));
-    RayScheduler.requireDeviceResource(
-        job(1, SchedulingSpec.builder().build()), Map.of("CPU", 1.0));
+    RayCluster.requireDeviceResource(npuJob, Map.of("CPU", 8.0, "NPU", 2.0));
+    RayCluster.requireDeviceResource(job(1, SchedulingSpec.builder().build()), Map.of("CPU", 1.0));
   }
 
   @Test
