@@ -1,6 +1,15 @@
 package io.rtensor.tensor;
 
-import java.util.ArrayList;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import java.io.IOException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,6 +52,31 @@ public final class TensorFields {
 
   /** The canonical extension name for fixed-shape tensors. */
   public static final String FIXED_SHAPE_TENSOR = "arrow.fixed_shape_tensor";
+
+  /** Longest extension metadata read, in characters. */
+  static final int MAX_METADATA_CHARS = 64 << 10;
+
+  /** Deepest nesting of arrays and objects in extension metadata. */
+  static final int MAX_NESTING = 16;
+
+  /** Longest string or object key in extension metadata, in characters. */
+  static final int MAX_STRING_CHARS = 4096;
+
+  /** Longest number in extension metadata, in characters (a long has at most 20 with its sign). */
+  static final int MAX_NUMBER_CHARS = 32;
+
+  private static final JsonFactory JSON =
+      JsonFactory.builder()
+          .streamReadConstraints(
+              StreamReadConstraints.builder()
+                  .maxDocumentLength(MAX_METADATA_CHARS)
+                  .maxNestingDepth(MAX_NESTING)
+                  .maxStringLength(MAX_STRING_CHARS)
+                  .maxNameLength(MAX_STRING_CHARS)
+                  .maxNumberLength(MAX_NUMBER_CHARS)
+                  .build())
+          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+          .build();
 
   private TensorFields() {}
 
@@ -235,27 +269,60 @@ public final class TensorFields {
   }
 
   /**
-   * The row shape in {@code arrow.fixed_shape_tensor} metadata. {@code dim_names} is ignored; a
-   * {@code permutation} other than the identity is rejected (the data would not be row-major).
+   * The row shape in {@code arrow.fixed_shape_tensor} metadata: a JSON object whose {@code shape}
+   * is an array of integers. {@code dim_names} and keys this reader does not know are skipped; a
+   * {@code permutation} other than the identity is refused (the data would not be row-major).
+   *
+   * <p>The text is read with bounds that a hostile writer cannot push past: at most {@value
+   * #MAX_METADATA_CHARS} characters, {@value #MAX_NESTING} levels of nesting, strings and names of
+   * {@value #MAX_STRING_CHARS} characters, numbers of {@value #MAX_NUMBER_CHARS} characters. A key
+   * twice in one object, text after the object, and anything that is not strict JSON are refused.
    */
   static Shape parseShapeJson(String column, String json) {
     if (json == null) {
       throw new IllegalArgumentException(
           "column '" + column + "': " + FIXED_SHAPE_TENSOR + " without " + EXTENSION_METADATA_KEY);
     }
-    Object parsed;
-    try {
-      parsed = new Json(json).parseDocument();
-    } catch (IllegalArgumentException e) {
+    String bad = "column '" + column + "': bad " + FIXED_SHAPE_TENSOR + " metadata: ";
+    if (json.length() > MAX_METADATA_CHARS) {
       throw new IllegalArgumentException(
-          "column '" + column + "': bad " + FIXED_SHAPE_TENSOR + " metadata: " + e.getMessage(), e);
+          bad + json.length() + " characters, more than the " + MAX_METADATA_CHARS + " allowed");
     }
-    if (!(parsed instanceof Map<?, ?> obj)) {
+    long[] dims = null;
+    long[] perm = null;
+    try (JsonParser p = JSON.createParser(json)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new IllegalArgumentException(
+            "column '" + column + "': " + FIXED_SHAPE_TENSOR + " metadata is not a JSON object");
+      }
+      for (JsonToken t = p.nextToken(); t == JsonToken.FIELD_NAME; t = p.nextToken()) {
+        String key = p.currentName();
+        JsonToken value = p.nextToken();
+        switch (key) {
+          case "shape" -> dims = longArray(p, value, column, key);
+          case "permutation" -> perm = longArray(p, value, column, key);
+          default -> skipValue(p); // dim_names, and keys added to the spec later
+        }
+      }
+      // The loop ends at the object's END_OBJECT; anything after it is not this document.
+      if (p.nextToken() != null) {
+        throw new IllegalArgumentException(
+            bad
+                + "text after the JSON object at character "
+                + p.currentTokenLocation().getCharOffset());
+      }
+    } catch (StreamConstraintsException e) {
       throw new IllegalArgumentException(
-          "column '" + column + "': " + FIXED_SHAPE_TENSOR + " metadata is not a JSON object");
+          bad + "exceeds a limit: " + e.getOriginalMessage() + where(e), e);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(bad + e.getOriginalMessage() + where(e), e);
+    } catch (IOException e) {
+      throw new IllegalStateException("reading JSON from a string failed", e);
     }
-    long[] dims = longArray(column, "shape", obj.get("shape"), true);
-    long[] perm = longArray(column, "permutation", obj.get("permutation"), false);
+    if (dims == null) {
+      throw new IllegalArgumentException(
+          "column '" + column + "': " + FIXED_SHAPE_TENSOR + " metadata lacks \"shape\"");
+    }
     if (perm != null) {
       for (int i = 0; i < perm.length; i++) {
         if (perm[i] != i || perm.length != dims.length) {
@@ -275,189 +342,67 @@ public final class TensorFields {
     }
   }
 
-  private static long[] longArray(String column, String key, Object value, boolean required) {
-    if (value == null) {
-      if (required) {
-        throw new IllegalArgumentException(
-            "column '" + column + "': " + FIXED_SHAPE_TENSOR + " metadata lacks \"" + key + "\"");
+  /**
+   * Reads past the value whose first token the parser has just read. Unlike {@link
+   * JsonParser#skipChildren()} it decodes every string ({@code getText}, which checks the length
+   * bound; the parser may otherwise hand out a string as a view of its input, unchecked), so the
+   * bound holds for values this reader does not otherwise look at.
+   */
+  private static void skipValue(JsonParser p) throws IOException {
+    int depth = 0;
+    for (JsonToken t = p.currentToken(); ; t = p.nextToken()) {
+      if (t == null) {
+        throw new JsonParseException(p, "unexpected end of input");
       }
-      return null;
+      if (t.isStructStart()) {
+        depth++;
+      } else if (t.isStructEnd()) {
+        depth--;
+      } else if (t == JsonToken.VALUE_STRING) {
+        p.getText();
+      }
+      if (depth == 0) {
+        return;
+      }
     }
-    if (!(value instanceof List<?> list)) {
+  }
+
+  private static String where(JsonProcessingException e) {
+    JsonLocation at = e.getLocation();
+    return at == null || at.getCharOffset() < 0 ? "" : " (at character " + at.getCharOffset() + ")";
+  }
+
+  /** The integers of a JSON array whose first token, {@code first}, the parser has just read. */
+  private static long[] longArray(JsonParser p, JsonToken first, String column, String key)
+      throws IOException {
+    if (first != JsonToken.START_ARRAY) {
       throw new IllegalArgumentException(
           "column '" + column + "': \"" + key + "\" is not a JSON array");
     }
-    long[] out = new long[list.size()];
-    for (int i = 0; i < out.length; i++) {
-      if (!(list.get(i) instanceof Long l)) {
+    long[] out = new long[8];
+    int n = 0;
+    for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+      if (t != JsonToken.VALUE_NUMBER_INT) {
         throw new IllegalArgumentException(
-            "column '" + column + "': \"" + key + "\"[" + i + "] is not an integer");
+            "column '" + column + "': \"" + key + "\"[" + n + "] is not an integer");
       }
-      out[i] = l;
+      if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+        throw new IllegalArgumentException(
+            "column '"
+                + column
+                + "': \""
+                + key
+                + "\"["
+                + n
+                + "] = "
+                + p.getText()
+                + " does not fit 64 bits");
+      }
+      if (n == out.length) {
+        out = java.util.Arrays.copyOf(out, n * 2);
+      }
+      out[n++] = p.getLongValue();
     }
-    return out;
-  }
-
-  /** A small strict JSON reader (objects, arrays, strings, integers, literals), depth-bounded. */
-  private static final class Json {
-    private static final int MAX_DEPTH = 16;
-    private final String s;
-    private int pos;
-
-    Json(String s) {
-      this.s = s;
-    }
-
-    Object parseDocument() {
-      Object v = value(0);
-      skipBlanks();
-      if (pos != s.length()) {
-        throw error("trailing characters");
-      }
-      return v;
-    }
-
-    private Object value(int depth) {
-      if (depth > MAX_DEPTH) {
-        throw error("nested deeper than " + MAX_DEPTH);
-      }
-      skipBlanks();
-      if (pos >= s.length()) {
-        throw error("unexpected end");
-      }
-      char c = s.charAt(pos);
-      switch (c) {
-        case '{':
-          {
-            pos++;
-            Map<String, Object> m = new HashMap<>();
-            skipBlanks();
-            if (peek('}')) {
-              pos++;
-              return m;
-            }
-            while (true) {
-              skipBlanks();
-              String k = string();
-              skipBlanks();
-              expect(':');
-              m.put(k, value(depth + 1));
-              skipBlanks();
-              if (peek(',')) {
-                pos++;
-              } else {
-                expect('}');
-                return m;
-              }
-            }
-          }
-        case '[':
-          {
-            pos++;
-            List<Object> l = new ArrayList<>();
-            skipBlanks();
-            if (peek(']')) {
-              pos++;
-              return l;
-            }
-            while (true) {
-              l.add(value(depth + 1));
-              skipBlanks();
-              if (peek(',')) {
-                pos++;
-              } else {
-                expect(']');
-                return l;
-              }
-            }
-          }
-        case '"':
-          return string();
-        default:
-          if (c == '-' || (c >= '0' && c <= '9')) {
-            return number();
-          }
-          for (String lit : new String[] {"true", "false", "null"}) {
-            if (s.startsWith(lit, pos)) {
-              pos += lit.length();
-              return lit;
-            }
-          }
-          throw error("unexpected character '" + c + "'");
-      }
-    }
-
-    private String string() {
-      expect('"');
-      StringBuilder sb = new StringBuilder();
-      while (pos < s.length()) {
-        char c = s.charAt(pos++);
-        if (c == '"') {
-          return sb.toString();
-        }
-        if (c == '\\') {
-          if (pos >= s.length()) {
-            break;
-          }
-          char e = s.charAt(pos++);
-          if (e == 'u') {
-            if (pos + 4 > s.length()) {
-              break;
-            }
-            try {
-              sb.append((char) Integer.parseInt(s.substring(pos, pos + 4), 16));
-            } catch (NumberFormatException ex) {
-              throw error("bad \\u escape");
-            }
-            pos += 4;
-          } else {
-            sb.append(e);
-          }
-        } else {
-          sb.append(c);
-        }
-      }
-      throw error("unterminated string");
-    }
-
-    private Long number() {
-      int start = pos;
-      if (peek('-')) {
-        pos++;
-      }
-      while (pos < s.length() && Character.isDigit(s.charAt(pos))) {
-        pos++;
-      }
-      if (pos < s.length() && (s.charAt(pos) == '.' || s.charAt(pos) == 'e')) {
-        throw error("non-integer number");
-      }
-      try {
-        return Long.parseLong(s.substring(start, pos));
-      } catch (NumberFormatException e) {
-        throw error("bad integer '" + s.substring(start, pos) + "'");
-      }
-    }
-
-    private boolean peek(char c) {
-      return pos < s.length() && s.charAt(pos) == c;
-    }
-
-    private void expect(char c) {
-      if (!peek(c)) {
-        throw error("expected '" + c + "'");
-      }
-      pos++;
-    }
-
-    private void skipBlanks() {
-      while (pos < s.length() && Character.isWhitespace(s.charAt(pos))) {
-        pos++;
-      }
-    }
-
-    private IllegalArgumentException error(String what) {
-      String shown = s.length() > 120 ? s.substring(0, 120) + "..." : s;
-      return new IllegalArgumentException(what + " at character " + pos + " of '" + shown + "'");
-    }
+    return java.util.Arrays.copyOf(out, n);
   }
 }

@@ -21,9 +21,10 @@ import org.apache.arrow.memory.util.MemoryUtil;
  * tensor's bytes (8-byte aligned, no validity bitmaps), and the end-of-stream marker. Encoding
  * copies each tensor's bytes once, straight into the destination. Decoding validates all framing
  * and metadata against the input and the {@link DecodeLimits} before it allocates, then lands the
- * body in Arrow memory with one copy (from {@code byte[]} or a channel) or none (from an {@link
- * ArrowBuf}); the decoded tensors are slices of that body. A bad input throws {@link
- * WireFormatException} and leaves nothing allocated.
+ * body in Arrow memory with one copy (from {@code byte[]} or a file channel) or none (from an
+ * {@link ArrowBuf}); from a channel of unknown length the body is reserved as it arrives (see
+ * {@link #decode(ReadableByteChannel, BufferAllocator, DecodeLimits)}). The decoded tensors are
+ * slices of that body. A bad input throws {@link WireFormatException} and leaves nothing allocated.
  */
 public final class ShardCodec {
   private static final int STREAM_CHUNK = 1 << 20;
@@ -289,9 +290,16 @@ public final class ShardCodec {
   }
 
   /**
-   * Decodes one shard from a channel, reading the body straight into memory from {@code allocator}.
-   * Reads up to and including the end-of-stream marker, no further (a writer that leaves the
-   * channel open must write the marker, as this codec and pyarrow do).
+   * Decodes one shard from a channel into memory from {@code allocator}. Reads up to and including
+   * the end-of-stream marker, no further (a writer that leaves the channel open must write the
+   * marker, as this codec and pyarrow do).
+   *
+   * <p>A channel that knows its size (a {@link java.nio.channels.SeekableByteChannel}, such as a
+   * file) has every declared length checked against what is left, and its body read straight into
+   * one buffer. From any other channel, memory is reserved only as bytes arrive: the body buffer
+   * starts at 1 MiB and doubles while it fills (copying what it holds), up to the declared length
+   * within {@code limits}, so a short stream that claims a large body fails with a {@link
+   * WireFormatException} having reserved little.
    *
    * @throws WireFormatException if the bytes are not a valid shard within {@code limits}
    * @throws IOException if the channel fails

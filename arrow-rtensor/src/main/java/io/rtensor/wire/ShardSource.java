@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.SeekableByteChannel;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.util.MemoryUtil;
@@ -117,14 +118,30 @@ abstract class ShardSource {
     }
   }
 
-  /** A channel: metadata is read into small heap buffers, the body straight into Arrow memory. */
+  /**
+   * A channel. When it knows its size (a {@link SeekableByteChannel}, such as a file), declared
+   * lengths are checked against what is left and the body is read straight into a buffer of its
+   * size. Otherwise nothing is reserved for bytes that have not arrived: metadata and body are read
+   * into buffers that start small and double as the bytes come in (the body is then copied once
+   * more, in total, than it is long), so a short stream claiming a large body fails having reserved
+   * little.
+   */
   static final class OfChannel extends ShardSource {
+    /** The first reservation for a body of unknown arrival. */
+    static final long FIRST_BODY_CHUNK = 1 << 20;
+
+    private static final int FIRST_METADATA_CHUNK = 64 << 10;
     private static final int CHUNK = 1 << 30;
     private final ReadableByteChannel channel;
+    private final long end;
     private long pos;
 
-    OfChannel(ReadableByteChannel channel) {
+    OfChannel(ReadableByteChannel channel) throws IOException {
       this.channel = channel;
+      this.end =
+          channel instanceof SeekableByteChannel seekable
+              ? Math.max(0, seekable.size() - seekable.position())
+              : -1;
     }
 
     @Override
@@ -134,40 +151,80 @@ abstract class ShardSource {
 
     @Override
     long remaining() {
-      return -1;
+      return end < 0 ? -1 : Math.max(0, end - pos);
     }
 
     @Override
     ByteBuffer read(int n) throws IOException {
-      ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+      long left = remaining();
+      int size = left >= 0 ? (int) Math.min(n, left) : Math.min(n, FIRST_METADATA_CHUNK);
+      ByteBuffer b = ByteBuffer.allocate(size);
       fill(b);
+      while (!b.hasRemaining() && b.capacity() < n) {
+        ByteBuffer bigger = ByteBuffer.allocate((int) Math.min(n, 2L * b.capacity()));
+        bigger.put(b.flip());
+        b = bigger;
+        fill(b);
+      }
       b.flip();
       pos += b.remaining();
-      return b;
+      return b.order(ByteOrder.LITTLE_ENDIAN);
     }
 
     @Override
     ArrowBuf body(long n, BufferAllocator allocator) throws IOException {
-      ArrowBuf buf = allocator.buffer(n);
+      long left = remaining();
+      if (left >= 0 && n > left) {
+        return null;
+      }
+      long capacity = left >= 0 ? n : Math.min(n, FIRST_BODY_CHUNK);
+      ArrowBuf buf = allocator.buffer(capacity);
       boolean ok = false;
       try {
-        for (long done = 0; done < n; ) {
-          int m = (int) Math.min(CHUNK, n - done);
-          ByteBuffer target = buf.nioBuffer(done, m);
-          fill(target);
-          pos += target.position();
-          if (target.hasRemaining()) {
-            return null;
+        long have = 0;
+        while (true) {
+          have += fill(buf, have, capacity);
+          if (have < capacity) {
+            return null; // the input ended first
           }
-          done += m;
+          if (have == n) {
+            ok = true;
+            return buf;
+          }
+          // Every byte reserved so far has arrived: reserve more, at most what the body needs.
+          long next = Math.min(n, 2 * capacity);
+          ArrowBuf bigger = allocator.buffer(next);
+          try {
+            bigger.setBytes(0, buf, 0, have);
+          } catch (RuntimeException e) {
+            bigger.getReferenceManager().release();
+            throw e;
+          }
+          buf.getReferenceManager().release();
+          buf = bigger;
+          capacity = next;
         }
-        ok = true;
-        return buf;
       } finally {
         if (!ok) {
           buf.getReferenceManager().release();
         }
       }
+    }
+
+    /** Reads into {@code [from, to)} of {@code buf} until full or the input ends; returns bytes. */
+    private long fill(ArrowBuf buf, long from, long to) throws IOException {
+      long done = from;
+      while (done < to) {
+        int m = (int) Math.min(CHUNK, to - done);
+        ByteBuffer target = buf.nioBuffer(done, m);
+        fill(target);
+        done += target.position();
+        pos += target.position();
+        if (target.hasRemaining()) {
+          break;
+        }
+      }
+      return done - from;
     }
 
     private void fill(ByteBuffer b) throws IOException {

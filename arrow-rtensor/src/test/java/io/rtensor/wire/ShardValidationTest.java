@@ -177,6 +177,117 @@ class ShardValidationTest {
     }
   }
 
+  /** A schema of uint8 [rows] and a record batch that claims {@code rows} body bytes, no body. */
+  private byte[] claimingRows(long rows) {
+    return withBatch(
+        shard(DType.UINT8, 3),
+        rows,
+        new long[][] {{rows, 0}},
+        new long[][] {{0, 0}, {0, rows}},
+        rows);
+  }
+
+  @Test
+  void aShortStreamClaimingFourGibibytesFailsHavingReservedLittle() throws Exception {
+    long claim = DecodeLimits.DEFAULT.maxBodyBytes(); // within the limit: only arrival can tell
+    byte[] b = claimingRows(claim);
+    assertTrue(b.length < 400, b.length + " bytes");
+    try (BufferAllocator child = allocator.newChildAllocator("decode", 0, Long.MAX_VALUE)) {
+      WireFormatException e =
+          assertThrows(
+              WireFormatException.class,
+              () -> ShardCodec.decode(Channels.newChannel(new ByteArrayInputStream(b)), child));
+      assertTrue(e.getMessage().contains("truncated body"), e.getMessage());
+      assertEquals(0, child.getAllocatedMemory());
+      assertTrue(
+          child.getPeakMemoryAllocation() <= 2 * ShardSource.OfChannel.FIRST_BODY_CHUNK,
+          "peak " + child.getPeakMemoryAllocation() + " B for a claim of " + claim + " B");
+    }
+    // Under an allocator too small for the claim it is still the typed error, not Arrow's OOM.
+    try (BufferAllocator small = allocator.newChildAllocator("small", 0, 64 << 20)) {
+      assertThrows(
+          WireFormatException.class,
+          () -> ShardCodec.decode(Channels.newChannel(new ByteArrayInputStream(b)), small));
+      assertEquals(0, small.getAllocatedMemory());
+    }
+    // A channel that knows its size is checked like a byte array: nothing is reserved.
+    try (BufferAllocator child = allocator.newChildAllocator("seekable", 0, Long.MAX_VALUE)) {
+      WireFormatException e =
+          assertThrows(
+              WireFormatException.class, () -> ShardCodec.decode(new ByteArrayChannel(b), child));
+      assertTrue(e.getMessage().contains("runs past the end of input"), e.getMessage());
+      assertEquals(0, child.getPeakMemoryAllocation());
+    }
+  }
+
+  @Test
+  void aStreamThatStopsPartWayThroughAGrowingBodyLeavesNothing() throws Exception {
+    byte[] full = shard(DType.FLOAT64, 1024, 1024); // an 8 MiB body: the buffer grows 1, 2, 4, 8
+    ShardMessages.Frame batch = ShardMessages.of(full).batch();
+    for (int cut :
+        new int[] {batch.bodyStart() + 1, batch.bodyStart() + (3 << 20), full.length - 9}) {
+      byte[] prefix = Arrays.copyOf(full, cut);
+      try (BufferAllocator child = allocator.newChildAllocator("cut", 0, Long.MAX_VALUE)) {
+        WireFormatException e =
+            assertThrows(
+                WireFormatException.class, () -> ShardCodec.decode(trickle(prefix, 4093), child));
+        assertTrue(e.getMessage().contains("truncated body"), e.getMessage());
+        assertEquals(0, child.getAllocatedMemory());
+      }
+    }
+  }
+
+  @Test
+  void largeBodiesAndMetadataArrivingInPiecesDecodeWhole() throws Exception {
+    try (Tensor big = TestTensors.random(allocator, DType.FLOAT32, Shape.of(1000, 1311), 4);
+        TensorBatch expected = TensorBatch.of("big", big.share())) {
+      byte[] bytes = ShardCodec.encode(expected);
+      try (TensorBatch back = ShardCodec.decode(trickle(bytes, 1000), allocator)) {
+        ShardCodecTest.assertSameBatch(expected, back);
+      }
+    }
+    // Some 1500 columns: a schema message well over the first 64 KiB metadata read.
+    java.util.Map<String, Tensor> many = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < 1500; i++) {
+      many.put(
+          "column_with_a_long_name_" + i,
+          TestTensors.random(allocator, DType.INT16, Shape.of(2, 3), i));
+    }
+    try (TensorBatch expected = TensorBatch.of(many)) {
+      byte[] bytes = ShardCodec.encode(expected);
+      assertTrue(ShardMessages.of(bytes).schema().metadataLength() > 128 << 10);
+      try (TensorBatch back = ShardCodec.decode(trickle(bytes, 777), allocator)) {
+        ShardCodecTest.assertSameBatch(expected, back);
+      }
+    }
+  }
+
+  /** A channel that hands out at most {@code step} bytes a read, like a slow socket. */
+  private static java.nio.channels.ReadableByteChannel trickle(byte[] bytes, int step) {
+    return new java.nio.channels.ReadableByteChannel() {
+      private int at;
+
+      @Override
+      public int read(ByteBuffer dst) {
+        if (at == bytes.length) {
+          return -1;
+        }
+        int n = Math.min(step, Math.min(dst.remaining(), bytes.length - at));
+        dst.put(bytes, at, n);
+        at += n;
+        return n;
+      }
+
+      @Override
+      public boolean isOpen() {
+        return true;
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
   @Test
   void bodyAboveAConfiguredLimitIsRejectedBeforeAllocating() throws Exception {
     byte[] b = shard(DType.FLOAT64, 64, 64); // 32 KiB body

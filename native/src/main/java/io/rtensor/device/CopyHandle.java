@@ -5,19 +5,27 @@ package io.rtensor.device;
  * (so memory is never released under a copy in flight) and frees the handle's event.
  *
  * <p>On runtimes with events (CUDA, CPU) completion is the copy's own event; on Ascend it is the
- * stream, so awaiting also waits for work queued on the stream after the copy.
+ * stream, so awaiting also waits for work queued on the stream after the copy. A stream runs its
+ * work in order, so on every runtime a copy is done once a copy queued after it on the same stream
+ * is awaited, or the stream is {@linkplain DeviceStream#synchronize() synchronized}.
  */
 public final class CopyHandle implements AutoCloseable {
   private final DeviceStream stream;
   private final DeviceEvent event;
   private final long bytes;
+  private final long ticket;
   private boolean done;
   private boolean closed;
 
-  CopyHandle(DeviceStream stream, DeviceEvent event, long bytes) {
+  /**
+   * @param ticket the stream ticket taken after the copy was queued and before {@code event} was
+   *     recorded
+   */
+  CopyHandle(DeviceStream stream, DeviceEvent event, long bytes, long ticket) {
     this.stream = stream;
     this.event = event;
     this.bytes = bytes;
+    this.ticket = ticket;
   }
 
   /** Bytes the copy moves. */
@@ -33,8 +41,14 @@ public final class CopyHandle implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("copy handle is closed");
     }
+    if (stream.isCompleted(ticket)) {
+      done = true;
+      return;
+    }
     if (event != null) {
       event.synchronize();
+      // The event was recorded after every copy with a ticket up to this one had been queued.
+      stream.completedThrough(ticket);
     } else {
       stream.synchronize();
     }
@@ -42,11 +56,18 @@ public final class CopyHandle implements AutoCloseable {
   }
 
   /**
-   * Whether the copy is done, without waiting. On Ascend (no events bound) this is true only once
-   * {@link #await()} has returned.
+   * Whether the copy is done, without waiting: its event has completed (CUDA, CPU), or on any
+   * runtime it, a copy queued after it on its stream, or the stream itself has been waited for. On
+   * Ascend (no events bound) only the waits tell.
    */
   public synchronized boolean isDone() {
-    if (!done && !closed && event != null && event.isDone()) {
+    if (done) {
+      return true;
+    }
+    if (stream.isCompleted(ticket)) {
+      done = true;
+    } else if (!closed && event != null && event.isDone()) {
+      stream.completedThrough(ticket);
       done = true;
     }
     return done;

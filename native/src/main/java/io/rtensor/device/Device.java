@@ -345,6 +345,7 @@ public final class Device {
     if (bytes > 0) {
       enqueueCopy(kind, dst, src, bytes, stream, operation);
     }
+    long ticket = stream.issueTicket();
     DeviceEvent done = null;
     if (runtime.supportsEvents()) {
       done = createCompletionEvent();
@@ -355,7 +356,7 @@ public final class Device {
         throw e;
       }
     }
-    return new CopyHandle(stream, done, bytes);
+    return new CopyHandle(stream, done, bytes, ticket);
   }
 
   /** Queues a copy on a stream with no argument checks: callers have checked. */

@@ -2,12 +2,22 @@ package io.rtensor.device;
 
 import io.rtensor.device.internal.DeviceOps;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** A device stream: work queued on it runs in order. Destroyed on {@link #close()}. */
 public final class DeviceStream implements AutoCloseable {
   private final Device device;
   private final long handle;
   private final AtomicBoolean closed = new AtomicBoolean();
+
+  /**
+   * Tickets of the copies started with a {@link CopyHandle}: one is taken after its copy is queued,
+   * so every ticket up to a value read before a synchronize belongs to work that synchronize waited
+   * for. {@code completed} is the highest ticket known to be done.
+   */
+  private final AtomicLong issued = new AtomicLong();
+
+  private final AtomicLong completed = new AtomicLong();
 
   DeviceStream(Device device, long handle) {
     this.device = device;
@@ -29,9 +39,31 @@ public final class DeviceStream implements AutoCloseable {
     }
   }
 
-  /** Waits until all work queued on the stream is done. */
+  /** A ticket for work that has just been queued on this stream. */
+  long issueTicket() {
+    return issued.incrementAndGet();
+  }
+
+  /**
+   * Records that the work of every ticket up to {@code ticket} is done (the stream runs in order).
+   */
+  void completedThrough(long ticket) {
+    completed.accumulateAndGet(ticket, Math::max);
+  }
+
+  /** Whether the work of {@code ticket} is known to be done. */
+  boolean isCompleted(long ticket) {
+    return completed.get() >= ticket;
+  }
+
+  /**
+   * Waits until all work queued on the stream is done (the runtime's stream synchronize: {@code
+   * cuStreamSynchronize}, {@code aclrtSynchronizeStream}). Every {@link CopyHandle} of a copy
+   * queued before the call is done afterwards.
+   */
   public void synchronize() {
     checkOpen();
+    long upTo = issued.get();
     device
         .nativeRuntime()
         .check(
@@ -39,6 +71,7 @@ public final class DeviceStream implements AutoCloseable {
             "streamSynchronize",
             device.index(),
             -1);
+    completedThrough(upTo);
   }
 
   /** Waits for the stream's work, then destroys it; idempotent. */

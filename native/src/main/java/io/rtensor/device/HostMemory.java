@@ -1,6 +1,5 @@
 package io.rtensor.device;
 
-import io.rtensor.device.arrow.PinnedAllocationManager;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferLedger;
 
@@ -33,8 +32,9 @@ public record HostMemory(long address, long size, boolean pinned) {
   }
 
   /**
-   * The memory of an Arrow buffer; pinned when it came from a {@link PinnedAllocationManager} that
-   * page-locked it.
+   * The memory of an Arrow buffer; pinned when its allocation manager is a {@link
+   * PageLockedAllocation} that page-locked it (as the allocators of {@code io.rtensor.device.arrow}
+   * do).
    *
    * @throws IllegalArgumentException if the buffer has been released
    */
@@ -47,7 +47,7 @@ public record HostMemory(long address, long size, boolean pinned) {
     }
     boolean pinned =
         buffer.getReferenceManager() instanceof BufferLedger ledger
-            && ledger.getAllocationManager() instanceof PinnedAllocationManager manager
+            && ledger.getAllocationManager() instanceof PageLockedAllocation manager
             && manager.pageLocked();
     return new HostMemory(buffer.memoryAddress(), buffer.capacity(), pinned);
   }

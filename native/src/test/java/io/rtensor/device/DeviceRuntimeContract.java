@@ -107,13 +107,42 @@ abstract class DeviceRuntimeContract {
         CopyHandle down = device().copyToHostAsync(buffer, 0, out.memory(), 0, n, stream);
         down.await();
         assertTrue(down.isDone());
-        assertTrue(up.isDone() || runtime().kind() == RuntimeKind.ASCEND);
+        assertTrue(up.isDone(), "the stream ran the H2D before the D2H that was awaited");
         up.close();
         down.close();
       } finally {
         slowCopies(false);
       }
       assertEquals(-1, out.firstMismatch(0, n, 0, 11), "the D2H ran after the H2D");
+    }
+  }
+
+  @Test
+  void everyCopyQueuedBeforeAStreamSynchronizeIsDoneAfterIt() {
+    long n = 64 * 1024;
+    try (HostBytes in = new HostBytes(n).fillPattern(13);
+        HostBytes out = new HostBytes(n).fill(0);
+        DeviceBuffer buffer = device().allocate(n);
+        DeviceStream stream = device().createStream();
+        DeviceStream other = device().createStream()) {
+      slowCopies(true);
+      try {
+        CopyHandle up = device().copyToDeviceAsync(in.memory(), 0, buffer, 0, n, stream);
+        CopyHandle down = device().copyToHostAsync(buffer, 0, out.memory(), 0, n, stream);
+        CopyHandle elsewhere = device().copyOnDeviceAsync(buffer, 0, buffer, 0, 0, other);
+        stream.synchronize();
+        assertTrue(up.isDone(), "first copy");
+        assertTrue(down.isDone(), "last copy");
+        assertEquals(-1, out.firstMismatch(0, n, 0, 13));
+        other.synchronize();
+        assertTrue(
+            elsewhere.isDone(), "a copy on another stream, once that stream is synchronized");
+        up.close();
+        down.close();
+        elsewhere.close();
+      } finally {
+        slowCopies(false);
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 package io.rtensor.device.arrow;
 
+import io.rtensor.device.PageLockedAllocation;
 import org.apache.arrow.memory.AllocationManager;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
@@ -10,7 +11,8 @@ import org.apache.arrow.memory.ReferenceManager;
  * PinnedMemoryPool}: an {@link ArrowBuf} from it is the direct target of a device-to-host DMA.
  * Releasing the last reference returns the block to the pool.
  */
-public final class PinnedAllocationManager extends AllocationManager {
+public final class PinnedAllocationManager extends AllocationManager
+    implements PageLockedAllocation {
   private final PinnedMemoryPool pool;
   private final PinnedMemoryPool.Block block;
   private final long size;
@@ -23,6 +25,7 @@ public final class PinnedAllocationManager extends AllocationManager {
   }
 
   /** Whether the memory is page-locked (false when no device runtime is loaded). */
+  @Override
   public boolean pageLocked() {
     return pool.pageLocked();
   }
