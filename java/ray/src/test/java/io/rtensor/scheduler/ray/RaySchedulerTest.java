@@ -19,6 +19,7 @@ import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.testing.RayTestCluster;
 import io.rtensor.testing.engines.EchoEngine;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -58,11 +59,14 @@ class RaySchedulerTest {
     }
     String prefix = "rtensor-" + scheduler.id() + "-";
     scheduler.close();
+    int seen = 0;
     for (PlacementGroup group : PlacementGroups.getAllPlacementGroups()) {
       if (group.getName() != null && group.getName().startsWith(prefix)) {
         assertEquals(PlacementGroupState.REMOVED, group.getState(), group.getName());
+        seen++;
       }
     }
+    assertTrue(seen > 0, "the suite's placement groups are listed (removed) by Ray");
   }
 
   private static Job gpuJob(String role, int replicas, PlacementStrategy placement) {
@@ -179,11 +183,14 @@ class RaySchedulerTest {
       assertEquals("huge", e.role());
       assertTrue(quick.roles().isEmpty());
       String prefix = "rtensor-" + quick.id() + "-";
+      List<String> groups = new ArrayList<>();
       for (PlacementGroup group : PlacementGroups.getAllPlacementGroups()) {
         if (group.getName() != null && group.getName().startsWith(prefix)) {
           assertEquals(PlacementGroupState.REMOVED, group.getState(), group.getName());
+          groups.add(group.getName());
         }
       }
+      assertEquals(List.of(prefix + "huge-pg0"), groups, "the one group it tried was removed");
     } finally {
       quick.close();
     }
