@@ -1,5 +1,6 @@
 package io.rtensor.handle;
 
+import io.rtensor.runtime.HostPort;
 import java.io.Serializable;
 import java.util.Objects;
 
@@ -40,10 +41,7 @@ public final class ShardLocation implements Serializable {
   /** A shard served by the Flight server at {@code host:port}. */
   public static ShardLocation flight(String hostPort) {
     Objects.requireNonNull(hostPort, "hostPort");
-    int colon = hostPort.lastIndexOf(':');
-    if (colon <= 0 || colon == hostPort.length() - 1) {
-      throw new IllegalArgumentException("a Flight address is host:port, got '" + hostPort + "'");
-    }
+    HostPort.parse(hostPort); // refuses what is not host:port or [ipv6]:port
     return new ShardLocation(Plane.FLIGHT, hostPort, null);
   }
 

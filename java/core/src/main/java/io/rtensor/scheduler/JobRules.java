@@ -1,5 +1,6 @@
 package io.rtensor.scheduler;
 
+import io.rtensor.runtime.HostPort;
 import java.util.function.Function;
 
 /**
@@ -75,9 +76,9 @@ public final class JobRules {
     env.put("RANK", Integer.toString(rank));
     env.put("WORLD_SIZE", Integer.toString(worldSize));
     if (masterAddress != null) {
-      int colon = masterAddress.lastIndexOf(':');
-      env.put("MASTER_ADDR", masterAddress.substring(0, colon));
-      env.put("MASTER_PORT", masterAddress.substring(colon + 1));
+      HostPort master = HostPort.parse(masterAddress);
+      env.put("MASTER_ADDR", master.host());
+      env.put("MASTER_PORT", Integer.toString(master.port()));
     }
     env.putAll(spec.env());
     return env;

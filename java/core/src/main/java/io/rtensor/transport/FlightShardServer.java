@@ -3,6 +3,7 @@ package io.rtensor.transport;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
+import io.rtensor.runtime.HostPort;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.internal.DirectWrites;
 import io.rtensor.transport.internal.FlightWire;
@@ -84,7 +85,7 @@ public final class FlightShardServer implements AutoCloseable {
               .transportHint("grpc.builderConsumer", SERVER_TRANSPORT)
               .build();
       f.start();
-      String addr = b.host + ":" + f.getPort();
+      String addr = HostPort.join(b.host, f.getPort());
       s = new ShardStore(addr, allocator, b.capBytes, b.limits);
     } catch (IOException | RuntimeException e) {
       if (f != null) {
@@ -95,7 +96,7 @@ public final class FlightShardServer implements AutoCloseable {
     }
     this.server = f;
     this.store = s;
-    this.address = b.host + ":" + f.getPort();
+    this.address = HostPort.join(b.host, f.getPort());
   }
 
   /** A builder; {@code secret} is the scheduler session's shared secret. */

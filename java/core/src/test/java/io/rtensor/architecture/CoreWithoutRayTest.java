@@ -14,7 +14,9 @@ class CoreWithoutRayTest {
   @Test
   void noRayClassIsOnTheCoreClassPath() {
     for (String rayClass :
-        new String[] {"io.ray.api.Ray", "io.ray.runtime.RayNativeRuntime", "io.ray.api.ObjectRef"}) {
+        new String[] {
+          "io.ray.api.Ray", "io.ray.runtime.RayNativeRuntime", "io.ray.api.ObjectRef"
+        }) {
       assertThrows(
           ClassNotFoundException.class,
           () -> Class.forName(rayClass, false, CoreWithoutRayTest.class.getClassLoader()),

@@ -2,6 +2,7 @@ package io.rtensor.scheduler.local;
 
 import io.rtensor.host.EngineHost;
 import io.rtensor.host.EngineHostControl;
+import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.local.internal.ControlServer;
 import io.rtensor.transport.FlightShardServerMain;
@@ -138,7 +139,7 @@ public final class LocalWorkerMain {
       return 1;
     }
 
-    String dataPort = data.dataAddress().substring(data.dataAddress().lastIndexOf(':') + 1);
+    String dataPort = Integer.toString(HostPort.parse(data.dataAddress()).port());
     String ready =
         "control=" + server.port() + " data=" + dataPort + " pid=" + ProcessHandle.current().pid();
     try {

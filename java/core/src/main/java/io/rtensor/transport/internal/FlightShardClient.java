@@ -14,6 +14,7 @@ import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.rtensor.memory.BlockPool;
+import io.rtensor.runtime.HostPort;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.BadShardRequestException;
 import io.rtensor.transport.ClearResult;
@@ -83,12 +84,12 @@ public final class FlightShardClient implements AutoCloseable {
   public FlightShardClient(String address, BufferAllocator parent, String secret, BlockPool pool) {
     this.address = address;
     this.pool = pool;
-    int colon = address.lastIndexOf(':');
     this.allocator = parent.newChildAllocator("flight-client " + address, 0, Long.MAX_VALUE);
     // A large HTTP/2 receive window: with gRPC's default (1 MiB, grown slowly by BDP probes) a
     // 16 MiB shard takes many window-update round trips.
-    String host = address.substring(0, colon);
-    int port = Integer.parseInt(address.substring(colon + 1));
+    HostPort hostPort = HostPort.parse(address);
+    String host = hostPort.host();
+    int port = hostPort.port();
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(host, port)
             .usePlaintext()

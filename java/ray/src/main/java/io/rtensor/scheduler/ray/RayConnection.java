@@ -1,6 +1,7 @@
 package io.rtensor.scheduler.ray;
 
 import io.ray.api.Ray;
+import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.JvmFlags;
 import java.io.File;
 import java.util.ArrayList;
@@ -122,7 +123,7 @@ public final class RayConnection implements AutoCloseable {
       }
       String ip = nodeIp;
       if (ip == null || ip.isBlank()) {
-        String host = address.substring(0, Math.max(0, address.lastIndexOf(':')));
+        String host = HostPort.parse(address).host();
         ip = host.equals("localhost") ? "127.0.0.1" : host;
       }
       RayConnection connection = new RayConnection(this);

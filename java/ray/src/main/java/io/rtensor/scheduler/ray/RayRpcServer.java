@@ -7,6 +7,7 @@ import io.rtensor.host.EngineHostControl;
 import io.rtensor.host.WorkerControl;
 import io.rtensor.host.WorkerInfo;
 import io.rtensor.host.WorkerMemory;
+import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.transport.DataPlaneKind;
@@ -141,7 +142,7 @@ public class RayRpcServer {
 
   /** The node's address and a free port on it: where rank 0 of a training role listens. */
   public static String masterAddress() {
-    return nodeIp() + ":" + Ports.free(1).get(0);
+    return HostPort.join(nodeIp(), Ports.free(1).get(0));
   }
 
   static String nodeIp() {
