@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.tngtech.archunit.core.domain.Dependency;
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.domain.JavaConstructor;
+import com.tngtech.archunit.core.domain.JavaConstructorCall;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchCondition;
@@ -14,14 +16,16 @@ import com.tngtech.archunit.lang.ConditionEvents;
 import com.tngtech.archunit.lang.SimpleConditionEvent;
 import com.tngtech.archunit.library.dependencies.SliceAssignment;
 import com.tngtech.archunit.library.dependencies.SliceIdentifier;
+import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The package rules of DESIGN.md, checked on the compiled classes: packages form no cycle (a
- * package and its own {@code internal} sub-package count as one), and an {@code internal} package
- * is used only by its parent. Checked over this module and the native module under it, which the
- * class path holds as a jar or a classes folder.
+ * The package and exception rules of DESIGN.md and STYLE.md, checked on the compiled classes:
+ * packages form no cycle (a package and its own {@code internal} sub-package count as one), an
+ * {@code internal} package is used only by its parent, exceptions are named {@code *Exception} and
+ * every exception the library throws on purpose extends {@link RTensorException}. Checked over this
+ * module and the native module under it, which the class path holds as a jar or a classes folder.
  */
 class ArchitectureTest {
   private static JavaClasses classes;
@@ -85,6 +89,65 @@ class ArchitectureTest {
         .resideInAPackage("io.rtensor..internal..")
         .should(usedOnlyByParent)
         .allowEmptyShould(true)
+        .check(classes);
+  }
+
+  /**
+   * The JDK's exceptions for a caller's mistake (a bad argument, a closed resource, an optional
+   * operation a backend lacks), and Arrow's {@code OutOfMemoryException}, which an Arrow {@code
+   * AllocationManager} must throw when its memory runs out; and the error javac emits for an
+   * exhaustive enum switch meeting a constant added later. Everything else the library throws is an
+   * {@link RTensorException}.
+   */
+  private static final Set<String> FOREIGN_EXCEPTIONS_ALLOWED =
+      Set.of(
+          IllegalArgumentException.class.getName(),
+          IllegalStateException.class.getName(),
+          NullPointerException.class.getName(),
+          IndexOutOfBoundsException.class.getName(),
+          UnsupportedOperationException.class.getName(),
+          "org.apache.arrow.memory.OutOfMemoryException",
+          IncompatibleClassChangeError.class.getName());
+
+  @Test
+  void exceptionsAreNamedExceptionAndShareOneRoot() {
+    classes()
+        .that()
+        .areAssignableTo(Throwable.class)
+        .and()
+        .resideInAPackage("io.rtensor..")
+        .should()
+        .haveSimpleNameNotEndingWith("Error")
+        .andShould()
+        .beAssignableTo(RTensorException.class)
+        .check(classes);
+  }
+
+  @Test
+  void theLibraryThrowsItsOwnExceptionsOrTheJdksPreconditionOnes() {
+    ArchCondition<JavaClass> constructOnlyAllowedThrowables =
+        new ArchCondition<>(
+            "construct no throwable but RTensorExceptions and " + FOREIGN_EXCEPTIONS_ALLOWED) {
+          @Override
+          public void check(JavaClass origin, ConditionEvents events) {
+            for (JavaConstructorCall call : origin.getConstructorCallsFromSelf()) {
+              JavaClass target = call.getTargetOwner();
+              if (call.getOrigin() instanceof JavaConstructor
+                  && origin.getRawSuperclass().map(target::equals).orElse(false)) {
+                continue; // an exception's constructor calling its superclass's
+              }
+              if (target.isAssignableTo(Throwable.class)
+                  && !target.isAssignableTo(RTensorException.class)
+                  && !FOREIGN_EXCEPTIONS_ALLOWED.contains(target.getName())) {
+                events.add(SimpleConditionEvent.violated(call, call.getDescription()));
+              }
+            }
+          }
+        };
+    classes()
+        .that()
+        .resideInAPackage("io.rtensor..")
+        .should(constructOnlyAllowedThrowables)
         .check(classes);
   }
 }

@@ -2,7 +2,6 @@ package io.rtensor.tensor;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -351,8 +350,8 @@ public final class TensorFields {
   private static void skipValue(JsonParser p) throws IOException {
     int depth = 0;
     for (JsonToken t = p.currentToken(); ; t = p.nextToken()) {
-      if (t == null) {
-        throw new JsonParseException(p, "unexpected end of input");
+      if (t == null) { // the parser reports an unclosed value itself; this is for safety
+        throw new IllegalArgumentException("extension metadata ends inside a value");
       }
       if (t.isStructStart()) {
         depth++;

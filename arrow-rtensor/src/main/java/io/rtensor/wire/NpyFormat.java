@@ -260,7 +260,7 @@ public final class NpyFormat {
     if (!dict.keySet().equals(KEYS)) {
       throw new WireFormatException(
           "header keys are "
-              + dict.keySet().stream().map(k -> "'" + k + "'").sorted().toList()
+              + dict.keySet().stream().map(NpyFormat::repr).sorted().toList()
               + ", expected 'descr', 'fortran_order' and 'shape'",
           at);
     }
@@ -318,6 +318,17 @@ public final class NpyFormat {
       return d;
     }
     return (d.charAt(2) == '1' ? "|" : "<") + d.substring(1);
+  }
+
+  /** A dictionary key as Python would print it, for error messages. */
+  private static String repr(Object key) {
+    if (key instanceof String k) {
+      return "'" + shown(k) + "'";
+    }
+    if (key instanceof Boolean b) {
+      return b ? "True" : "False";
+    }
+    return key == NONE ? "None" : String.valueOf(key);
   }
 
   /** Text for an error message: stripped, at most 200 characters. */
