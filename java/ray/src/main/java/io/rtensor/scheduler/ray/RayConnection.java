@@ -4,6 +4,10 @@ import io.ray.api.Ray;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.JvmFlags;
 import java.io.File;
+import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -66,6 +70,25 @@ public final class RayConnection implements AutoCloseable {
     }
   }
 
+  /**
+   * The address of this machine on the route to the cluster's GCS (what Ray's Python driver finds
+   * the same way: the local end of a UDP socket connected toward it, which sends nothing). On the
+   * head's machine that is the head's own address; on another node it is that node's address.
+   */
+  static String localAddressToward(HostPort gcs) {
+    String host = gcs.host().equals("localhost") ? "127.0.0.1" : gcs.host();
+    try (DatagramSocket socket = new DatagramSocket()) {
+      socket.connect(new InetSocketAddress(InetAddress.getByName(host), gcs.port()));
+      InetAddress local = socket.getLocalAddress();
+      if (local != null && !local.isAnyLocalAddress()) {
+        return local.getHostAddress();
+      }
+    } catch (IOException | RuntimeException e) {
+      // Fall back to the GCS host: right on the head's machine, which is the common case.
+    }
+    return host;
+  }
+
   /** Settings for {@link RayConnection}. */
   public static final class Builder {
     private String address = setting("rtensor.ray.address", "RTENSOR_RAY_ADDRESS");
@@ -82,7 +105,12 @@ public final class RayConnection implements AutoCloseable {
       return this;
     }
 
-    /** The IP of this node as the cluster knows it (127.0.0.1 for the project's test head). */
+    /**
+     * The IP of this node as the cluster knows it: the address its raylet was started with. By
+     * default the local address on the route to the GCS, which is right on the head's machine and
+     * on a node whose raylet uses the machine's primary address; set it when this node's raylet was
+     * started with another {@code --node-ip-address}.
+     */
     public Builder nodeIp(String nodeIp) {
       this.nodeIp = Objects.requireNonNull(nodeIp, "nodeIp");
       return this;
@@ -123,8 +151,7 @@ public final class RayConnection implements AutoCloseable {
       }
       String ip = nodeIp;
       if (ip == null || ip.isBlank()) {
-        String host = HostPort.parse(address).host();
-        ip = host.equals("localhost") ? "127.0.0.1" : host;
+        ip = localAddressToward(HostPort.parse(address));
       }
       RayConnection connection = new RayConnection(this);
       System.setProperty("ray.address", address);

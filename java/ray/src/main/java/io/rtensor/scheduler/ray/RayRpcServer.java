@@ -1,6 +1,8 @@
 package io.rtensor.scheduler.ray;
 
 import io.ray.api.Ray;
+import io.ray.api.id.UniqueId;
+import io.ray.api.runtimecontext.NodeInfo;
 import io.rtensor.host.CallResult;
 import io.rtensor.host.EngineHost;
 import io.rtensor.host.EngineHostControl;
@@ -145,10 +147,23 @@ public class RayRpcServer {
     return HostPort.join(nodeIp(), Ports.free(1).get(0));
   }
 
+  /**
+   * The address of the node this process runs on, as the cluster's node table has it (the IP its
+   * raylet was started with): what the worker's Flight server binds and advertises, so a worker on
+   * another node reaches it. The {@code ray.node-ip} property overrides it.
+   */
   static String nodeIp() {
     String configured = System.getProperty("ray.node-ip");
     if (configured != null && !configured.isBlank()) {
       return configured;
+    }
+    if (Ray.isInitialized()) {
+      UniqueId current = Ray.getRuntimeContext().getCurrentNodeId();
+      for (NodeInfo node : Ray.getRuntimeContext().getAllNodeInfo()) {
+        if (node.nodeId.equals(current)) {
+          return node.nodeAddress;
+        }
+      }
     }
     try {
       return InetAddress.getLocalHost().getHostAddress();

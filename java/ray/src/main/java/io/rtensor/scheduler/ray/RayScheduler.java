@@ -29,9 +29,12 @@ import io.rtensor.transport.DataPlane;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FetchCache;
 import io.rtensor.transport.FlightDataPlane;
+import io.rtensor.transport.FlightShardServer;
 import io.rtensor.transport.Remotizer;
 import io.rtensor.transport.ray.RayObjectStorePlane;
 import io.rtensor.wire.DecodeLimits;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -68,6 +71,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
   private final DataPlaneKind dataPlaneKind;
   private final SessionSecret secret = SessionSecret.generate();
   private final BufferAllocator allocator = new RootAllocator();
+  private final FlightShardServer controllerServer;
   private final DataPlane controllerPlane;
   private final FetchCache controllerCache;
   private final Remotizer remotizer;
@@ -87,10 +91,26 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     this.nGpusPerNode = b.nGpusPerNode > 0 ? b.nGpusPerNode : RayCluster.mostGpusOnANode();
     this.dataPlaneKind = b.dataPlane;
     this.shardGetTimeoutMillis = b.shardGetTimeout.toMillis();
-    this.controllerPlane =
-        dataPlaneKind == DataPlaneKind.FLIGHT
-            ? FlightDataPlane.builder(allocator, secret.value()).build()
-            : new RayObjectStorePlane(DecodeLimits.DEFAULT, b.shardGetTimeout.toMillis());
+    if (dataPlaneKind == DataPlaneKind.FLIGHT) {
+      // The controller's own shard store, on this node's address: what it remotizes is served from
+      // here to the workers, as on the local scheduler.
+      try {
+        this.controllerServer =
+            FlightShardServer.builder(allocator, secret.value())
+                .host(RayRpcServer.nodeIp())
+                .capBytes(b.controllerStoreBytes)
+                .start();
+      } catch (IOException e) {
+        allocator.close();
+        throw new UncheckedIOException("cannot start the controller's Flight shard store", e);
+      }
+      this.controllerPlane =
+          FlightDataPlane.builder(allocator, secret.value()).localServer(controllerServer).build();
+    } else {
+      this.controllerServer = null;
+      this.controllerPlane =
+          new RayObjectStorePlane(DecodeLimits.DEFAULT, b.shardGetTimeout.toMillis());
+    }
     this.controllerCache = new FetchCache(b.controllerCacheCap());
     this.remotizer = new Remotizer(controllerPlane, controllerCache, allocator);
   }
@@ -343,6 +363,9 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
   protected void closeBackend() {
     controllerCache.close();
     controllerPlane.close();
+    if (controllerServer != null) {
+      controllerServer.close();
+    }
     allocator.close();
   }
 
@@ -361,6 +384,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     private String id;
     private int nGpusPerNode;
     private DataPlaneKind dataPlane = DataPlaneKind.defaultForRay();
+    private long controllerStoreBytes = 1L << 30;
     private Duration shardGetTimeout = Duration.ofMinutes(5);
 
     private Builder() {
@@ -373,6 +397,18 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
      */
     public Builder shardGetTimeout(Duration timeout) {
       this.shardGetTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /**
+     * Cap of the controller's own Flight shard store (default 1 GiB; Flight plane only): what
+     * {@code dataPlane().remotize(...)} stores on the controller until it is cleared.
+     */
+    public Builder controllerStoreBytes(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("controller store cap must be > 0, got " + bytes);
+      }
+      this.controllerStoreBytes = bytes;
       return this;
     }
 
