@@ -29,15 +29,19 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import org.slf4j.LoggerFactory;
 
 /**
  * The embedded default {@link Scheduler}: each worker is a child JVM on this machine running {@link
@@ -58,6 +62,7 @@ public final class LocalScheduler
   private final SessionSecret secret = SessionSecret.generate();
   private final DeviceTable devices;
   private final Path logDir;
+  private final boolean removeLogsOnClose;
   private final List<String> command;
   private final int basePort;
   private final BufferAllocator allocator = new RootAllocator();
@@ -110,10 +115,12 @@ public final class LocalScheduler
       this.logDir =
           b.logDir != null
               ? Files.createDirectories(b.logDir)
-              : Files.createTempDirectory("rtensor-local-");
+              : Files.createTempDirectory(
+                  Files.createDirectories(defaultLogRoot()), "local-" + LocalDate.now() + "-");
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create the worker log directory", e);
     }
+    this.removeLogsOnClose = b.logDir == null && !b.keepLogs;
     List<String> cmd = new ArrayList<>();
     cmd.add(b.javaCommand);
     cmd.addAll(JvmFlags.list());
@@ -133,6 +140,14 @@ public final class LocalScheduler
   /** A builder; devices from the native probe, logs in a fresh temp directory. */
   public static Builder builder() {
     return new Builder();
+  }
+
+  /**
+   * Where a scheduler's worker logs go unless {@link Builder#logDir} says otherwise: {@code
+   * rtensor/} under the temp directory ({@code java.io.tmpdir}).
+   */
+  public static Path defaultLogRoot() {
+    return Path.of(System.getProperty("java.io.tmpdir"), "rtensor");
   }
 
   /** Where the workers' log files are. */
@@ -373,6 +388,20 @@ public final class LocalScheduler
     controllerPlane.close();
     controllerServer.close();
     allocator.close();
+    if (removeLogsOnClose) {
+      removeTree(logDir);
+    }
+  }
+
+  private static void removeTree(Path dir) {
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException | UncheckedIOException e) {
+      LoggerFactory.getLogger(LocalScheduler.class)
+          .warn("cannot remove the worker log directory {}: {}", dir, e.toString());
+    }
   }
 
   /** The last {@link #LOG_TAIL_LINES} lines of a worker log, for error messages. */
@@ -390,6 +419,7 @@ public final class LocalScheduler
   public static final class Builder extends SchedulerSettings<Builder> {
     private final Map<DeviceType, Integer> deviceCounts = new EnumMap<>(DeviceType.class);
     private Path logDir;
+    private boolean keepLogs;
     private String javaCommand = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     private String classPath = System.getProperty("java.class.path");
     private final List<String> extraJvmArgs = new ArrayList<>();
@@ -421,7 +451,16 @@ public final class LocalScheduler
       return this;
     }
 
-    /** Where worker logs go (default: a fresh temp directory). */
+    /**
+     * Keep the worker logs after {@link #close()} (default: a scheduler removes the log directory
+     * it created; a directory given with {@link #logDir} is always kept).
+     */
+    public Builder keepLogs(boolean keep) {
+      this.keepLogs = keep;
+      return this;
+    }
+
+    /** Where worker logs go (default: a fresh directory under {@link #defaultLogRoot()}). */
     public Builder logDir(Path dir) {
       this.logDir = dir;
       return this;

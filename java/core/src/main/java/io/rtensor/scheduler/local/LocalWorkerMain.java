@@ -35,6 +35,9 @@ import org.apache.arrow.memory.BufferAllocator;
  * (its scheduler is gone) unless {@code --no-stdin-watch}, or on the {@code exit} action.
  */
 public final class LocalWorkerMain {
+  /** How long engines may take to destroy when the worker ends, before it halts anyway. */
+  static final long DEFAULT_DESTROY_GRACE_MILLIS = 10_000;
+
   /** Exit code for a bad command line. */
   public static final int USAGE = 2;
 
@@ -57,6 +60,7 @@ public final class LocalWorkerMain {
     long storeCapMib = 4096;
     long cacheCapMib = 1024;
     List<Integer> devices = List.of();
+    long destroyGraceMillis = DEFAULT_DESTROY_GRACE_MILLIS;
     try {
       for (int i = 0; i < args.length; i++) {
         switch (args[i]) {
@@ -64,7 +68,7 @@ public final class LocalWorkerMain {
             out.println(
                 "usage: ./rtensor worker --id ROLE/INDEX [--port P] [--port-attempts N]"
                     + " [--ready-file PATH] [--no-stdin-watch] [--store-cap-mib N]"
-                    + " [--cache-cap-mib N] [--devices ID,ID...]");
+                    + " [--cache-cap-mib N] [--devices ID,ID...] [--destroy-grace-ms N]");
             out.println("  the session secret is read from " + SessionSecret.ENV);
             return 0;
           }
@@ -77,6 +81,8 @@ public final class LocalWorkerMain {
           case "--store-cap-mib" ->
               storeCapMib = Long.parseLong(value(args, ++i, "--store-cap-mib"));
           case "--devices" -> devices = parseDevices(value(args, ++i, "--devices"));
+          case "--destroy-grace-ms" ->
+              destroyGraceMillis = Long.parseLong(value(args, ++i, "--destroy-grace-ms"));
           case "--cache-cap-mib" ->
               cacheCapMib = Long.parseLong(value(args, ++i, "--cache-cap-mib"));
           default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -173,18 +179,35 @@ public final class LocalWorkerMain {
       watcher.start();
     }
     try {
+      // No deadline on purpose: a worker serves until its scheduler says exit or goes away.
       done.await();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    host.destroyAll();
-    out.println("rtensor worker " + id + " exiting");
+    // Engines get a bounded grace to destroy themselves; a destroy that blocks does not keep the
+    // process alive after its controller is gone.
+    Thread destroyer = new Thread(host::destroyAll, "destroy-engines");
+    destroyer.setDaemon(true);
+    destroyer.start();
+    try {
+      destroyer.join(destroyGraceMillis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    out.println(
+        "rtensor worker "
+            + id
+            + (destroyer.isAlive()
+                ? " exiting: engines still destroying after " + destroyGraceMillis + " ms"
+                : " exiting"));
     out.flush();
     try {
       // Lets the reply to an exit action leave before the process ends.
       Thread.sleep(100);
-      server.close();
-      data.close();
+      if (!destroyer.isAlive()) {
+        server.close();
+        data.close();
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
