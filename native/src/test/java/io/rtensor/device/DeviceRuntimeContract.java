@@ -167,7 +167,7 @@ abstract class DeviceRuntimeContract {
   }
 
   @Test
-  void eventsMeasureTimeBetweenTwoPointsOfAStream() {
+  void eventsMeasureTimeBetweenTwoPointsOfAStream() throws InterruptedException {
     if (!runtime().supportsEvents()) {
       assertThrows(UnsupportedOperationException.class, () -> device().createEvent());
       return;
@@ -177,12 +177,19 @@ abstract class DeviceRuntimeContract {
         DeviceEvent end = device().createEvent();
         DeviceBuffer buffer = device().allocate(1 << 16);
         HostBytes out = new HostBytes(1 << 16)) {
+      long wallStart = System.nanoTime();
       start.record(stream);
       device().copyToHostAsync(buffer, 0, out.memory(), 0, 1 << 16, stream).close();
+      // The host waits between the two records, so the stream reaches `end` at least this late.
+      Thread.sleep(60);
       end.record(stream);
       end.synchronize();
+      double wallMillis = (System.nanoTime() - wallStart) / 1e6;
       assertTrue(end.isDone());
-      assertTrue(end.elapsedMillisSince(start) >= 0);
+      float elapsed = end.elapsedMillisSince(start);
+      assertTrue(
+          elapsed >= 30 && elapsed <= wallMillis + 1,
+          "elapsed " + elapsed + " ms between records 60 ms apart, within " + wallMillis + " ms");
     }
   }
 
