@@ -8,6 +8,9 @@
 //   aclrtFreeHost, aclrtMemcpy (aclcppdevg_03_0105), aclrtMemcpyAsync, aclrtCreateStream,
 //   aclrtSynchronizeStream, aclrtDestroyStream, aclrtGetMemInfo (aclcppdevg_03_0107),
 //   aclGetRecentErrMsg; enumerations aclrtMemcpyKind, aclrtMemMallocPolicy, aclrtMemAttr.
+//   Optional (resolved when present, absent before CANN 7): aclrtGetPhyDevIdByLogicDevId
+//   (API/runtimeapi/aclcppdevg_03_2060). Its "logical" id is the id the process passes to
+//   aclrtSetDevice, i.e. the index into ASCEND_RT_VISIBLE_DEVICES (envvar/envref_07_0028).
 #pragma once
 
 #include <cstddef>
@@ -97,6 +100,14 @@ enum : int {
   /* const char* aclGetRecentErrMsg() */                                                        \
   X(aclGetRecentErrMsg, "aclGetRecentErrMsg", const char*, ())
 
+// Entry points a runtime may lack (newer than the oldest CANN rtensor loads): resolved when
+// present; the operations that need them report RT_E_UNSUPPORTED otherwise.
+#define RTENSOR_ACL_OPTIONAL_ENTRIES(X)                                                         \
+  /* aclError aclrtGetPhyDevIdByLogicDevId(const int32_t logicDevId, int32_t* const phyDevId) */ \
+  X(aclrtGetPhyDevIdByLogicDevId, "aclrtGetPhyDevIdByLogicDevId", aclError,                      \
+    (const int32_t logic_dev_id, int32_t* const phy_dev_id))
+
 #define RTENSOR_ACL_TYPEDEF(name, symbol, ret, params) typedef ret(*rt_acl_fn_##name) params;
 RTENSOR_ACL_ENTRIES(RTENSOR_ACL_TYPEDEF)
+RTENSOR_ACL_OPTIONAL_ENTRIES(RTENSOR_ACL_TYPEDEF)
 #undef RTENSOR_ACL_TYPEDEF

@@ -7,6 +7,8 @@
 //   group__CUDA__TYPES (CUresult, CUdeviceptr, CUcontext, CUstream, CUevent),
 //   group__CUDA__INITIALIZE (cuInit), group__CUDA__VERSION (cuDriverGetVersion),
 //   group__CUDA__DEVICE (cuDeviceGet, cuDeviceGetCount, cuDeviceGetName, cuDeviceTotalMem),
+//   group__CUDA__MEM (cuDeviceGetPCIBusId: "[domain]:[bus]:[device].[function]", hexadecimal,
+//   13 characters with the terminating NUL),
 //   group__CUDA__PRIMARY__CTX (cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease),
 //   group__CUDA__CTX (cuCtxSetCurrent), group__CUDA__MEM (cuMemAlloc, cuMemFree, cuMemAllocHost,
 //   cuMemFreeHost, cuMemHostRegister, cuMemHostUnregister, cuMemcpy*, cuMemsetD8, cuMemGetInfo),
@@ -38,6 +40,9 @@ enum : int {
   RT_CUDA_ERROR_INVALID_VALUE = 1,
   RT_CUDA_ERROR_OUT_OF_MEMORY = 2,
   RT_CUDA_ERROR_NOT_INITIALIZED = 3,
+  // cuInit's answer when no device is visible, e.g. CUDA_VISIBLE_DEVICES is empty or names none.
+  RT_CUDA_ERROR_NO_DEVICE = 100,
+  RT_CUDA_ERROR_INVALID_DEVICE = 101,
   RT_CUDA_ERROR_INVALID_CONTEXT = 201,
   RT_CUDA_ERROR_INVALID_HANDLE = 400,
   RT_CUDA_ERROR_NOT_READY = 600,
@@ -71,6 +76,8 @@ constexpr int RT_CUDA_MIN_DRIVER_VERSION = 11000;
   X(cuDeviceGetName, "cuDeviceGetName", (char* name, int len, CUdevice dev))                 \
   /* CUresult cuDeviceTotalMem(size_t* bytes, CUdevice dev) -> symbol cuDeviceTotalMem_v2 */ \
   X(cuDeviceTotalMem, "cuDeviceTotalMem_v2", (size_t * bytes, CUdevice dev))                 \
+  /* CUresult cuDeviceGetPCIBusId(char* pciBusId, int len, CUdevice dev) */                  \
+  X(cuDeviceGetPCIBusId, "cuDeviceGetPCIBusId", (char* pci_bus_id, int len, CUdevice dev))   \
   /* CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) */                     \
   X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", (CUcontext * pctx, CUdevice dev))  \
   /* CUresult cuDevicePrimaryCtxRelease(CUdevice dev) -> cuDevicePrimaryCtxRelease_v2 */     \

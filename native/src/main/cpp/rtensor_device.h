@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -42,6 +43,7 @@ enum : int {
   RT_E_INVALID_ARGUMENT = -3,
   RT_E_NOT_READY = -4,
   RT_E_HOST_OUT_OF_MEMORY = -5,
+  RT_E_ALREADY_INITIALIZED = -6,
 };
 constexpr int MAX_DEVICES = 64;
 
@@ -68,8 +70,29 @@ struct CudaApi {
 struct AclApi {
 #define RTENSOR_ACL_FIELD(name, symbol, ret, params) rt_acl_fn_##name name = nullptr;
   RTENSOR_ACL_ENTRIES(RTENSOR_ACL_FIELD)
+  RTENSOR_ACL_OPTIONAL_ENTRIES(RTENSOR_ACL_FIELD)
 #undef RTENSOR_ACL_FIELD
 };
+
+// The environment variables a runtime reads once, when it initialises (cuInit / aclInit): after
+// that, changing them in this process has no effect on it, so rtensor refuses to (set_env).
+constexpr int MAX_INIT_ENV = 2;
+inline const char* const cuda_init_env[MAX_INIT_ENV] = {"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"};
+inline const char* const acl_init_env[MAX_INIT_ENV] = {"ASCEND_RT_VISIBLE_DEVICES", nullptr};
+
+inline const char* const* init_env(int backend) {
+  return backend == BACKEND_CUDA ? cuda_init_env : backend == BACKEND_ACL ? acl_init_env : nullptr;
+}
+
+// One variable as it was when the runtime initialised.
+struct EnvSnapshot {
+  bool set = false;
+  std::string value;
+};
+
+// Serialises rtensor's own reads and writes of the process environment (getenv is not safe against
+// a concurrent setenv). Code outside rtensor that touches the environment is not covered.
+inline std::mutex env_mutex;
 
 struct Runtime {
   std::mutex mutex;
@@ -81,6 +104,12 @@ struct Runtime {
   CudaApi cuda;
   AclApi acl;
   CUcontext contexts[MAX_DEVICES] = {};
+  // Whether cuInit / aclInit has been called in this process (by rtensor), and the variables of
+  // init_env() as they were then.
+  bool init_called = false;
+  EnvSnapshot env_at_init[MAX_INIT_ENV];
+  // CUDA: cuInit answered CUDA_ERROR_NO_DEVICE (nothing visible): loaded, with zero devices.
+  bool no_devices = false;
   // ACL: whether aclInit is in effect, and a generation bumped by aclFinalize so that every
   // thread binds its device again afterwards.
   std::atomic<bool> acl_ready{false};
@@ -112,7 +141,30 @@ inline bool resolve_acl(void* handle, AclApi* api, std::string* missing) {
   }
   RTENSOR_ACL_ENTRIES(RTENSOR_ACL_RESOLVE)
 #undef RTENSOR_ACL_RESOLVE
+#define RTENSOR_ACL_RESOLVE_OPTIONAL(name, symbol, ret, params) \
+  api->name = reinterpret_cast<rt_acl_fn_##name>(dlsym(handle, symbol));
+  RTENSOR_ACL_OPTIONAL_ENTRIES(RTENSOR_ACL_RESOLVE_OPTIONAL)
+#undef RTENSOR_ACL_RESOLVE_OPTIONAL
   return true;
+}
+
+// Records the backend's init-time variables; called with the runtime's mutex held, right before
+// cuInit / aclInit.
+inline void snapshot_init_env(int backend, Runtime& rt) {
+  std::lock_guard<std::mutex> lock(env_mutex);
+  const char* const* names = init_env(backend);
+  for (int i = 0; i < MAX_INIT_ENV; i++) {
+    const char* v = names[i] ? std::getenv(names[i]) : nullptr;
+    rt.env_at_init[i].set = v != nullptr;
+    rt.env_at_init[i].value = v ? v : "";
+  }
+  rt.init_called = true;
+}
+
+inline std::string describe_init_env(int backend, const Runtime& rt, int index) {
+  const char* name = init_env(backend)[index];
+  const EnvSnapshot& e = rt.env_at_init[index];
+  return std::string(name) + (e.set ? "='" + e.value + "'" : " unset");
 }
 
 inline const char* backend_label(int backend) {
@@ -212,6 +264,10 @@ inline int not_loaded(int backend) {
 inline int cuda_enter(int dev) {
   Runtime& rt = runtimes[BACKEND_CUDA];
   if (rt.status.load() != LOAD_OK) return not_loaded(BACKEND_CUDA);
+  if (rt.no_devices) {
+    return fail(RT_CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE",
+                "no CUDA device is visible to this process");
+  }
   if (dev < 0 || dev >= MAX_DEVICES) {
     return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_INVALID_DEVICE", "device ordinal out of range");
   }
@@ -234,9 +290,8 @@ inline int cuda_enter(int dev) {
 inline thread_local int acl_current_device = -1;
 inline thread_local int acl_thread_generation = -1;
 
-// ACL binds a device to the calling thread with aclrtSetDevice; done once per thread and device
-// (and again after release_devices finalized ACL, which also re-initialises it on next use).
-inline int acl_enter(int dev) {
+// Initialises ACL again if release_devices finalized it.
+inline int acl_ready() {
   Runtime& rt = runtimes[BACKEND_ACL];
   if (rt.status.load() != LOAD_OK) return not_loaded(BACKEND_ACL);
   if (!rt.acl_ready.load()) {
@@ -247,6 +302,15 @@ inline int acl_enter(int dev) {
       rt.acl_ready.store(true);
     }
   }
+  return 0;
+}
+
+// ACL binds a device to the calling thread with aclrtSetDevice; done once per thread and device
+// (and again after release_devices finalized ACL, which also re-initialises it on next use).
+inline int acl_enter(int dev) {
+  Runtime& rt = runtimes[BACKEND_ACL];
+  int ready = acl_ready();
+  if (ready != 0) return ready;
   int generation = rt.acl_generation.load();
   if (acl_current_device == dev && acl_thread_generation == generation) return 0;
   int r = check_acl(rt.acl.aclrtSetDevice(dev));
@@ -295,9 +359,16 @@ inline int load_runtime(int backend, const char* path) {
   int status = open_runtime(backend, rt.library.c_str(), &rt.handle, &rt.cuda, &rt.acl,
                             &rt.driver_version, &rt.message);
   if (status == LOAD_OK) {
+    snapshot_init_env(backend, rt);
     if (backend == BACKEND_CUDA) {
       CUresult r = rt.cuda.cuInit(0);
-      if (r != RT_CUDA_SUCCESS) {
+      if (r == RT_CUDA_ERROR_NO_DEVICE) {
+        // The driver works but shows this process no device (CUDA_VISIBLE_DEVICES): a runtime
+        // with zero devices, not a failed load.
+        rt.no_devices = true;
+        rt.message += "; no device is visible to this process (cuInit: CUDA_ERROR_NO_DEVICE, " +
+                      describe_init_env(backend, rt, 0) + ")";
+      } else if (r != RT_CUDA_SUCCESS) {
         rt.message = std::string("cuInit failed: ") + cuda_error_name(rt.cuda, r) + " (" +
                      std::to_string(r) + ")";
         status = LOAD_INIT_FAILED;
@@ -358,6 +429,75 @@ inline const char* probe_message() { return probe_text.c_str(); }
 inline const char* last_error_name() { return detail::last_error.name; }
 inline const char* last_error_text() { return detail::last_error.text; }
 
+// ---- process environment -------------------------------------------------------------------------
+// The variables the device runtimes read live in the C environment of the process (environ), not
+// in the JVM's copy behind System.getenv.
+
+// The backend that reads `name` once at initialisation, or -1.
+inline int env_guard(const char* name) {
+  for (int backend : {BACKEND_CUDA, BACKEND_ACL}) {
+    for (int i = 0; i < detail::MAX_INIT_ENV; i++) {
+      const char* guarded = detail::init_env(backend)[i];
+      if (guarded != nullptr && std::strcmp(guarded, name) == 0) return backend;
+    }
+  }
+  return -1;
+}
+
+// Whether cuInit / aclInit has been called in this process through rtensor.
+inline int runtime_initialized(int backend) {
+  if (backend != BACKEND_CUDA && backend != BACKEND_ACL) return 0;
+  detail::Runtime& rt = detail::runtimes[backend];
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  return rt.init_called ? 1 : 0;
+}
+
+// setenv(name, value) (unsetenv when value is null) in the process environment. A variable a
+// runtime reads at initialisation (env_guard) is refused with RT_E_ALREADY_INITIALIZED once that
+// runtime has initialised, unless the value is the one it initialised with.
+inline int set_env(const char* name, const char* value) {
+  using namespace detail;
+  if (name == nullptr || name[0] == 0 || std::strchr(name, '=') != nullptr) {
+    return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_INVALID_ARGUMENT", "invalid variable name");
+  }
+  int guard = env_guard(name);
+  std::unique_lock<std::mutex> runtime_lock;
+  if (guard >= 0) {
+    Runtime& rt = runtimes[guard];
+    runtime_lock = std::unique_lock<std::mutex>(rt.mutex);
+    if (rt.init_called) {
+      int index = 0;
+      while (std::strcmp(init_env(guard)[index], name) != 0) index++;
+      const EnvSnapshot& then = rt.env_at_init[index];
+      bool same = value == nullptr ? !then.set : then.set && then.value == value;
+      if (!same) {
+        std::string text = std::string(name) + " cannot change: the " + backend_label(guard) +
+                           " in this process initialised (" +
+                           (guard == BACKEND_CUDA ? "cuInit" : "aclInit") + ") with " +
+                           describe_init_env(guard, rt, index) +
+                           " and reads it only then; set it before the runtime's first use, or "
+                           "start a new process";
+        return fail(RT_E_ALREADY_INITIALIZED, "RTENSOR_RUNTIME_ALREADY_INITIALIZED", text.c_str());
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(env_mutex);
+  int r = value == nullptr ? unsetenv(name) : setenv(name, value, 1);
+  if (r != 0) return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_SETENV_FAILED", std::strerror(errno));
+  return 0;
+}
+
+// Copies the variable's value (NUL-terminated, truncated to length - 1 bytes) into buffer and
+// returns its full length in bytes, or -1 when it is unset.
+inline int get_env(const char* name, char* buffer, int length) {
+  std::lock_guard<std::mutex> lock(detail::env_mutex);
+  const char* v = name ? std::getenv(name) : nullptr;
+  if (v == nullptr) return -1;
+  size_t n = std::strlen(v);
+  if (length > 0) std::snprintf(buffer, static_cast<size_t>(length), "%s", v);
+  return static_cast<int>(n);
+}
+
 // ---- devices -------------------------------------------------------------------------------------
 
 inline int device_count(int backend, int* count) {
@@ -368,7 +508,10 @@ inline int device_count(int backend, int* count) {
     return 0;
   }
   if (load_status(backend) != LOAD_OK) return not_loaded(backend);
-  if (backend == BACKEND_CUDA) return check_cuda(cu().cuDeviceGetCount(count));
+  if (backend == BACKEND_CUDA) {
+    if (runtimes[BACKEND_CUDA].no_devices) return 0;
+    return check_cuda(cu().cuDeviceGetCount(count));
+  }
   uint32_t n = 0;
   int r = check_acl(acl().aclrtGetDeviceCount(&n));
   *count = static_cast<int>(n);
@@ -392,6 +535,46 @@ inline int device_name(int backend, int dev, char* buffer, int length) {
     std::snprintf(buffer, length, "host memory");
   }
   buffer[length - 1] = 0;
+  return r;
+}
+
+// Which physical device an ordinal of this process is, stable across processes whatever their
+// visibility variables: the PCI bus id for CUDA ("0000:1A:00.0", cuDeviceGetPCIBusId), "npu:<id>"
+// for ACL (aclrtGetPhyDevIdByLogicDevId), "cpu" for the CPU. Needs no context or bound device.
+inline int physical_id(int backend, int dev, char* buffer, int length) {
+  using namespace detail;
+  if (length < 16) return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_INVALID_ARGUMENT", "buffer too small");
+  buffer[0] = 0;
+  if (backend == BACKEND_CPU) {
+    if (dev != 0) return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_INVALID_DEVICE", "CPU has one device, 0");
+    std::snprintf(buffer, length, "cpu");
+    return 0;
+  }
+  if (backend == BACKEND_CUDA) {
+    if (load_status(backend) != LOAD_OK) return not_loaded(backend);
+    if (runtimes[BACKEND_CUDA].no_devices) {
+      return fail(RT_CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE",
+                  "no CUDA device is visible to this process");
+    }
+    CUdevice device = 0;
+    int r = check_cuda(cu().cuDeviceGet(&device, dev));
+    if (r != 0) return r;
+    r = check_cuda(cu().cuDeviceGetPCIBusId(buffer, length, device));
+    buffer[length - 1] = 0;
+    return r;
+  }
+  if (backend != BACKEND_ACL) {
+    return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_INVALID_BACKEND", "unknown backend");
+  }
+  int r = acl_ready();
+  if (r != 0) return r;
+  if (acl().aclrtGetPhyDevIdByLogicDevId == nullptr) {
+    return fail(RT_E_UNSUPPORTED, "RTENSOR_UNSUPPORTED",
+                "this CANN does not export aclrtGetPhyDevIdByLogicDevId (CANN 7 or newer)");
+  }
+  int32_t physical = -1;
+  r = check_acl(acl().aclrtGetPhyDevIdByLogicDevId(dev, &physical));
+  if (r == 0) std::snprintf(buffer, length, "npu:%d", static_cast<int>(physical));
   return r;
 }
 
@@ -789,6 +972,21 @@ inline long long fake_live_bytes(int backend, int kind) {
 inline int fake_set_copy_delay_us(int backend, int micros) {
   auto fn = reinterpret_cast<int (*)(int)>(fake_symbol(backend, "fake_set_copy_delay_us"));
   return fn ? fn(micros) : RT_E_UNSUPPORTED;
+}
+
+// The fake's reading of a visibility variable (its CUDA_VISIBLE_DEVICES or
+// ASCEND_RT_VISIBLE_DEVICES rules) on a machine of `physical_count` devices: fills out with the
+// visible physical devices in ordinal order and returns how many (at most max).
+inline int fake_parse_visible(int backend, const char* value, int physical_count, int* out, int max) {
+  auto fn = reinterpret_cast<int (*)(const char*, int, int*, int)>(
+      fake_symbol(backend, "fake_parse_visible"));
+  return fn ? fn(value, physical_count, out, max) : RT_E_UNSUPPORTED;
+}
+
+// The physical device holding the fake device allocation that contains ptr, or -1.
+inline int fake_physical_device_of(int backend, uint64_t ptr) {
+  auto fn = reinterpret_cast<int (*)(uint64_t)>(fake_symbol(backend, "fake_physical_device_of"));
+  return fn ? fn(ptr) : RT_E_UNSUPPORTED;
 }
 
 inline int fake_reset(int backend) {

@@ -21,4 +21,5 @@ build libfakecuda.so fake_cuda.cpp
 build libfakecuda_old.so fake_cuda.cpp -DFAKE_DRIVER_VERSION=10020
 build libfakecuda_nov2.so fake_cuda.cpp -DFAKE_OMIT_V2_ASYNC
 build libfakeacl.so fake_acl.cpp
+build libfakeacl_nophy.so fake_acl.cpp -DFAKE_OMIT_PHY_ID
 echo "fake runtimes in $out"

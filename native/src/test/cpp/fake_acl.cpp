@@ -6,7 +6,12 @@
 // Behaviour kept from the real runtime: nothing works before aclInit (ACL_ERROR_UNINITIALIZE);
 // memory and stream calls need a device set on the calling thread; device pointers outside a live
 // aclrtMalloc allocation are refused; destMax smaller than count is ACL_ERROR_INVALID_PARAM;
-// asynchronous copies run in order on the stream's worker thread.
+// asynchronous copies run in order on the stream's worker thread. The first aclInit reads
+// ASCEND_RT_VISIBLE_DEVICES (see fake::parse_acl_visible): device ids are the visible physical
+// devices in that order, each with its own memory, and aclrtGetPhyDevIdByLogicDevId maps an id back
+// to its physical device (no container: the logical id is the physical one). The machine has
+// RTENSOR_FAKE_DEVICE_COUNT physical devices, 1 by default. Variant: -DFAKE_OMIT_PHY_ID (a CANN
+// older than 7, without aclrtGetPhyDevIdByLogicDevId).
 #include <atomic>
 #include <cstdio>
 #include <type_traits>
@@ -21,7 +26,13 @@
 namespace {
 
 std::atomic<bool> initialized{false};
-constexpr int kDevices = 1;
+constexpr int kDefaultPhysicalDevices = 1;
+std::mutex init_mutex;
+bool devices_read = false;
+// Device id (the index into ASCEND_RT_VISIBLE_DEVICES) -> physical device, fixed by the first
+// aclInit.
+int visible[fake::kMaxPhysical];
+int visible_count = 0;
 constexpr int kContextNull = 107002;  // ACL_ERROR_RT_CONTEXT_NULL
 thread_local int current_device = -1;
 thread_local std::string recent_message;
@@ -67,6 +78,17 @@ aclError aclInit(const char* config_path) {
   int injected = fake::on_call("aclInit");
   if (injected != 0) return fail(injected, "injected failure");
   (void)config_path;
+  {
+    std::lock_guard<std::mutex> lock(init_mutex);
+    if (!devices_read) {
+      int count = fake::physical_count(kDefaultPhysicalDevices);
+      std::vector<int> shown =
+          fake::parse_acl_visible(std::getenv("ASCEND_RT_VISIBLE_DEVICES"), count);
+      visible_count = static_cast<int>(shown.size());
+      for (int i = 0; i < visible_count; i++) visible[i] = shown[i];
+      devices_read = true;
+    }
+  }
   if (initialized.exchange(true)) return fail(RT_ACL_ERROR_REPEAT_INITIALIZE, "already initialized");
   return RT_ACL_SUCCESS;
 }
@@ -83,7 +105,7 @@ FAKE_CHECK(aclFinalize)
 aclError aclrtSetDevice(int32_t device_id) {
   aclError r = begin("aclrtSetDevice", false);
   if (r != 0) return r;
-  if (device_id < 0 || device_id >= kDevices) {
+  if (device_id < 0 || device_id >= visible_count) {
     return fail(RT_ACL_ERROR_INVALID_DEVICE, "device id out of range");
   }
   current_device = device_id;
@@ -103,7 +125,7 @@ FAKE_CHECK(aclrtResetDevice)
 aclError aclrtGetDeviceCount(uint32_t* count) {
   aclError r = begin("aclrtGetDeviceCount", false);
   if (r != 0) return r;
-  *count = kDevices;
+  *count = static_cast<uint32_t>(visible_count);
   return RT_ACL_SUCCESS;
 }
 FAKE_CHECK(aclrtGetDeviceCount)
@@ -114,7 +136,7 @@ aclError aclrtMalloc(void** dev_ptr, size_t size, aclrtMemMallocPolicy policy) {
   if (size == 0 || policy > ACL_MEM_MALLOC_NORMAL_ONLY) {
     return fail(RT_ACL_ERROR_INVALID_PARAM, "size is 0 or the policy is unknown");
   }
-  *dev_ptr = fake::allocate(fake::DEVICE, size);
+  *dev_ptr = fake::allocate(fake::DEVICE, size, visible[current_device]);
   return *dev_ptr ? RT_ACL_SUCCESS : fail(RT_ACL_ERROR_BAD_ALLOC, "device memory exhausted");
 }
 FAKE_CHECK(aclrtMalloc)
@@ -200,11 +222,25 @@ aclError aclrtGetMemInfo(aclrtMemAttr attr, size_t* free_bytes, size_t* total_by
   if (r != 0) return r;
   (void)attr;
   size_t used = 0;
-  fake::device_usage(&used, total_bytes);
+  fake::device_usage(visible[current_device], &used, total_bytes);
   *free_bytes = *total_bytes - used;
   return RT_ACL_SUCCESS;
 }
 FAKE_CHECK(aclrtGetMemInfo)
+
+#ifndef FAKE_OMIT_PHY_ID
+aclError aclrtGetPhyDevIdByLogicDevId(const int32_t logic_dev_id, int32_t* const phy_dev_id) {
+  aclError r = begin("aclrtGetPhyDevIdByLogicDevId", false);
+  if (r != 0) return r;
+  if (phy_dev_id == nullptr) return fail(RT_ACL_ERROR_INVALID_PARAM, "null output");
+  if (logic_dev_id < 0 || logic_dev_id >= visible_count) {
+    return fail(RT_ACL_ERROR_INVALID_DEVICE, "device id out of range");
+  }
+  *phy_dev_id = visible[logic_dev_id];
+  return RT_ACL_SUCCESS;
+}
+FAKE_CHECK(aclrtGetPhyDevIdByLogicDevId)
+#endif
 
 const char* aclGetRecentErrMsg() {
   fake::on_call("aclGetRecentErrMsg");
@@ -231,6 +267,12 @@ long long fake_live_bytes(int kind) {
   std::lock_guard<std::mutex> lock(s.mutex);
   return static_cast<long long>(s.live[kind]);
 }
+
+int fake_parse_visible(const char* value, int physical_count, int* out, int max) {
+  return fake_copy_visible(fake::parse_acl_visible(value, physical_count), out, max);
+}
+
+int fake_physical_device_of(uint64_t ptr) { return fake::holder_of(static_cast<uintptr_t>(ptr)); }
 
 int fake_set_copy_delay_us(int micros) {
   fake::state().copy_delay_us = micros;

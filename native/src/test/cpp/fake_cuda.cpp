@@ -6,8 +6,12 @@
 // memory and stream calls need a current context (CUDA_ERROR_INVALID_CONTEXT); device pointers that
 // are not inside a live cuMemAlloc allocation are refused (CUDA_ERROR_INVALID_VALUE); asynchronous
 // copies run in order on the stream's worker thread and only an event or a stream synchronize
-// waits for them. Variants: -DFAKE_DRIVER_VERSION=10020 (a driver that is too old),
-// -DFAKE_OMIT_V2_ASYNC (a driver without cuMemcpyDtoHAsync_v2).
+// waits for them. cuInit reads CUDA_VISIBLE_DEVICES once, as the driver does (see
+// fake::parse_cuda_visible): device ordinals are the visible physical devices in that order, each
+// with its own PCI bus id ("0000:1<physical>:00.0", hexadecimal) and its own memory, and cuInit
+// answers CUDA_ERROR_NO_DEVICE when none is visible. The machine has RTENSOR_FAKE_DEVICE_COUNT
+// physical devices, 2 by default. Variants: -DFAKE_DRIVER_VERSION=10020 (a driver that is too
+// old), -DFAKE_OMIT_V2_ASYNC (a driver without cuMemcpyDtoHAsync_v2).
 #include <atomic>
 #include <cstdio>
 #include <type_traits>
@@ -26,16 +30,24 @@
 
 // The fake's context: the struct the opaque CUcontext handle points to.
 struct CUctx_st {
-  int device;
+  int device;    // the ordinal
+  int physical;  // the physical device it maps to
 };
 
 namespace {
 
+constexpr int kDefaultPhysicalDevices = 2;
 std::atomic<bool> initialized{false};
-constexpr int kDevices = 2;
-CUctx_st contexts[kDevices] = {{0}, {1}};
-std::atomic<int> retained[kDevices];
+std::mutex init_mutex;
+bool devices_read = false;
+// Ordinal -> physical device, fixed by the first cuInit.
+int visible[fake::kMaxPhysical];
+int visible_count = 0;
+CUctx_st contexts[fake::kMaxPhysical];
+std::atomic<int> retained[fake::kMaxPhysical];
 thread_local CUctx_st* current = nullptr;
+
+bool valid_device(CUdevice dev) { return dev >= 0 && dev < visible_count; }
 
 // The common prologue: count, injected error, initialisation, and (when asked) a current context.
 CUresult begin(const char* name, bool needs_context) {
@@ -73,6 +85,19 @@ CUresult cuInit(unsigned int flags) {
   int injected = fake::on_call("cuInit");
   if (injected != 0) return injected;
   if (flags != 0) return RT_CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(init_mutex);
+  if (!devices_read) {
+    // The driver reads the variable once per process, at its first initialisation.
+    int count = fake::physical_count(kDefaultPhysicalDevices);
+    std::vector<int> shown = fake::parse_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), count);
+    visible_count = static_cast<int>(shown.size());
+    for (int i = 0; i < visible_count; i++) {
+      visible[i] = shown[i];
+      contexts[i] = CUctx_st{i, shown[i]};
+    }
+    devices_read = true;
+  }
+  if (visible_count == 0) return RT_CUDA_ERROR_NO_DEVICE;
   initialized = true;
   return RT_CUDA_SUCCESS;
 }
@@ -89,7 +114,7 @@ FAKE_CHECK(cuDriverGetVersion, cuDriverGetVersion)
 CUresult cuDeviceGetCount(int* count) {
   CUresult r = begin("cuDeviceGetCount", false);
   if (r != 0) return r;
-  *count = kDevices;
+  *count = visible_count;
   return RT_CUDA_SUCCESS;
 }
 FAKE_CHECK(cuDeviceGetCount, cuDeviceGetCount)
@@ -97,7 +122,7 @@ FAKE_CHECK(cuDeviceGetCount, cuDeviceGetCount)
 CUresult cuDeviceGet(CUdevice* device, int ordinal) {
   CUresult r = begin("cuDeviceGet", false);
   if (r != 0) return r;
-  if (ordinal < 0 || ordinal >= kDevices) return 101;  // CUDA_ERROR_INVALID_DEVICE
+  if (!valid_device(ordinal)) return RT_CUDA_ERROR_INVALID_DEVICE;
   *device = ordinal;
   return RT_CUDA_SUCCESS;
 }
@@ -106,18 +131,29 @@ FAKE_CHECK(cuDeviceGet, cuDeviceGet)
 CUresult cuDeviceGetName(char* name, int len, CUdevice dev) {
   CUresult r = begin("cuDeviceGetName", false);
   if (r != 0) return r;
-  if (dev < 0 || dev >= kDevices) return 101;
+  if (!valid_device(dev)) return RT_CUDA_ERROR_INVALID_DEVICE;
   std::snprintf(name, len, "rtensor fake CUDA device %d", dev);
   return RT_CUDA_SUCCESS;
 }
 FAKE_CHECK(cuDeviceGetName, cuDeviceGetName)
 
+CUresult cuDeviceGetPCIBusId(char* pci_bus_id, int len, CUdevice dev) {
+  CUresult r = begin("cuDeviceGetPCIBusId", false);
+  if (r != 0) return r;
+  if (pci_bus_id == nullptr || len <= 0) return RT_CUDA_ERROR_INVALID_VALUE;
+  if (!valid_device(dev)) return RT_CUDA_ERROR_INVALID_DEVICE;
+  // [domain]:[bus]:[device].[function] in hexadecimal; one bus per physical device.
+  std::snprintf(pci_bus_id, len, "0000:%02X:00.0", 0x10 + visible[dev]);
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuDeviceGetPCIBusId, cuDeviceGetPCIBusId)
+
 CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
   CUresult r = begin("cuDeviceTotalMem_v2", false);
   if (r != 0) return r;
-  if (dev < 0 || dev >= kDevices) return 101;
+  if (!valid_device(dev)) return RT_CUDA_ERROR_INVALID_DEVICE;
   size_t used = 0;
-  fake::device_usage(&used, bytes);
+  fake::device_usage(visible[dev], &used, bytes);
   return RT_CUDA_SUCCESS;
 }
 FAKE_CHECK(cuDeviceTotalMem, cuDeviceTotalMem_v2)
@@ -125,7 +161,7 @@ FAKE_CHECK(cuDeviceTotalMem, cuDeviceTotalMem_v2)
 CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
   CUresult r = begin("cuDevicePrimaryCtxRetain", false);
   if (r != 0) return r;
-  if (dev < 0 || dev >= kDevices) return 101;
+  if (!valid_device(dev)) return RT_CUDA_ERROR_INVALID_DEVICE;
   retained[dev]++;
   *pctx = &contexts[dev];
   return RT_CUDA_SUCCESS;
@@ -135,7 +171,7 @@ FAKE_CHECK(cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRetain)
 CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
   CUresult r = begin("cuDevicePrimaryCtxRelease_v2", false);
   if (r != 0) return r;
-  if (dev < 0 || dev >= kDevices) return 101;
+  if (!valid_device(dev)) return RT_CUDA_ERROR_INVALID_DEVICE;
   if (retained[dev].load() <= 0) return RT_CUDA_ERROR_INVALID_CONTEXT;
   retained[dev]--;
   return RT_CUDA_SUCCESS;
@@ -154,7 +190,7 @@ CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total_bytes) {
   CUresult r = begin("cuMemGetInfo_v2", true);
   if (r != 0) return r;
   size_t used = 0;
-  fake::device_usage(&used, total_bytes);
+  fake::device_usage(current->physical, &used, total_bytes);
   *free_bytes = *total_bytes - used;
   return RT_CUDA_SUCCESS;
 }
@@ -164,7 +200,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
   CUresult r = begin("cuMemAlloc_v2", true);
   if (r != 0) return r;
   if (bytesize == 0) return RT_CUDA_ERROR_INVALID_VALUE;
-  void* p = fake::allocate(fake::DEVICE, bytesize);
+  void* p = fake::allocate(fake::DEVICE, bytesize, current->physical);
   if (p == nullptr) return RT_CUDA_ERROR_OUT_OF_MEMORY;
   *dptr = reinterpret_cast<uintptr_t>(p);
   return RT_CUDA_SUCCESS;
@@ -370,6 +406,7 @@ CUresult cuGetErrorName(CUresult error, const char** str) {
     case 1: *str = "CUDA_ERROR_INVALID_VALUE"; return 0;
     case 2: *str = "CUDA_ERROR_OUT_OF_MEMORY"; return 0;
     case 3: *str = "CUDA_ERROR_NOT_INITIALIZED"; return 0;
+    case 100: *str = "CUDA_ERROR_NO_DEVICE"; return 0;
     case 101: *str = "CUDA_ERROR_INVALID_DEVICE"; return 0;
     case 201: *str = "CUDA_ERROR_INVALID_CONTEXT"; return 0;
     case 400: *str = "CUDA_ERROR_INVALID_HANDLE"; return 0;
@@ -389,6 +426,7 @@ CUresult cuGetErrorString(CUresult error, const char** str) {
     case 1: *str = "invalid argument"; return 0;
     case 2: *str = "out of memory"; return 0;
     case 3: *str = "initialization error"; return 0;
+    case 100: *str = "no CUDA-capable device is detected"; return 0;
     case 101: *str = "invalid device ordinal"; return 0;
     case 201: *str = "invalid device context"; return 0;
     case 400: *str = "invalid resource handle"; return 0;
@@ -420,6 +458,12 @@ long long fake_live_bytes(int kind) {
   std::lock_guard<std::mutex> lock(s.mutex);
   return static_cast<long long>(s.live[kind]);
 }
+
+int fake_parse_visible(const char* value, int physical_count, int* out, int max) {
+  return fake_copy_visible(fake::parse_cuda_visible(value, physical_count), out, max);
+}
+
+int fake_physical_device_of(uint64_t ptr) { return fake::holder_of(static_cast<uintptr_t>(ptr)); }
 
 int fake_set_copy_delay_us(int micros) {
   fake::state().copy_delay_us = micros;

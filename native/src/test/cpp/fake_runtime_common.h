@@ -1,9 +1,15 @@
 // Shared machinery of the fake device runtimes used by the CPU-only tests: "device" memory backed by
 // host memory and tracked so that bad pointers are refused, streams that run their work in order
 // on a worker thread (so asynchronous completion and ordering are real), call counting and error
-// injection. The entry points themselves live in fake_cuda.cpp and fake_acl.cpp.
+// injection, and a machine of several physical devices of which the visibility variable shows the
+// process some (CUDA_VISIBLE_DEVICES, ASCEND_RT_VISIBLE_DEVICES). The entry points themselves live
+// in fake_cuda.cpp and fake_acl.cpp.
+//
+// RTENSOR_FAKE_DEVICE_COUNT (read when the fake initialises) sets how many physical devices the
+// fake machine has, 0 to kMaxPhysical; unset or invalid, each fake keeps its own default.
 #pragma once
 
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -15,10 +21,85 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace fake {
 
 enum MemoryKind : int { DEVICE = 0, PINNED = 1, REGISTERED = 2 };
+
+constexpr int kMaxPhysical = 16;
+
+// The number of physical devices of the fake machine: RTENSOR_FAKE_DEVICE_COUNT, else the default.
+inline int physical_count(int default_count) {
+  const char* v = std::getenv("RTENSOR_FAKE_DEVICE_COUNT");
+  if (v == nullptr || *v == 0) return default_count;
+  char* end = nullptr;
+  long n = std::strtol(v, &end, 10);
+  if (*end != 0 || n < 0 || n > kMaxPhysical) return default_count;
+  return static_cast<int>(n);
+}
+
+// CUDA_VISIBLE_DEVICES as the CUDA driver reads it (indices only; the fake has no UUIDs): unset,
+// every device in index order; otherwise a comma-separated sequence enumerated in its order, read
+// until the first entry that is not a valid index ("If one of the indices is invalid, only the
+// devices whose index precedes the invalid index are visible": CUDA C++ Programming Guide, CUDA
+// environment variables), so "" and "-1" show none and "0,2,-1,1" shows 0 and 2. Each entry is
+// read like strtoul after leading blanks ("1gpu" is 1); an index repeated shows no device at all.
+// PyTorch's torch.cuda._parse_visible_devices mirrors the driver the same way.
+inline std::vector<int> parse_cuda_visible(const char* value, int count) {
+  std::vector<int> visible;
+  if (value == nullptr) {
+    for (int i = 0; i < count; i++) visible.push_back(i);
+    return visible;
+  }
+  const char* p = value;
+  for (;;) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '+') p++;
+    if (!std::isdigit(static_cast<unsigned char>(*p))) break;  // empty, negative or not a number
+    long index = 0;
+    while (std::isdigit(static_cast<unsigned char>(*p))) {
+      if (index <= kMaxPhysical) index = index * 10 + (*p - '0');
+      p++;
+    }
+    if (index >= count) break;
+    for (int seen : visible) {
+      if (seen == index) return {};
+    }
+    visible.push_back(static_cast<int>(index));
+    while (*p != 0 && *p != ',') p++;  // the rest of the entry after the number is ignored
+    if (*p == 0) break;
+    p++;
+  }
+  return visible;
+}
+
+// ASCEND_RT_VISIBLE_DEVICES as the CANN runtime documents it (Environment Variables,
+// ASCEND_RT_VISIBLE_DEVICES): unset, every device; otherwise comma-separated device ids, read up to
+// the first other character or invalid id ("1, 2,3" shows 1; "1,3,8" on 8 devices shows 1 and 3).
+// CANN supports the ids only in ascending order; the fake stops at an id that is not greater than
+// the one before it (so a repeated id ends the list too). "" shows none.
+inline std::vector<int> parse_acl_visible(const char* value, int count) {
+  std::vector<int> visible;
+  if (value == nullptr) {
+    for (int i = 0; i < count; i++) visible.push_back(i);
+    return visible;
+  }
+  const char* p = value;
+  for (;;) {
+    if (!std::isdigit(static_cast<unsigned char>(*p))) break;
+    long id = 0;
+    while (std::isdigit(static_cast<unsigned char>(*p))) {
+      if (id <= kMaxPhysical) id = id * 10 + (*p - '0');
+      p++;
+    }
+    if (id >= count || (!visible.empty() && id <= visible.back())) break;
+    visible.push_back(static_cast<int>(id));
+    if (*p != ',') break;  // the end, or another character: nothing after it is read
+    p++;
+  }
+  return visible;
+}
 
 struct Injection {
   int code;
@@ -29,9 +110,12 @@ struct State {
   std::mutex mutex;
   std::map<uintptr_t, size_t> memory[3];
   size_t live[3] = {0, 0, 0};
+  // Device memory per physical device: which one holds each allocation, and the bytes live on each.
+  std::map<uintptr_t, int> holder;
+  size_t live_on[kMaxPhysical] = {};
   std::map<std::string, long long> counts;
   std::map<std::string, Injection> injections;
-  size_t device_capacity = size_t(8) << 30;
+  size_t device_capacity = size_t(8) << 30;  // per physical device
   int copy_delay_us = 0;
 };
 
@@ -66,19 +150,37 @@ inline bool contains(MemoryKind kind, uintptr_t p, size_t n) {
   return p >= it->first && p + n <= it->first + it->second;
 }
 
-// Allocates tracked memory; 0 when the fake device capacity would be exceeded.
-inline void* allocate(MemoryKind kind, size_t size) {
+// Allocates tracked memory (device memory on the given physical device); 0 when the device's
+// capacity would be exceeded.
+inline void* allocate(MemoryKind kind, size_t size, int physical = 0) {
   State& s = state();
+  if (kind == DEVICE && (physical < 0 || physical >= kMaxPhysical)) return nullptr;
   {
     std::lock_guard<std::mutex> lock(s.mutex);
-    if (kind == DEVICE && s.live[DEVICE] + size > s.device_capacity) return nullptr;
+    if (kind == DEVICE && s.live_on[physical] + size > s.device_capacity) return nullptr;
   }
   void* p = nullptr;
   if (posix_memalign(&p, 256, size == 0 ? 1 : size) != 0) return nullptr;
   std::lock_guard<std::mutex> lock(s.mutex);
   s.memory[kind][reinterpret_cast<uintptr_t>(p)] = size;
   s.live[kind] += size;
+  if (kind == DEVICE) {
+    s.holder[reinterpret_cast<uintptr_t>(p)] = physical;
+    s.live_on[physical] += size;
+  }
   return p;
+}
+
+// The physical device whose allocation contains p, or -1.
+inline int holder_of(uintptr_t p) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto& m = s.memory[DEVICE];
+  auto it = m.upper_bound(p);
+  if (it == m.begin()) return -1;
+  --it;
+  if (p >= it->first + it->second) return -1;
+  return s.holder[it->first];
 }
 
 // Frees tracked memory that starts at p; false if p is not the start of a live allocation.
@@ -88,6 +190,11 @@ inline bool release(MemoryKind kind, void* p) {
   auto it = s.memory[kind].find(reinterpret_cast<uintptr_t>(p));
   if (it == s.memory[kind].end()) return false;
   s.live[kind] -= it->second;
+  if (kind == DEVICE) {
+    auto h = s.holder.find(it->first);
+    s.live_on[h->second] -= it->second;
+    s.holder.erase(h);
+  }
   s.memory[kind].erase(it);
   if (kind != REGISTERED) std::free(p);
   return true;
@@ -101,10 +208,10 @@ inline bool track(MemoryKind kind, void* p, size_t size) {
   return inserted;
 }
 
-inline void device_usage(size_t* used, size_t* capacity) {
+inline void device_usage(int physical, size_t* used, size_t* capacity) {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
-  *used = s.live[DEVICE];
+  *used = physical >= 0 && physical < kMaxPhysical ? s.live_on[physical] : 0;
   *capacity = s.device_capacity;
 }
 
@@ -205,5 +312,14 @@ inline int fake_inject_error_impl(const char* function, int code, int after_call
   std::lock_guard<std::mutex> lock(s.mutex);
   s.injections[function] = fake::Injection{code, after_calls};
   return 0;
+}
+
+inline int fake_copy_visible(const std::vector<int>& visible, int* out, int max) {
+  int n = 0;
+  for (int d : visible) {
+    if (n < max) out[n] = d;
+    n++;
+  }
+  return n < max ? n : max;
 }
 }

@@ -59,6 +59,25 @@ public final class Device {
     return new String(buffer, 0, n, StandardCharsets.UTF_8);
   }
 
+  /**
+   * Which physical device this is, the same in every process whatever its visibility variables
+   * ({@link DeviceVisibility}): the PCI bus id for CUDA ({@code cuDeviceGetPCIBusId}, e.g. {@code
+   * "0000:1A:00.0"}), {@code "npu:<physical id>"} for Ascend ({@code
+   * aclrtGetPhyDevIdByLogicDevId}), {@code "cpu"} for the CPU.
+   *
+   * @throws DeviceException on Ascend runtimes older than CANN 7, which lack that call
+   */
+  public String physicalId() {
+    byte[] buffer = new byte[64];
+    runtime.check(
+        DeviceOps.physical_id(backend(), index, buffer, buffer.length), "physicalId", index, -1);
+    int n = 0;
+    while (n < buffer.length && buffer[n] != 0) {
+      n++;
+    }
+    return new String(buffer, 0, n, StandardCharsets.US_ASCII);
+  }
+
   /** Total memory of the device ({@code cuDeviceTotalMem}), without making a context current. */
   public long totalMemory() {
     long[] total = new long[1];

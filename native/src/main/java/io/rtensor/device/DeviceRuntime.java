@@ -18,7 +18,10 @@ public interface DeviceRuntime {
   /** The driver version the runtime reports (CUDA: 1000 * major + 10 * minor), or 0. */
   int driverVersion();
 
-  /** Number of devices visible to this process. */
+  /**
+   * Number of devices visible to this process: those its visibility variable shows ({@link
+   * DeviceVisibility}); 0 when it shows none.
+   */
   int deviceCount();
 
   /**
@@ -27,6 +30,16 @@ public interface DeviceRuntime {
    * @throws IllegalArgumentException if there is no such device
    */
   Device device(int index);
+
+  /**
+   * Which physical device an ordinal of this process is (see {@link Device#physicalId()}): with
+   * {@code CUDA_VISIBLE_DEVICES=2,0}, ordinal 0 is physical device 2.
+   *
+   * @throws IllegalArgumentException if there is no such device
+   */
+  default String physicalId(int ordinal) {
+    return device(ordinal).physicalId();
+  }
 
   /** Whether {@link Device#createEvent()} is available (CPU and CUDA; not Ascend). */
   boolean supportsEvents();

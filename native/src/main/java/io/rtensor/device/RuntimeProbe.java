@@ -7,8 +7,14 @@ import java.util.List;
 public final class RuntimeProbe {
   private RuntimeProbe() {}
 
-  /** One device as the probe saw it. */
-  public record DeviceInfo(int index, String name, long freeBytes, long totalBytes) {}
+  /**
+   * One device as the probe saw it.
+   *
+   * @param physicalId which physical device the ordinal is ({@link Device#physicalId()}), or empty
+   *     when the runtime cannot tell
+   */
+  public record DeviceInfo(
+      int index, String name, String physicalId, long freeBytes, long totalBytes) {}
 
   /**
    * One runtime: whether it loaded, from which library, the loader's message and its devices.
@@ -46,7 +52,9 @@ public final class RuntimeProbe {
     try {
       for (Device d : runtime.devices()) {
         MemoryInfo memory = d.memoryInfo();
-        devices.add(new DeviceInfo(d.index(), d.name(), memory.freeBytes(), d.totalMemory()));
+        devices.add(
+            new DeviceInfo(
+                d.index(), d.name(), physicalId(d), memory.freeBytes(), d.totalMemory()));
       }
     } catch (DeviceException e) {
       error = e.getMessage();
@@ -59,6 +67,14 @@ public final class RuntimeProbe {
         runtime.driverVersion(),
         List.copyOf(devices),
         error);
+  }
+
+  private static String physicalId(Device d) {
+    try {
+      return d.physicalId();
+    } catch (DeviceException e) {
+      return "";
+    }
   }
 
   /** A readable summary, one line per runtime and device. */
@@ -86,6 +102,7 @@ public final class RuntimeProbe {
             .append(d.index())
             .append(": ")
             .append(d.name())
+            .append(d.physicalId().isEmpty() ? "" : " (" + d.physicalId() + ")")
             .append(", ")
             .append(d.freeBytes() >> 20)
             .append(" MiB free of ")

@@ -11,6 +11,11 @@
  * RTENSOR_ACL_LIBRARY}; the first load attempt of a process decides, and {@link
  * io.rtensor.device.RuntimeProbe} reports the outcome.
  *
+ * <p>{@link io.rtensor.device.DeviceVisibility} gives a worker the devices its scheduler assigned,
+ * as {@code CUDA_VISIBLE_DEVICES} / {@code ASCEND_RT_VISIBLE_DEVICES} do (set in the process
+ * environment before the runtime initialises), and {@link
+ * io.rtensor.device.DeviceRuntime#physicalId(int)} names the physical device behind an ordinal.
+ *
  * <p>A {@link io.rtensor.device.Device} allocates {@link io.rtensor.device.DeviceBuffer}s (or wraps
  * memory another library allocated), page-locked {@link io.rtensor.device.HostBuffer}s, {@link
  * io.rtensor.device.DeviceStream}s and {@link io.rtensor.device.DeviceEvent}s, and copies D2H, H2D

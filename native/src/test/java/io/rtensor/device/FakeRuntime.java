@@ -2,6 +2,8 @@ package io.rtensor.device;
 
 import io.rtensor.device.internal.DeviceOps;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Test access to the control entry points of the fake runtimes the tests load. */
 final class FakeRuntime {
@@ -42,6 +44,28 @@ final class FakeRuntime {
 
   static void reset(RuntimeKind kind) {
     check(DeviceOps.fake_reset(kind.backend()));
+  }
+
+  /**
+   * The physical devices the fake shows for a value of its visibility variable (null: unset) on a
+   * machine of {@code physicalDevices} devices, in ordinal order.
+   */
+  static List<Integer> parseVisible(RuntimeKind kind, String value, int physicalDevices) {
+    int[] out = new int[64];
+    int n = DeviceOps.fake_parse_visible(kind.backend(), value, physicalDevices, out, out.length);
+    if (n < 0) {
+      throw new IllegalStateException("the loaded " + kind + " runtime is not the fake");
+    }
+    List<Integer> visible = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      visible.add(out[i]);
+    }
+    return visible;
+  }
+
+  /** The physical device holding a fake device allocation, or -1. */
+  static int physicalDeviceOf(RuntimeKind kind, DeviceBuffer buffer) {
+    return DeviceOps.fake_physical_device_of(kind.backend(), buffer.address());
   }
 
   private static void check(int r) {

@@ -44,6 +44,7 @@ public final class DeviceOps {
   public static final int RT_E_INVALID_ARGUMENT = -3;
   public static final int RT_E_NOT_READY = -4;
   public static final int RT_E_HOST_OUT_OF_MEMORY = -5;
+  public static final int RT_E_ALREADY_INITIALIZED = -6;
 
   public static native int load_runtime(int backend, String path);
 
@@ -61,9 +62,23 @@ public final class DeviceOps {
 
   public static native String last_error_text();
 
+  // The process environment (C setenv / getenv), which the device runtimes read.
+
+  public static native int env_guard(String name);
+
+  public static native int runtime_initialized(int backend);
+
+  /** {@code value == null} unsets the variable. */
+  public static native int set_env(String name, String value);
+
+  public static native int get_env(String name, @Cast("char*") byte[] buffer, int length);
+
   public static native int device_count(int backend, int[] count);
 
   public static native int device_name(
+      int backend, int device, @Cast("char*") byte[] buffer, int length);
+
+  public static native int physical_id(
       int backend, int device, @Cast("char*") byte[] buffer, int length);
 
   public static native int device_total_memory(
@@ -144,4 +159,9 @@ public final class DeviceOps {
   public static native int fake_set_copy_delay_us(int backend, int micros);
 
   public static native int fake_reset(int backend);
+
+  public static native int fake_parse_visible(
+      int backend, String value, int physicalCount, int[] out, int max);
+
+  public static native int fake_physical_device_of(int backend, @Cast("uint64_t") long ptr);
 }
