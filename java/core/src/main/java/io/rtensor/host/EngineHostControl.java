@@ -1,5 +1,7 @@
 package io.rtensor.host;
 
+import io.rtensor.device.DeviceVisibility;
+import io.rtensor.device.RuntimeKind;
 import io.rtensor.runtime.Ports;
 import io.rtensor.transport.WorkerDataPlane;
 import java.util.ArrayList;
@@ -57,8 +59,22 @@ public final class EngineHostControl implements WorkerControl {
     return host.call(engineName, method, args);
   }
 
+  /**
+   * Sets the variables for engines ({@link io.rtensor.engine.EngineContext#getenv}) and in this
+   * process's native environment, where native libraries (CUDA, NCCL, HCCL) read them: variables
+   * set before those libraries initialise take effect. A device-visibility variable changed after
+   * its runtime initialised is refused ({@link
+   * io.rtensor.device.RuntimeAlreadyInitializedException}) and nothing is set.
+   */
   @Override
   public boolean setEnv(Map<String, String> env) {
+    for (RuntimeKind kind : RuntimeKind.values()) {
+      String variable = kind.visibleDevicesVariable();
+      if (variable != null && env.containsKey(variable) && DeviceVisibility.initialized(kind)) {
+        DeviceVisibility.setNativeEnv(variable, env.get(variable)); // refuses with the reason
+      }
+    }
+    env.forEach(DeviceVisibility::setNativeEnv);
     host.setEnv(env);
     return true;
   }

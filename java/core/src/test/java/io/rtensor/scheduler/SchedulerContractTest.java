@@ -13,6 +13,7 @@ import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.engines.Calculator;
+import io.rtensor.testing.engines.DeviceEngine;
 import io.rtensor.testing.engines.EchoEngine;
 import io.rtensor.testing.engines.TensorApi;
 import io.rtensor.testing.engines.TensorEngine;
@@ -382,6 +383,40 @@ public abstract class SchedulerContractTest {
     assertEquals(3, e.attempt());
     Thread.sleep(3_500);
     assertEquals(3, call("retried/0", "calls"), "each of the three attempts reached the engine");
+  }
+
+  @Test
+  void twoOneGpuRanksOpenDifferentPhysicalDevicesAndAForkOpensItsParents() {
+    List<Worker> ranks =
+        scheduler.createWorkers(
+            Job.builder("gpus")
+                .replicas(2)
+                .task(
+                    SchedulingSpec.builder()
+                        .cpu(0.25)
+                        .gpu(1)
+                        .env(DeviceEngine.fakeCudaEnv(4))
+                        .build())
+                .build());
+    for (Worker w : ranks) {
+      scheduler.createEngine(w.id(), DeviceEngine.class.getName(), null);
+    }
+    String first = (String) call("gpus/0", "physicalId");
+    String second = (String) call("gpus/1", "physicalId");
+    assertNotEquals(first, second, "two 1-GPU ranks opened the same physical device");
+    assertEquals(1, call("gpus/0", "deviceCount"), "a rank sees exactly its one device");
+    assertEquals(1, ((List<?>) call("gpus/0", "assignedDevices")).size());
+
+    scheduler.forkWorkers("gpus-fork", "gpus");
+    for (int i = 0; i < 2; i++) {
+      scheduler.createEngine("gpus-fork/" + i, DeviceEngine.class.getName(), null);
+    }
+    assertEquals(first, call("gpus-fork/0", "physicalId"), "a fork opens its parent's device");
+    assertEquals(second, call("gpus-fork/1", "physicalId"));
+    assertEquals(
+        call("gpus/1", "assignedDevices"),
+        call("gpus-fork/1", "assignedDevices"),
+        "a fork is assigned its parent's device");
   }
 
   @Test

@@ -3,6 +3,8 @@ package io.rtensor.scheduler.ray;
 import io.ray.api.Ray;
 import io.ray.api.id.UniqueId;
 import io.ray.api.runtimecontext.NodeInfo;
+import io.rtensor.device.DeviceVisibility;
+import io.rtensor.device.RuntimeKind;
 import io.rtensor.host.CallResult;
 import io.rtensor.host.EngineHost;
 import io.rtensor.host.EngineHostControl;
@@ -48,6 +50,10 @@ public class RayRpcServer {
    */
   public RayRpcServer(String workerId, String dataPlane, long shardGetTimeoutMillis)
       throws IOException {
+    // Ray's Java runtime sets no CUDA_VISIBLE_DEVICES for Java actors (its Python one does): make
+    // the engines' device 0 the GPU Ray assigned, before any device runtime initialises here.
+    List<Integer> gpus = assignedGpus();
+    DeviceVisibility.restrict(RuntimeKind.CUDA, gpus);
     DataPlaneKind kind = DataPlaneKind.valueOf(dataPlane);
     this.data =
         kind == DataPlaneKind.FLIGHT
@@ -62,8 +68,7 @@ public class RayRpcServer {
                 allocator,
                 CACHE_CAP_BYTES);
     EngineHost host =
-        new EngineHost(
-            workerId, data.transport(), RayRpcServer.class.getClassLoader(), assignedGpus());
+        new EngineHost(workerId, data.transport(), RayRpcServer.class.getClassLoader(), gpus);
     this.control = new EngineHostControl(host, data, allocator, nodeIp(), Ray::exitActor);
   }
 

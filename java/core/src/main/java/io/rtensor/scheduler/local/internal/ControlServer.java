@@ -74,7 +74,16 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
               .toRuntimeException());
       return;
     }
-    Object reply = request.applyTo(control);
+    Object reply;
+    try {
+      reply = request.applyTo(control);
+    } catch (RuntimeException e) {
+      listener.onError(
+          CallStatus.INVALID_ARGUMENT
+              .withDescription(request.name() + " refused: " + e.getMessage())
+              .toRuntimeException());
+      return;
+    }
     try {
       listener.onNext(new Result(ControlProtocol.encode(reply)));
       listener.onCompleted();
