@@ -12,58 +12,51 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.concurrent.Callable;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code ./rtensor convert IN OUT}: a numpy {@code .npy} file to a one-column Arrow IPC shard, or a
  * shard's column back to {@code .npy}. The direction follows IN's content (the .npy magic).
  */
-final class ConvertCommand implements Main.Command {
+@Command(
+    name = "convert",
+    description = {
+      "Convert between a numpy .npy file and an Arrow IPC shard (either way).",
+      "  IN .npy  -> OUT: a shard with one column (NAME, default 'tensor')",
+      "  IN shard -> OUT .npy: the shard's only column, or --column NAME",
+      "  dtypes: bool, uint8, int8, int16, int32, int64, float16, float32, float64;",
+      "  bfloat16 has no .npy dtype and is refused with a message.",
+      ""
+    })
+final class ConvertCommand implements Callable<Integer> {
   private static final byte[] NPY_MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
 
-  @Override
-  public String summary() {
-    return "convert between a numpy .npy file and an Arrow IPC shard (either way)";
-  }
+  @ParentCommand private Main main;
+  @Mixin private HelpOption help;
+
+  @Option(
+      names = "--column",
+      paramLabel = "NAME",
+      description = "the shard column: the one written (default 'tensor'), or the one read")
+  private String column;
+
+  @Parameters(index = "0", paramLabel = "IN", description = "a .npy file or a shard")
+  private String in;
+
+  @Parameters(index = "1", paramLabel = "OUT", description = "the file to write")
+  private String outPath;
 
   @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-    String column = null;
-    String in = null;
-    String outPath = null;
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "-h", "--help" -> {
-          out.println("usage: ./rtensor convert [--column NAME] IN OUT");
-          out.println("  IN .npy  -> OUT: a shard with one column (NAME, default 'tensor')");
-          out.println("  IN shard -> OUT .npy: the shard's only column, or --column NAME");
-          out.println("  dtypes: bool, uint8, int8, int16, int32, int64, float16, float32,");
-          out.println("  float64; bfloat16 has no .npy dtype and is refused with a message.");
-          return 0;
-        }
-        case "--column" -> {
-          if (++i >= args.length) {
-            throw new Main.UsageException("--column needs a NAME");
-          }
-          column = args[i];
-        }
-        default -> {
-          if (args[i].startsWith("-")) {
-            throw new Main.UsageException("unknown option " + args[i]);
-          } else if (in == null) {
-            in = args[i];
-          } else if (outPath == null) {
-            outPath = args[i];
-          } else {
-            throw new Main.UsageException("expected IN OUT, got an extra '" + args[i] + "'");
-          }
-        }
-      }
-    }
-    if (in == null || outPath == null) {
-      throw new Main.UsageException("expected IN OUT");
-    }
+  public Integer call() throws Exception {
+    PrintStream out = main.out();
+    PrintStream err = main.err();
     Path source = Path.of(in);
     Path target = Path.of(outPath);
     try (BufferAllocator allocator = new RootAllocator()) {

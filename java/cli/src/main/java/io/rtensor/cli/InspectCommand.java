@@ -6,43 +6,41 @@ import io.rtensor.tensor.TensorBatch;
 import io.rtensor.wire.ShardCodec;
 import io.rtensor.wire.WireFormatException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
 
 /** {@code ./rtensor inspect FILE|-}: validates an Arrow IPC shard and describes its columns. */
-final class InspectCommand implements Main.Command {
-  private final InputStream stdin;
+@Command(
+    name = "inspect",
+    description = {
+      "Validate an Arrow IPC shard; print each column's dtype, shape, bytes, checksum.",
+      "Reads one shard (a file, or standard input for '-'), checks it, and prints its columns."
+          + " Bad input: exit 2 and one line naming the problem."
+    })
+final class InspectCommand implements Callable<Integer> {
+  @ParentCommand private Main main;
+  @Mixin private HelpOption help;
 
-  InspectCommand(InputStream stdin) {
-    this.stdin = stdin;
-  }
+  @Parameters(paramLabel = "FILE|-", description = "the shard, or '-' for standard input")
+  private String source;
 
   @Override
-  public String summary() {
-    return "validate an Arrow IPC shard and print each column's dtype, shape, bytes, checksum";
-  }
-
-  @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-    if (args.length == 1 && (args[0].equals("-h") || args[0].equals("--help"))) {
-      out.println("usage: ./rtensor inspect FILE|-");
-      out.println("  Reads one shard (a file, or standard input for '-'), checks it, and prints");
-      out.println("  its columns. Bad input: exit 2 and one line naming the problem.");
-      return 0;
-    }
-    if (args.length != 1 || (args[0].startsWith("-") && !args[0].equals("-"))) {
-      throw new Main.UsageException("expected one FILE or '-', got " + String.join(" ", args));
-    }
-    String source = args[0];
+  public Integer call() {
+    PrintStream out = main.out();
+    PrintStream err = main.err();
     byte[] bytes;
     try {
-      bytes = source.equals("-") ? stdin.readAllBytes() : Files.readAllBytes(Path.of(source));
+      bytes = source.equals("-") ? main.in().readAllBytes() : Files.readAllBytes(Path.of(source));
     } catch (NoSuchFileException e) {
       err.println("rtensor inspect: " + source + ": no such file");
       return 2;

@@ -10,6 +10,7 @@ import io.ray.api.Ray;
 import io.rtensor.bench.D2hWorkload;
 import io.rtensor.testing.RayTestCluster;
 import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -27,10 +28,11 @@ class BenchCommandTest {
     full[0] = "bench";
     System.arraycopy(args, 0, full, 1, args.length);
     int code =
-        Main.run(
-            full,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
+        new Main(
+                new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8),
+                InputStream.nullInputStream())
+            .execute(full);
     return new Run(
         code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }

@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.PythonEnv;
 import io.rtensor.wire.ShardCodec;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -40,38 +42,69 @@ class CliTest {
   private record Run(int code, String out, String err) {}
 
   private static Run run(String... args) {
+    return runWithInput(new ByteArrayInputStream(new byte[0]), args);
+  }
+
+  private static Run runWithInput(InputStream in, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     int code =
-        Main.run(
-            args,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
+        new Main(
+                new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8),
+                in)
+            .execute(args);
     return new Run(
         code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
-  private byte[] sampleShard() {
-    try (Tensor ids =
-            Tensor.of(allocator, new long[] {1, 2, 3, 4, 5, 6}, io.rtensor.tensor.Shape.of(2, 3));
-        TensorBatch batch = TensorBatch.of("ids", ids.share())) {
+  private byte[] shard(String column) {
+    try (Tensor ids = Tensor.of(allocator, new long[] {1, 2, 3, 4, 5, 6}, Shape.of(2, 3));
+        TensorBatch batch = TensorBatch.of(column, ids.share())) {
       return ShardCodec.encode(batch);
     }
+  }
+
+  private byte[] sampleShard() {
+    return shard("ids");
   }
 
   @Test
   void unknownCommandsAndFlagsPrintUsageAndExitTwo() {
     Run unknown = run("frobnicate");
     assertEquals(2, unknown.code());
+    assertTrue(unknown.err().startsWith("rtensor: unknown command 'frobnicate'"), unknown.err());
     assertTrue(unknown.err().contains("usage: ./rtensor"), unknown.err());
-    assertEquals(2, run().code());
-    assertEquals(2, run("inspect", "--bogus").code());
+    assertTrue(unknown.err().contains("inspect"), "lists the commands: " + unknown.err());
+    Run none = run();
+    assertEquals(2, none.code());
+    assertTrue(none.err().startsWith("usage: ./rtensor"), none.err());
+    Run flag = run("inspect", "--bogus");
+    assertEquals(2, flag.code());
+    assertTrue(flag.err().startsWith("rtensor inspect: Unknown option: '--bogus'"), flag.err());
+    assertTrue(flag.err().contains("usage: ./rtensor inspect"), flag.err());
+    Run value = run("demo", "--steps", "zero");
+    assertEquals(2, value.code());
+    assertTrue(value.err().contains("'--steps'") && value.err().contains("zero"), value.err());
+    assertTrue(value.err().contains("usage: ./rtensor demo"), value.err());
     assertEquals(2, run("convert", "--bogus", "a", "b").code());
-    assertEquals(0, run("--help").code());
+    assertEquals(2, run("convert", "only-in").code());
+    assertEquals(2, run("doctor", "--ray-address").code());
+    for (String help : List.of("--help", "-h", "help")) {
+      Run top = run(help);
+      assertEquals(0, top.code(), help);
+      assertTrue(top.out().startsWith("usage: ./rtensor"), top.out());
+      for (String command : List.of("demo", "doctor", "worker", "inspect", "convert", "bench")) {
+        assertTrue(top.out().contains("  " + command + " "), command + " in " + top.out());
+      }
+    }
     for (String command : List.of("demo", "doctor", "worker", "inspect", "convert", "bench")) {
       Run help = run(command, "--help");
       assertEquals(0, help.code(), command);
       assertTrue(help.out().contains("usage: ./rtensor " + command), help.out());
+      if (!command.equals("worker")) { // worker hands --help to the worker's own parser
+        assertEquals(help.out(), run("help", command).out(), command);
+      }
     }
   }
 
@@ -100,25 +133,20 @@ class CliTest {
 
   @Test
   void inspectReadsStandardInput() {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    InspectCommand command = new InspectCommand(new ByteArrayInputStream(sampleShard()));
-    int code;
-    try {
-      code =
-          command.run(
-              new String[] {"-"},
-              new PrintStream(out, true, StandardCharsets.UTF_8),
-              new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-    } catch (Exception e) {
-      throw new AssertionError(e);
-    }
-    assertEquals(0, code);
-    assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("-: valid shard"));
+    byte[] shard = sampleShard();
+    Run run = runWithInput(new ByteArrayInputStream(shard), "inspect", "-");
+    assertEquals(0, run.code(), run.err());
+    assertTrue(run.out().startsWith("-: valid shard"), run.out());
+    assertTrue(run.out().contains(", " + shard.length + " bytes"), run.out());
   }
 
   @Test
   void convertRoundTripsNpyFilesOfEveryNumpyDtypeBitForBit(@TempDir Path dir) throws Exception {
-    Path script = Path.of(CliTest.class.getResource("/python/npy_all_dtypes.py").toURI());
+    // The script sits in rtensor-ray's test jar: copied out, Python runs it.
+    Path script = dir.resolve("npy_all_dtypes.py");
+    try (InputStream source = CliTest.class.getResourceAsStream("/python/npy_all_dtypes.py")) {
+      Files.copy(source, script);
+    }
     PythonEnv.Result made = PythonEnv.run(script, 120, dir.toString());
     assertEquals(0, made.exitCode(), made.output());
     List<Path> files = made.output().lines().map(Path::of).toList();

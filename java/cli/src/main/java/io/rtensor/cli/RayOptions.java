@@ -1,0 +1,33 @@
+package io.rtensor.cli;
+
+import io.rtensor.scheduler.ray.RayConnection;
+import picocli.CommandLine.Option;
+
+/** The options of the commands that may drive Ray (demo, bench, doctor): where the head is. */
+final class RayOptions {
+  @Option(
+      names = "--ray-address",
+      paramLabel = "HOST:PORT",
+      description = "the Ray head (default: RTENSOR_RAY_ADDRESS)")
+  String address;
+
+  /** The head's address: {@code --ray-address}, else RTENSOR_RAY_ADDRESS; null with neither. */
+  String address() {
+    if (address != null) {
+      return address;
+    }
+    String configured =
+        System.getProperty("rtensor.ray.address", System.getenv("RTENSOR_RAY_ADDRESS"));
+    return configured == null || configured.isBlank() ? null : configured;
+  }
+
+  /** Connects this JVM to the head at {@link #address()} as a Ray driver. */
+  RayConnection connect() {
+    RayConnection.Builder builder = RayConnection.builder();
+    String head = address();
+    if (head != null) {
+      builder.address(head);
+    }
+    return builder.connect();
+  }
+}
