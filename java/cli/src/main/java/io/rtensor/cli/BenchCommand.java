@@ -214,6 +214,7 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    ray.applyLogging();
     PrintStream out = main.out();
     PrintStream err = main.err();
     Options options = options();

@@ -174,6 +174,7 @@ final class DemoCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     validate();
+    ray.applyLogging();
     PrintStream out = main.out();
     PrintStream err = main.err();
     RayConnection connection = null;

@@ -43,6 +43,7 @@ final class DoctorCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    ray.applyLogging();
     PrintStream out = main.out();
     int failures = 0;
     long start;

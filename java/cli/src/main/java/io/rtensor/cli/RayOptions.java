@@ -3,13 +3,23 @@ package io.rtensor.cli;
 import io.rtensor.scheduler.ray.RayConnection;
 import picocli.CommandLine.Option;
 
-/** The options of the commands that may drive Ray (demo, bench, doctor): where the head is. */
+/**
+ * The options of the commands that may drive Ray (demo, bench, doctor): where the head is, and
+ * whether to show what Ray and rtensor log.
+ */
 final class RayOptions {
   @Option(
       names = "--ray-address",
       paramLabel = "HOST:PORT",
       description = "the Ray head (default: RTENSOR_RAY_ADDRESS)")
   String address;
+
+  @Option(
+      names = "--verbose",
+      description =
+          "also show what Ray and rtensor log below WARN on stderr (Ray's native client lines"
+              + " while it connects, rtensor's INFO and DEBUG)")
+  boolean verbose;
 
   /** The head's address: {@code --ray-address}, else RTENSOR_RAY_ADDRESS; null with neither. */
   String address() {
@@ -21,9 +31,16 @@ final class RayOptions {
     return configured == null || configured.isBlank() ? null : configured;
   }
 
+  /** Applies {@code --verbose}: call first, before anything logs. */
+  void applyLogging() {
+    if (verbose) {
+      CliLogging.verbose();
+    }
+  }
+
   /** Connects this JVM to the head at {@link #address()} as a Ray driver. */
   RayConnection connect() {
-    RayConnection.Builder builder = RayConnection.builder();
+    RayConnection.Builder builder = RayConnection.builder().quietStartup(!verbose);
     String head = address();
     if (head != null) {
       builder.address(head);
