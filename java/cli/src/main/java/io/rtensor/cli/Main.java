@@ -20,7 +20,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
 /**
  * Entry point of the {@code ./rtensor} launcher: parses the command line with picocli and runs a
  * subcommand. Exit codes: 0 done, 1 failed, 2 a usage error (the message and the usage on stderr)
- * or bad input.
+ * or bad input (one line on stderr naming the problem).
  */
 @Command(
     name = "./rtensor",
@@ -99,6 +99,11 @@ public final class Main implements Callable<Integer> {
     line.setExecutionExceptionHandler(
         (e, command, parsed) -> {
           PrintWriter w = command.getErr();
+          if (e instanceof BadInputException bad) {
+            w.println(prefix(command) + ": " + bad.getMessage());
+            w.flush();
+            return bad.exitCode();
+          }
           w.println(prefix(command) + ": failed: " + e);
           e.printStackTrace(w);
           w.flush();
