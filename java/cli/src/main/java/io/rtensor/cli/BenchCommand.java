@@ -24,6 +24,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.BooleanSupplier;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -170,6 +171,18 @@ final class BenchCommand implements Callable<Integer> {
 
   @Mixin private RayOptions ray;
 
+  /** Whether this JVM holds a Ray connection already (a test, an embedding controller). */
+  private final BooleanSupplier connectedHere;
+
+  BenchCommand() {
+    this(Ray::isInitialized);
+  }
+
+  /** A bench that asks {@code connectedHere} whether this JVM is connected to Ray. */
+  BenchCommand(BooleanSupplier connectedHere) {
+    this.connectedHere = connectedHere;
+  }
+
   /** Comparisons by name, in the order given. */
   record Selection(Set<String> names) {}
 
@@ -307,34 +320,35 @@ final class BenchCommand implements Callable<Integer> {
   private static final String RAY_SUBJECT = "Ray object store put+get";
   private static final String RAY_BASELINE = "Python ray.put+ray.get";
 
+  /**
+   * Why the Ray row cannot run, or null when it can: this JVM is connected already (that head is
+   * used), or a head answers at {@code address}.
+   */
+  static String rayUnavailable(String address, boolean connectedHere) {
+    if (connectedHere) {
+      return null;
+    }
+    if (address == null) {
+      return "no Ray head (set RTENSOR_RAY_ADDRESS or --ray-address; scripts/ray-head start)";
+    }
+    String unreachable = unreachable(address);
+    return unreachable == null
+        ? null
+        : "no Ray head reachable at " + address + " (" + unreachable + ")";
+  }
+
   private Comparison ray(Settings s, String address) throws Exception {
     String subject = RAY_SUBJECT + ", " + size(s.rayBytes()) + ", Java actors";
-    if (!Ray.isInitialized()) {
-      if (address == null) {
-        return Comparison.skipped(
-            "ray",
-            subject,
-            RAY_BASELINE,
-            RayPutGetWorkload.GOAL,
-            "no Ray head (set RTENSOR_RAY_ADDRESS or --ray-address; scripts/ray-head start)");
-      }
-      String unreachable = unreachable(address);
-      if (unreachable != null) {
-        return Comparison.skipped(
-            "ray",
-            subject,
-            RAY_BASELINE,
-            RayPutGetWorkload.GOAL,
-            "no Ray head reachable at " + address + " (" + unreachable + ")");
-      }
+    boolean connected = connectedHere.getAsBoolean();
+    String unavailable = rayUnavailable(address, connected);
+    if (unavailable != null) {
+      return Comparison.skipped("ray", subject, RAY_BASELINE, RayPutGetWorkload.GOAL, unavailable);
     }
-    if (Ray.isInitialized()) {
-      // This JVM is connected already (a test, an embedding controller): that is the head to use.
-      address = System.getProperty("ray.address", address);
-    }
+    // Connected already: the head this JVM uses is the one to measure.
+    String head = connected ? System.getProperty("ray.address", address) : address;
     Path root = Path.of(System.getProperty("rtensor.root", "."));
-    RayConnection connection = Ray.isInitialized() ? null : ray.connect();
-    try (RayPutGetWorkload w = new RayPutGetWorkload(s.rayBytes(), root, address)) {
+    RayConnection connection = connected ? null : ray.connect();
+    try (RayPutGetWorkload w = new RayPutGetWorkload(s.rayBytes(), root, head)) {
       double[] t = Timing.compare(s.warmup(), s.reps(), w::javaPutGet, w::pythonPutGet);
       return Comparison.measured(
           "ray",
