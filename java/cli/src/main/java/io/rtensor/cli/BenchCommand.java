@@ -23,6 +23,16 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.function.BooleanSupplier;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.TypeConversionException;
 
 /**
  * {@code ./rtensor bench}: rtensor's standard comparisons in one run, each subject beside its
@@ -32,7 +42,24 @@ import java.util.Set;
  * head is reachable) and device-to-host into pinned Arrow memory against the raw driver copy (when
  * a CUDA GPU is present). Prints a table, or JSON with {@code --json}.
  */
-final class BenchCommand implements Main.Command {
+@Command(
+    name = "bench",
+    description = {
+      "Measure codec, Flight, Ray object store and D2H, each beside its baseline.",
+      "Each subject is timed beside its baseline in the same run (interleaved calls, median after"
+          + " warm-up); ratio = subject throughput / baseline throughput.",
+      "  codec   Arrow IPC encode + decode of a float32 shard vs two plain copies",
+      "  flight  Flight fetch of 64 shards from a worker JVM vs a raw socket copy",
+      "  ray     Ray object store plane put + get between two Java actors vs Python",
+      "          ray.put + ray.get (needs a head: RTENSOR_RAY_ADDRESS or --ray-address;",
+      "          skipped otherwise)",
+      "  d2h     device to pinned Arrow memory (ChunkedCopier) vs raw cuMemcpyDtoHAsync",
+      "          into cuMemAllocHost memory (needs a CUDA GPU; skipped otherwise)",
+      ""
+    },
+    footer = {"", "Progress goes to stderr. Exit 1 when a comparison that could run failed."},
+    sortOptions = false)
+final class BenchCommand implements Callable<Integer> {
   static final List<String> ALL = List.of("codec", "flight", "ray", "d2h");
   private static final int FLIGHT_SHARDS = 64;
 
@@ -84,140 +111,126 @@ final class BenchCommand implements Main.Command {
     }
   }
 
-  /** A parsed command line; {@code help} set when it asked for the usage text. */
-  record Options(
-      Settings settings, Set<String> only, boolean json, String rayAddress, boolean help) {}
+  /** A parsed command line. */
+  record Options(Settings settings, Set<String> only, boolean json, String rayAddress) {}
 
-  @Override
-  public String summary() {
-    return "measure codec, Flight, Ray object store and D2H, each beside its baseline";
+  @ParentCommand private Main main;
+  @Mixin private HelpOption help;
+
+  @ArgGroup(exclusive = true)
+  private Preset preset;
+
+  /** {@code --quick} or {@code --full}. */
+  static final class Preset {
+    @Option(
+        names = "--quick",
+        description = {
+          "(default) codec 64 MiB, flight 64 x 1 MiB, ray 16 MiB, d2h 256 MiB, 2 warm-up + 5 reps"
+              + " (flight warms up for 10 s at least): about a minute on 2 cores"
+        })
+    boolean quick;
+
+    @Option(
+        names = "--full",
+        description =
+            "codec 256 MiB, flight 64 x 16 MiB, ray 64 MiB, d2h 1 GiB, 3 + 10 (flight warms up"
+                + " for 25 s at least)")
+    boolean full;
   }
 
-  static void usage(PrintStream out) {
-    out.println("usage: ./rtensor bench [--quick | --full] [--size-mib N] [--reps N] [--warmup N]");
-    out.println("                       [--only codec,flight,ray,d2h] [--ray-address HOST:PORT]");
-    out.println("                       [--json]");
-    out.println("  Each subject is timed beside its baseline in the same run (interleaved calls,");
-    out.println("  median after warm-up); ratio = subject throughput / baseline throughput.");
-    out.println("    codec   Arrow IPC encode + decode of a float32 shard vs two plain copies");
-    out.println("    flight  Flight fetch of 64 shards from a worker JVM vs a raw socket copy");
-    out.println("    ray     Ray object store plane put + get between two Java actors vs Python");
-    out.println(
-        "            ray.put + ray.get (needs a head: RTENSOR_RAY_ADDRESS or --ray-address;");
-    out.println("            skipped otherwise)");
-    out.println(
-        "    d2h     device to pinned Arrow memory (ChunkedCopier) vs raw cuMemcpyDtoHAsync");
-    out.println("            into cuMemAllocHost memory (needs a CUDA GPU; skipped otherwise)");
-    out.println(
-        "  --quick       (default) codec 64 MiB, flight 64 x 1 MiB, ray 16 MiB, d2h 256 MiB,");
-    out.println("                2 warm-up + 5 reps (flight warms up for 10 s at least): about a");
-    out.println("                minute on 2 cores");
-    out.println("  --full        codec 256 MiB, flight 64 x 16 MiB, ray 64 MiB, d2h 1 GiB, 3 + 10");
-    out.println("                (flight warms up for 25 s at least)");
-    out.println(
-        "  --size-mib N  bytes per operation of every comparison (flight: N MiB / 64 shards)");
-    out.println(
-        "  --reps N      measured calls of each subject and baseline; --warmup N before them");
-    out.println("                (exactly N: no time floor for flight)");
-    out.println("  --only LIST   run only these comparisons, e.g. --only codec,flight");
-    out.println("  --ray-address HOST:PORT  the Ray head (default: RTENSOR_RAY_ADDRESS)");
-    out.println("  --json        print JSON (machine, settings, results) instead of the table");
-    out.println("  Progress goes to stderr. Exit 1 when a comparison that could run failed.");
+  @Option(
+      names = "--size-mib",
+      paramLabel = "N",
+      converter = Converters.PositiveMebiCount.class,
+      description = "bytes per operation of every comparison (flight: N MiB / 64 shards)")
+  private Long sizeMib;
+
+  @Option(
+      names = "--reps",
+      paramLabel = "N",
+      converter = Converters.PositiveMebiCount.class,
+      description = "measured calls of each subject and baseline (at most 100000)")
+  private Long reps;
+
+  @Option(
+      names = "--warmup",
+      paramLabel = "N",
+      converter = Converters.NonNegativeInt.class,
+      description = "warm-up calls before them (exactly N: no time floor for flight)")
+  private Integer warmup;
+
+  @Option(
+      names = "--only",
+      paramLabel = "LIST",
+      converter = ComparisonList.class,
+      description = "run only these comparisons, e.g. --only codec,flight")
+  private Selection only;
+
+  @Option(names = "--json", description = "print JSON (machine, settings, results), not the table")
+  private boolean json;
+
+  @Mixin private RayOptions ray;
+
+  /** Whether this JVM holds a Ray connection already (a test, an embedding controller). */
+  private final BooleanSupplier connectedHere;
+
+  BenchCommand() {
+    this(Ray::isInitialized);
   }
 
-  static Options parse(String[] args) throws Main.UsageException {
-    Settings settings = Settings.quick();
-    Long size = null;
-    Integer reps = null;
-    Integer warmup = null;
-    Set<String> only = new LinkedHashSet<>(ALL);
-    boolean json = false;
-    String address = null;
-    boolean presetChosen = false;
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      switch (a) {
-        case "-h", "--help" -> {
-          return new Options(settings, only, json, address, true);
+  /** A bench that asks {@code connectedHere} whether this JVM is connected to Ray. */
+  BenchCommand(BooleanSupplier connectedHere) {
+    this.connectedHere = connectedHere;
+  }
+
+  /** Comparisons by name, in the order given. */
+  record Selection(Set<String> names) {}
+
+  /** {@code codec,flight}: a {@link Selection}. */
+  static final class ComparisonList implements ITypeConverter<Selection> {
+    @Override
+    public Selection convert(String value) {
+      Set<String> names = new LinkedHashSet<>();
+      for (String name : value.split(",")) {
+        if (!ALL.contains(name.strip())) {
+          throw new TypeConversionException(
+              "unknown comparison '" + name + "' (choose from " + ALL + ")");
         }
-        case "--quick", "--full" -> {
-          if (presetChosen) {
-            throw new Main.UsageException("choose one of --quick and --full");
-          }
-          presetChosen = true;
-          settings = a.equals("--full") ? Settings.full() : Settings.quick();
-        }
-        case "--json" -> json = true;
-        case "--size-mib" -> size = positive(a, value(args, ++i, a, "N")) << 20;
-        case "--reps" -> reps = (int) Math.min(positive(a, value(args, ++i, a, "N")), 100_000);
-        case "--warmup" -> {
-          String v = value(args, ++i, a, "N");
-          try {
-            warmup = Integer.parseInt(v);
-          } catch (NumberFormatException e) {
-            warmup = -1;
-          }
-          if (warmup < 0) {
-            throw new Main.UsageException("--warmup needs a count >= 0, got '" + v + "'");
-          }
-        }
-        case "--only" -> {
-          only = new LinkedHashSet<>();
-          for (String name : value(args, ++i, a, "LIST").split(",")) {
-            if (!ALL.contains(name.strip())) {
-              throw new Main.UsageException(
-                  "--only: unknown comparison '" + name + "' (choose from " + ALL + ")");
-            }
-            only.add(name.strip());
-          }
-        }
-        case "--ray-address" -> address = value(args, ++i, a, "HOST:PORT");
-        default -> throw new Main.UsageException("unknown option " + a);
+        names.add(name.strip());
       }
+      return new Selection(names);
     }
-    if (size != null) {
-      settings = settings.withSize(size);
+  }
+
+  /** The command line {@code args} as options (for tests). */
+  static Options parse(String... args) {
+    BenchCommand command = new BenchCommand();
+    new CommandLine(command).parseArgs(args);
+    return command.options();
+  }
+
+  /** What the parsed options ask for. */
+  Options options() {
+    Settings settings = preset != null && preset.full ? Settings.full() : Settings.quick();
+    if (sizeMib != null) {
+      settings = settings.withSize(sizeMib << 20);
     }
     if (reps != null) {
-      settings = settings.withReps(reps);
+      settings = settings.withReps((int) Math.min(reps, 100_000));
     }
     if (warmup != null) {
       settings = settings.withWarmup(warmup);
     }
-    if (address == null) {
-      String env = System.getProperty("rtensor.ray.address", System.getenv("RTENSOR_RAY_ADDRESS"));
-      address = env == null || env.isBlank() ? null : env;
-    }
-    return new Options(settings, only, json, address, false);
-  }
-
-  private static String value(String[] args, int i, String flag, String what)
-      throws Main.UsageException {
-    if (i >= args.length) {
-      throw new Main.UsageException(flag + " needs " + what);
-    }
-    return args[i];
-  }
-
-  private static long positive(String flag, String v) throws Main.UsageException {
-    try {
-      long n = Long.parseLong(v);
-      if (n >= 1 && n <= 1L << 20) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // below
-    }
-    throw new Main.UsageException(flag + " needs a whole number >= 1, got '" + v + "'");
+    return new Options(
+        settings, only == null ? new LinkedHashSet<>(ALL) : only.names(), json, ray.address());
   }
 
   @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-    Options options = parse(args);
-    if (options.help()) {
-      usage(out);
-      return 0;
-    }
+  public Integer call() throws Exception {
+    ray.applyLogging();
+    PrintStream out = main.out();
+    PrintStream err = main.err();
+    Options options = options();
     Settings s = options.settings();
     Map<String, String> machine = Machine.describe();
     if (!options.json()) {
@@ -307,35 +320,35 @@ final class BenchCommand implements Main.Command {
   private static final String RAY_SUBJECT = "Ray object store put+get";
   private static final String RAY_BASELINE = "Python ray.put+ray.get";
 
-  static Comparison ray(Settings s, String address) throws Exception {
+  /**
+   * Why the Ray row cannot run, or null when it can: this JVM is connected already (that head is
+   * used), or a head answers at {@code address}.
+   */
+  static String rayUnavailable(String address, boolean connectedHere) {
+    if (connectedHere) {
+      return null;
+    }
+    if (address == null) {
+      return "no Ray head (set RTENSOR_RAY_ADDRESS or --ray-address; scripts/ray-head start)";
+    }
+    String unreachable = unreachable(address);
+    return unreachable == null
+        ? null
+        : "no Ray head reachable at " + address + " (" + unreachable + ")";
+  }
+
+  private Comparison ray(Settings s, String address) throws Exception {
     String subject = RAY_SUBJECT + ", " + size(s.rayBytes()) + ", Java actors";
-    if (!Ray.isInitialized()) {
-      if (address == null) {
-        return Comparison.skipped(
-            "ray",
-            subject,
-            RAY_BASELINE,
-            RayPutGetWorkload.GOAL,
-            "no Ray head (set RTENSOR_RAY_ADDRESS or --ray-address; scripts/ray-head start)");
-      }
-      String unreachable = unreachable(address);
-      if (unreachable != null) {
-        return Comparison.skipped(
-            "ray",
-            subject,
-            RAY_BASELINE,
-            RayPutGetWorkload.GOAL,
-            "no Ray head reachable at " + address + " (" + unreachable + ")");
-      }
+    boolean connected = connectedHere.getAsBoolean();
+    String unavailable = rayUnavailable(address, connected);
+    if (unavailable != null) {
+      return Comparison.skipped("ray", subject, RAY_BASELINE, RayPutGetWorkload.GOAL, unavailable);
     }
-    if (Ray.isInitialized()) {
-      // This JVM is connected already (a test, an embedding controller): that is the head to use.
-      address = System.getProperty("ray.address", address);
-    }
+    // Connected already: the head this JVM uses is the one to measure.
+    String head = connected ? System.getProperty("ray.address", address) : address;
     Path root = Path.of(System.getProperty("rtensor.root", "."));
-    RayConnection connection =
-        Ray.isInitialized() ? null : RayConnection.builder().address(address).connect();
-    try (RayPutGetWorkload w = new RayPutGetWorkload(s.rayBytes(), root, address)) {
+    RayConnection connection = connected ? null : ray.connect();
+    try (RayPutGetWorkload w = new RayPutGetWorkload(s.rayBytes(), root, head)) {
       double[] t = Timing.compare(s.warmup(), s.reps(), w::javaPutGet, w::pythonPutGet);
       return Comparison.measured(
           "ray",

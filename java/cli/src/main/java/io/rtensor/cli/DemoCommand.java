@@ -19,9 +19,19 @@ import io.rtensor.transport.DataPlaneKind;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code ./rtensor demo}: single-controller training steps on the embedded default (the local
@@ -30,133 +40,163 @@ import java.util.concurrent.CompletableFuture;
  * which fetches it straight from the rollout worker and reduces it; the controller checks every
  * reduction against what the rollout side reported, then clears the shards.
  */
-final class DemoCommand implements Main.Command {
-  private static final String USAGE =
-      """
-      usage: ./rtensor demo [options]
-        --scheduler local|ray          where workers run (default local: child JVMs here)
-        --ray-address HOST:PORT        the Ray head (default: RTENSOR_RAY_ADDRESS)
-        --data-plane flight|object-store
-                                       how shards move (default: flight locally,
-                                       object-store on Ray)
-        --device cpu|cuda|npu          device of each worker (default cpu)
-        --rollout N                    rollout workers (default 2)
-        --train M                      training workers (default 2)
-        --batch B                      trajectories per rollout batch (default 64)
-        --seq T                        tokens per trajectory (default 256)
-        --hidden H                     also send bfloat16 hidden states [B, T, H] (default 0)
-        --steps S                      training steps (default 5)
-      Exit 0 only when every step verified and every clear left the stores empty.""";
+@Command(
+    name = "demo",
+    description = {
+      "Run single-controller training steps: rollout -> handles -> training, verified.",
+      "Exit 0 only when every step verified and every clear left the stores empty."
+    },
+    sortOptions = false)
+final class DemoCommand implements Callable<Integer> {
+  @ParentCommand private Main main;
+  @Spec private CommandSpec spec;
+  @Mixin private HelpOption help;
+  @Mixin private RayOptions ray;
 
-  @Override
-  public String summary() {
-    return "run single-controller training steps: rollout -> handles -> training, verified";
+  @Option(
+      names = "--scheduler",
+      paramLabel = "local|ray",
+      converter = SchedulerChoice.class,
+      description = "where workers run (default ${DEFAULT-VALUE}: child JVMs here)",
+      defaultValue = "local")
+  private String schedulerName;
+
+  @Option(
+      names = "--data-plane",
+      paramLabel = "flight|object-store",
+      converter = DataPlaneChoice.class,
+      description = "how shards move (default: flight locally, object-store on Ray)")
+  private DataPlaneKind dataPlane;
+
+  @Option(
+      names = "--device",
+      paramLabel = "cpu|cuda|npu",
+      converter = DeviceChoice.class,
+      description = "device of each worker (default ${DEFAULT-VALUE})",
+      defaultValue = "cpu")
+  private DeviceType device;
+
+  @Option(
+      names = "--rollout",
+      paramLabel = "N",
+      converter = Converters.PositiveInt.class,
+      description = "rollout workers (default ${DEFAULT-VALUE})",
+      defaultValue = "2")
+  private int rollout;
+
+  @Option(
+      names = "--train",
+      paramLabel = "M",
+      converter = Converters.PositiveInt.class,
+      description = "training workers (default ${DEFAULT-VALUE})",
+      defaultValue = "2")
+  private int train;
+
+  @Option(
+      names = "--batch",
+      paramLabel = "B",
+      converter = Converters.PositiveInt.class,
+      description = "trajectories per rollout batch (default ${DEFAULT-VALUE})",
+      defaultValue = "64")
+  private int batch;
+
+  @Option(
+      names = "--seq",
+      paramLabel = "T",
+      converter = Converters.PositiveInt.class,
+      description = "tokens per trajectory (default ${DEFAULT-VALUE})",
+      defaultValue = "256")
+  private int seq;
+
+  @Option(
+      names = "--hidden",
+      paramLabel = "H",
+      converter = Converters.NonNegativeInt.class,
+      description = "also send bfloat16 hidden states [B, T, H] (default ${DEFAULT-VALUE})",
+      defaultValue = "0")
+  private int hidden;
+
+  @Option(
+      names = "--steps",
+      paramLabel = "S",
+      converter = Converters.PositiveInt.class,
+      description = "training steps (default ${DEFAULT-VALUE})",
+      defaultValue = "5")
+  private int steps;
+
+  static final class SchedulerChoice implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      return Converters.oneOf(value, Map.of("local", "local", "ray", "ray"));
+    }
   }
 
-  private static final class Options {
-    String scheduler = "local";
-    String rayAddress;
-    DataPlaneKind dataPlane;
-    DeviceType device = DeviceType.CPU;
-    int rollout = 2;
-    int train = 2;
-    int batch = 64;
-    int seq = 256;
-    int hidden;
-    int steps = 5;
+  static final class DataPlaneChoice implements ITypeConverter<DataPlaneKind> {
+    @Override
+    public DataPlaneKind convert(String value) {
+      Map<String, DataPlaneKind> choices = new LinkedHashMap<>();
+      choices.put("flight", DataPlaneKind.FLIGHT);
+      choices.put("object-store", DataPlaneKind.RAY_OBJECT_STORE);
+      return Converters.oneOf(value, choices);
+    }
   }
 
-  private static Options parse(String[] args) throws Main.UsageException {
-    Options o = new Options();
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      switch (a) {
-        case "--scheduler" -> {
-          o.scheduler = value(args, ++i, a);
-          if (!o.scheduler.equals("local") && !o.scheduler.equals("ray")) {
-            throw new Main.UsageException("--scheduler is local or ray, got " + o.scheduler);
-          }
-        }
-        case "--ray-address" -> o.rayAddress = value(args, ++i, a);
-        case "--data-plane" -> {
-          String v = value(args, ++i, a);
-          o.dataPlane =
-              switch (v) {
-                case "flight" -> DataPlaneKind.FLIGHT;
-                case "object-store" -> DataPlaneKind.RAY_OBJECT_STORE;
-                default ->
-                    throw new Main.UsageException(
-                        "--data-plane is flight or object-store, got " + v);
-              };
-        }
-        case "--device" -> {
-          String v = value(args, ++i, a);
-          o.device =
-              switch (v) {
-                case "cpu" -> DeviceType.CPU;
-                case "cuda" -> DeviceType.GPU;
-                case "npu" -> DeviceType.NPU;
-                default -> throw new Main.UsageException("--device is cpu, cuda or npu, got " + v);
-              };
-        }
-        case "--rollout" -> o.rollout = positive(args, ++i, a);
-        case "--train" -> o.train = positive(args, ++i, a);
-        case "--batch" -> o.batch = positive(args, ++i, a);
-        case "--seq" -> o.seq = positive(args, ++i, a);
-        case "--hidden" -> o.hidden = nonNegative(args, ++i, a);
-        case "--steps" -> o.steps = positive(args, ++i, a);
-        default -> throw new Main.UsageException("unknown option " + a);
-      }
+  static final class DeviceChoice implements ITypeConverter<DeviceType> {
+    @Override
+    public DeviceType convert(String value) {
+      Map<String, DeviceType> choices = new LinkedHashMap<>();
+      choices.put("cpu", DeviceType.CPU);
+      choices.put("cuda", DeviceType.GPU);
+      choices.put("npu", DeviceType.NPU);
+      return Converters.oneOf(value, choices);
     }
-    if (o.batch < o.train) {
-      throw new Main.UsageException(
-          "--batch " + o.batch + " cannot be split across " + o.train + " training workers");
+  }
+
+  /** The checks that involve several options: a usage error before anything starts. */
+  private void validate() {
+    if (batch < train) {
+      throw new ParameterException(
+          spec.commandLine(),
+          "--batch " + batch + " cannot be split across " + train + " training workers");
     }
-    if (o.scheduler.equals("local") && o.dataPlane == DataPlaneKind.RAY_OBJECT_STORE) {
-      throw new Main.UsageException("the object-store data plane needs --scheduler ray");
+    if (schedulerName.equals("local") && dataPlane == DataPlaneKind.RAY_OBJECT_STORE) {
+      throw new ParameterException(
+          spec.commandLine(), "the object-store data plane needs --scheduler ray");
     }
-    if (o.dataPlane == null) {
-      o.dataPlane =
-          o.scheduler.equals("ray")
+    if (dataPlane == null) {
+      dataPlane =
+          schedulerName.equals("ray")
               ? DataPlaneKind.defaultForRay()
               : DataPlaneKind.defaultForLocal();
     }
-    return o;
   }
 
   @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-    for (String a : args) {
-      if (a.equals("-h") || a.equals("--help")) {
-        out.println(USAGE);
-        return 0;
-      }
-    }
-    Options o = parse(args);
-    RayConnection ray = null;
-    Scheduler scheduler = null;
+  public Integer call() {
+    validate();
+    ray.applyLogging();
+    PrintStream out = main.out();
+    PrintStream err = main.err();
+    RayConnection connection = null;
+    Scheduler workers = null;
     try {
-      if (o.scheduler.equals("ray")) {
-        RayConnection.Builder connection = RayConnection.builder();
-        if (o.rayAddress != null) {
-          connection.address(o.rayAddress);
-        }
-        ray = connection.connect();
-        scheduler = RayScheduler.builder().dataPlane(o.dataPlane).build();
+      if (schedulerName.equals("ray")) {
+        connection = ray.connect();
+        workers = RayScheduler.builder().dataPlane(dataPlane).build();
       } else {
-        scheduler =
+        workers =
             LocalScheduler.builder()
                 .devices(DeviceType.GPU, deviceCount(RuntimeKind.CUDA))
                 .devices(DeviceType.NPU, deviceCount(RuntimeKind.ASCEND))
                 .build();
       }
-      return runSteps(o, scheduler, out, err);
+      return runSteps(workers, out, err);
     } finally {
-      if (scheduler != null) {
-        scheduler.close();
+      if (workers != null) {
+        workers.close();
       }
-      if (ray != null) {
-        ray.close();
+      if (connection != null) {
+        connection.close();
       }
     }
   }
@@ -165,33 +205,33 @@ final class DemoCommand implements Main.Command {
     return DeviceRuntimes.find(kind).map(r -> r.deviceCount()).orElse(0);
   }
 
-  private int runSteps(Options o, Scheduler scheduler, PrintStream out, PrintStream err) {
-    SchedulingSpec.Builder spec = SchedulingSpec.builder().cpu(0.5);
-    if (o.device != DeviceType.CPU) {
-      spec.devices(1, o.device);
+  private int runSteps(Scheduler scheduler, PrintStream out, PrintStream err) {
+    SchedulingSpec.Builder task = SchedulingSpec.builder().cpu(0.5);
+    if (device != DeviceType.CPU) {
+      task.devices(1, device);
     }
     out.printf(
         "rtensor demo: %d rollout -> %d train workers, %s scheduler, %s data plane, %s,"
             + " batch %d x %d%s, %d steps%n",
-        o.rollout,
-        o.train,
-        o.scheduler,
-        o.dataPlane == DataPlaneKind.FLIGHT ? "flight" : "object-store",
-        o.device == DeviceType.CPU ? "cpu" : o.device.name().toLowerCase(),
-        o.batch,
-        o.seq,
-        o.hidden > 0 ? " (hidden " + o.hidden + ")" : "",
-        o.steps);
+        rollout,
+        train,
+        schedulerName,
+        dataPlane == DataPlaneKind.FLIGHT ? "flight" : "object-store",
+        device == DeviceType.CPU ? "cpu" : device.name().toLowerCase(),
+        batch,
+        seq,
+        hidden > 0 ? " (hidden " + hidden + ")" : "",
+        steps);
     long setup = System.nanoTime();
-    List<Worker> rollout =
+    List<Worker> rolloutWorkers =
         scheduler.createWorkers(
-            Job.builder("rollout").replicas(o.rollout).task(spec.build()).build());
-    List<Worker> train =
-        scheduler.createWorkers(Job.builder("actor").replicas(o.train).task(spec.build()).build());
-    for (Worker w : rollout) {
+            Job.builder("rollout").replicas(rollout).task(task.build()).build());
+    List<Worker> trainWorkers =
+        scheduler.createWorkers(Job.builder("actor").replicas(train).task(task.build()).build());
+    for (Worker w : rolloutWorkers) {
       scheduler.createEngine(w.id(), DemoRolloutEngine.class.getName(), "rollout");
     }
-    for (Worker w : train) {
+    for (Worker w : trainWorkers) {
       scheduler.createEngine(w.id(), DemoTrainEngine.class.getName(), "train");
     }
     out.printf("workers up in %.1f s%n", (System.nanoTime() - setup) / 1e9);
@@ -204,16 +244,16 @@ final class DemoCommand implements Main.Command {
     long trainNanos = 0;
     long clearNanos = 0;
     int verified = 0;
-    List<Worker> everyone = new ArrayList<>(rollout);
-    everyone.addAll(train);
+    List<Worker> everyone = new ArrayList<>(rolloutWorkers);
+    everyone.addAll(trainWorkers);
     List<MemorySample> samples = new ArrayList<>();
-    for (int step = 1; step <= o.steps; step++) {
+    for (int step = 1; step <= steps; step++) {
       long t0 = System.nanoTime();
       List<CompletableFuture<Object>> generated = new ArrayList<>();
-      for (Worker w : rollout) {
+      for (Worker w : rolloutWorkers) {
         generated.add(
             scheduler.callEngineAsync(
-                w.id(), "generate", "rollout", options, step, o.batch, o.seq, o.hidden, o.train));
+                w.id(), "generate", "rollout", options, step, batch, seq, hidden, train));
       }
       List<List<?>> pieces = new ArrayList<>();
       List<List<?>> reports = new ArrayList<>();
@@ -224,7 +264,7 @@ final class DemoCommand implements Main.Command {
       }
       long t1 = System.nanoTime();
       List<CompletableFuture<Object>> trained = new ArrayList<>();
-      for (int j = 0; j < train.size(); j++) {
+      for (int j = 0; j < trainWorkers.size(); j++) {
         List<Object> mine = new ArrayList<>();
         for (List<?> fromRollout : pieces) {
           RTensor handle = (RTensor) fromRollout.get(j);
@@ -233,12 +273,13 @@ final class DemoCommand implements Main.Command {
           bytes += handle.byteSize();
         }
         trained.add(
-            scheduler.callEngineAsync(train.get(j).id(), "trainStep", "train", options, mine));
+            scheduler.callEngineAsync(
+                trainWorkers.get(j).id(), "trainStep", "train", options, mine));
       }
       boolean ok = true;
       for (int j = 0; j < trained.size(); j++) {
         List<?> got = (List<?>) trained.get(j).join();
-        for (int k = 0; k < rollout.size(); k++) {
+        for (int k = 0; k < rolloutWorkers.size(); k++) {
           Object expected = reports.get(k).get(j);
           if (!expected.equals(got.get(k))) {
             ok = false;
@@ -255,10 +296,10 @@ final class DemoCommand implements Main.Command {
       trainNanos += t2 - t1;
       clearNanos += t3 - t2;
       verified += ok ? 1 : 0;
-      if (sampleAt(step, o.steps)) {
+      if (sampleAt(step, steps)) {
         samples.add(MemorySample.read(step, scheduler, everyone));
       }
-      progress(err, step, o.steps, verified);
+      progress(err, step, steps, verified);
     }
     err.println();
 
@@ -279,12 +320,12 @@ final class DemoCommand implements Main.Command {
         "clear (stores and caches)", shards, "-", clearNanos / 1e9, "-");
     out.println();
     boolean drained = printMemory(out, heapBefore, samples);
-    boolean all = verified == o.steps && drained;
+    boolean all = verified == steps && drained;
     out.println(
         all
             ? "verified"
-            : verified != o.steps
-                ? "NOT verified: " + (o.steps - verified) + " step(s) differ"
+            : verified != steps
+                ? "NOT verified: " + (steps - verified) + " step(s) differ"
                 : "NOT verified: shards or Arrow memory left behind after a clear");
     return all ? 0 : 1;
   }
@@ -382,33 +423,5 @@ final class DemoCommand implements Main.Command {
         "\r[%s%s] step %d/%d, %d verified",
         "#".repeat(done), ".".repeat(width - done), step, steps, verified);
     err.flush();
-  }
-
-  private static String value(String[] args, int i, String option) throws Main.UsageException {
-    if (i >= args.length) {
-      throw new Main.UsageException(option + " needs a value");
-    }
-    return args[i];
-  }
-
-  private static int positive(String[] args, int i, String option) throws Main.UsageException {
-    int v = nonNegative(args, i, option);
-    if (v == 0) {
-      throw new Main.UsageException(option + " must be > 0");
-    }
-    return v;
-  }
-
-  private static int nonNegative(String[] args, int i, String option) throws Main.UsageException {
-    String text = value(args, i, option);
-    try {
-      int v = Integer.parseInt(text);
-      if (v < 0) {
-        throw new Main.UsageException(option + " must be >= 0, got " + text);
-      }
-      return v;
-    } catch (NumberFormatException e) {
-      throw new Main.UsageException(option + " needs a number, got " + text);
-    }
   }
 }

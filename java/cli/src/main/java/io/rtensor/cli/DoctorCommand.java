@@ -17,40 +17,34 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.Callable;
 import org.bytedeco.javacpp.BytePointer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code ./rtensor doctor}: checks what rtensor stands on — the native layer answers, a real Ray
  * cluster is up, a project actor runs in a Ray worker JVM, bytes cross the object store and a GPU
  * placement group places an actor — each printed with what was found.
  */
-final class DoctorCommand implements Main.Command {
-  @Override
-  public String summary() {
-    return "check the foundation: native call, Ray cluster, actor, object store, placement";
-  }
+@Command(
+    name = "doctor",
+    description = {
+      "Check the foundation: native call, Ray cluster, actor, object store, placement.",
+      "Without --ray-address or RTENSOR_RAY_ADDRESS the launcher starts the project's Ray head"
+          + " (scripts/ray-head) for the run and stops it afterwards."
+    },
+    sortOptions = false)
+final class DoctorCommand implements Callable<Integer> {
+  @ParentCommand private Main main;
+  @Mixin private HelpOption help;
+  @Mixin private RayOptions ray;
 
   @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-    String address = null;
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "-h", "--help" -> {
-          out.println("usage: ./rtensor doctor [--ray-address HOST:PORT]");
-          out.println("  Without --ray-address the launcher starts the project's Ray head");
-          out.println("  (scripts/ray-head) for the run and stops it afterwards.");
-          return 0;
-        }
-        case "--ray-address" -> {
-          if (i + 1 >= args.length) {
-            throw new Main.UsageException("--ray-address needs HOST:PORT");
-          }
-          address = args[++i];
-        }
-        default -> throw new Main.UsageException("unknown option " + args[i]);
-      }
-    }
-
+  public Integer call() {
+    ray.applyLogging();
+    PrintStream out = main.out();
     int failures = 0;
     long start;
     int abi = NativeHost.abiVersion(); // loads the native library (and JavaCPP's own natives)
@@ -64,16 +58,12 @@ final class DoctorCommand implements Main.Command {
           abi, sum, buffer.capacity() / seconds / 1e9);
     }
 
-    RayConnection.Builder builder = RayConnection.builder();
-    if (address != null) {
-      builder.address(address);
-    }
-    try (RayConnection ray = builder.connect()) {
+    try (RayConnection connection = ray.connect()) {
       List<NodeInfo> nodes = Ray.getRuntimeContext().getAllNodeInfo();
       Map<String, Double> resources = nodes.get(0).resources;
       out.printf(
           "cluster   : up at %s, %d node(s), CPU %.0f, GPU %.0f, NPU %.0f%n",
-          ray.address(),
+          connection.address(),
           nodes.size(),
           resources.getOrDefault("CPU", 0.0),
           resources.getOrDefault("GPU", 0.0),

@@ -2,61 +2,50 @@ package io.rtensor.cli;
 
 import io.rtensor.device.NativeHost;
 import io.rtensor.tensor.Tensor;
-import io.rtensor.tensor.TensorBatch;
-import io.rtensor.wire.ShardCodec;
-import io.rtensor.wire.WireFormatException;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
 
-/** {@code ./rtensor inspect FILE|-}: validates an Arrow IPC shard and describes its columns. */
-final class InspectCommand implements Main.Command {
-  private final InputStream stdin;
+/**
+ * {@code ./rtensor inspect FILE|-}: validates an Arrow IPC shard and describes its columns. Text
+ * from the shard (column names, what an error quotes) is printed escaped, so a shard cannot forge
+ * lines of the output.
+ */
+@Command(
+    name = "inspect",
+    description = {
+      "Validate an Arrow IPC shard; print each column's dtype, shape, bytes, checksum.",
+      "Reads one shard (a file, or standard input for '-'), checks it, and prints its columns;"
+          + " names are shown escaped (\\n, \\u001b). Bad input: exit 2 and one line naming the"
+          + " problem."
+    })
+final class InspectCommand implements Callable<Integer> {
+  @ParentCommand private Main main;
+  @Mixin private HelpOption help;
 
-  InspectCommand(InputStream stdin) {
-    this.stdin = stdin;
-  }
+  @Parameters(paramLabel = "FILE|-", description = "the shard, or '-' for standard input")
+  private String source;
 
   @Override
-  public String summary() {
-    return "validate an Arrow IPC shard and print each column's dtype, shape, bytes, checksum";
-  }
-
-  @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-    if (args.length == 1 && (args[0].equals("-h") || args[0].equals("--help"))) {
-      out.println("usage: ./rtensor inspect FILE|-");
-      out.println("  Reads one shard (a file, or standard input for '-'), checks it, and prints");
-      out.println("  its columns. Bad input: exit 2 and one line naming the problem.");
-      return 0;
-    }
-    if (args.length != 1 || (args[0].startsWith("-") && !args[0].equals("-"))) {
-      throw new Main.UsageException("expected one FILE or '-', got " + String.join(" ", args));
-    }
-    String source = args[0];
-    byte[] bytes;
-    try {
-      bytes = source.equals("-") ? stdin.readAllBytes() : Files.readAllBytes(Path.of(source));
-    } catch (NoSuchFileException e) {
-      err.println("rtensor inspect: " + source + ": no such file");
-      return 2;
-    } catch (IOException e) {
-      err.println("rtensor inspect: " + source + ": cannot read: " + e.getMessage());
-      return 2;
-    }
+  public Integer call() throws BadInputException {
+    PrintStream out = main.out();
     try (BufferAllocator allocator = new RootAllocator();
-        TensorBatch batch = ShardCodec.decode(bytes, allocator)) {
+        InputFile.Shard shard =
+            source.equals("-")
+                ? InputFile.readShard(main.in(), allocator)
+                : InputFile.readShard(Path.of(source), allocator)) {
       out.printf(
           "%s: valid shard, %d column(s), %d row(s), %d bytes%n",
-          source, batch.size(), batch.rows(), bytes.length);
+          Escaped.text(source), shard.batch().size(), shard.batch().rows(), shard.bytes());
       out.printf("  %-24s %-9s %-20s %12s  %s%n", "column", "dtype", "shape", "bytes", "checksum");
-      for (Map.Entry<String, Tensor> e : batch.tensors().entrySet()) {
+      for (Map.Entry<String, Tensor> e : shard.batch().tensors().entrySet()) {
         Tensor t = e.getValue();
         long sum =
             t.byteSize() == 0
@@ -64,12 +53,9 @@ final class InspectCommand implements Main.Command {
                 : NativeHost.checksum(t.buffer().memoryAddress(), t.byteSize());
         out.printf(
             "  %-24s %-9s %-20s %12d  %016x%n",
-            e.getKey(), t.dtype().numpyName(), t.shape(), t.byteSize(), sum);
+            Escaped.text(e.getKey()), t.dtype().numpyName(), t.shape(), t.byteSize(), sum);
       }
       return 0;
-    } catch (WireFormatException e) {
-      err.println("rtensor inspect: " + source + ": " + e.getMessage());
-      return 2;
     }
   }
 }

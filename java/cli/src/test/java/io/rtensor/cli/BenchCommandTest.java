@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.ray.api.Ray;
 import io.rtensor.bench.D2hWorkload;
 import io.rtensor.testing.RayTestCluster;
 import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -21,16 +21,23 @@ class BenchCommandTest {
   private record Run(int code, String out, String err) {}
 
   private static Run run(String... args) {
+    return run(new BenchCommand(), args);
+  }
+
+  /** Runs {@code ./rtensor bench ARGS} with {@code bench} as the bench command. */
+  private static Run run(BenchCommand bench, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     String[] full = new String[args.length + 1];
     full[0] = "bench";
     System.arraycopy(args, 0, full, 1, args.length);
     int code =
-        Main.run(
-            full,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
+        new Main(
+                new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8),
+                InputStream.nullInputStream())
+            .with(bench)
+            .execute(full);
     return new Run(
         code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
@@ -153,12 +160,13 @@ class BenchCommandTest {
 
   @Test
   void tableShowsEachSubjectBesideItsBaselineAndSaysWhyARowWasSkipped() {
-    // Without a Ray connection in this JVM the Ray row is skipped: no head answers at port 1.
-    boolean raySkips = !Ray.isInitialized();
+    // A bench that sees no Ray connection in this JVM, whatever other tests connected: no head
+    // answers at port 1, so the Ray row is skipped and says why.
     Run r =
         run(
+            new BenchCommand(() -> false),
             "--only",
-            raySkips ? "codec,flight,ray" : "codec,flight",
+            "codec,flight,ray",
             "--size-mib",
             "1",
             "--reps",
@@ -178,10 +186,24 @@ class BenchCommandTest {
         codec);
     String flight = row(lines, "Flight fetch, 64 x 16 KiB from a worker JVM");
     assertTrue(flight.contains("raw Java socket copy") && flight.contains(">= 0.60"), flight);
-    if (raySkips) {
-      String ray = row(lines, "Ray object store put+get");
-      assertTrue(ray.contains("skipped: no Ray head reachable at 127.0.0.1:1"), ray);
-    }
+    String ray = row(lines, "Ray object store put+get");
+    assertTrue(ray.contains("Python ray.put+ray.get"), ray);
+    assertTrue(ray.contains("skipped: no Ray head reachable at 127.0.0.1:1"), ray);
+  }
+
+  @Test
+  void theRayRowSaysWhyItCannotRunWithoutAConnectionOrAHead() {
+    assertEquals(
+        "no Ray head (set RTENSOR_RAY_ADDRESS or --ray-address; scripts/ray-head start)",
+        BenchCommand.rayUnavailable(null, false));
+    String unreachable = BenchCommand.rayUnavailable("127.0.0.1:1", false);
+    assertTrue(
+        unreachable != null && unreachable.startsWith("no Ray head reachable at 127.0.0.1:1 ("),
+        unreachable);
+    assertTrue(
+        BenchCommand.rayUnavailable("no-port", false).endsWith("(not HOST:PORT)"),
+        "an address without a port");
+    assertEquals(null, BenchCommand.rayUnavailable("127.0.0.1:1", true), "connected: runs");
   }
 
   private static String row(List<String> lines, String start) {

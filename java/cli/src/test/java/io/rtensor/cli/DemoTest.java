@@ -1,17 +1,13 @@
 package io.rtensor.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.rtensor.runtime.JvmFlags;
 import io.rtensor.testing.RayTestCluster;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -57,31 +53,21 @@ class DemoTest {
 
   @Tag("ray")
   @Test
-  void demoOnRayWithTheObjectStoreVerifiesEveryStep() throws Exception {
+  void demoOnRayWithTheObjectStoreVerifiesEveryStepAndKeepsStderrFreeOfLogNoise() throws Exception {
     RayTestCluster.connect(); // fails under CI, skips elsewhere, when no head is running
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.addAll(JvmFlags.list());
-    command.addAll(
-        List.of(
-            "-cp",
-            System.getProperty("java.class.path"),
-            Main.class.getName(),
-            "demo",
-            "--scheduler",
-            "ray",
-            "--steps",
-            "2",
-            "--batch",
-            "8",
-            "--seq",
-            "16"));
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(process.waitFor(300, TimeUnit.SECONDS), output);
-    assertEquals(0, process.exitValue(), output);
-    assertTrue(output.contains("object-store data plane"), output);
-    assertTrue(output.contains("\nverified"), output);
-    assertTrue(output.contains("workers' Arrow memory empty after every sampled clear"), output);
+    ChildLauncher.Result run =
+        ChildLauncher.run(
+            300, "demo", "--scheduler", "ray", "--steps", "2", "--batch", "8", "--seq", "16");
+    assertEquals(0, run.code(), run.toString());
+    assertTrue(run.out().contains("object-store data plane"), run.toString());
+    assertTrue(run.out().contains("\nverified"), run.toString());
+    assertTrue(
+        run.out().contains("workers' Arrow memory empty after every sampled clear"),
+        run.toString());
+    // Only the progress line by default: no SLF4J complaint, no INFO from Ray's native client.
+    assertFalse(run.err().contains("SLF4J"), run.err());
+    assertFalse(run.err().contains("gcs_client"), run.err());
+    assertFalse(run.err().lines().anyMatch(l -> l.matches("^\\[[0-9-]+ [0-9:,]+ I .*")), run.err());
+    assertTrue(run.err().contains("step 2/2, 2 verified"), run.err());
   }
 }

@@ -1,16 +1,26 @@
 package io.rtensor.scheduler.ray;
 
+import com.sun.jna.Function;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Platform;
 import io.ray.api.Ray;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.JvmFlags;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * This JVM's connection, as a Ray driver, to an existing Ray cluster.
@@ -24,8 +34,14 @@ import java.util.Objects;
  * {@code rtensor.ray.node-ip}, {@code rtensor.ray.code-search-path}, else from the environment
  * ({@code RTENSOR_RAY_ADDRESS}, {@code RTENSOR_RAY_NODE_IP}, {@code RTENSOR_RAY_CODE_SEARCH_PATH})
  * that {@code scripts/ray-head env} prints.
+ *
+ * <p>Ray's native client writes a few INFO lines to stderr while it connects, before the core
+ * worker's own log (a file in the session's logs directory) is set up; {@link
+ * Builder#quietStartup(boolean)} keeps them off stderr.
  */
 public final class RayConnection implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RayConnection.class);
+
   private final String address;
   private final String nodeIp;
   private final List<String> codeSearchPath;
@@ -66,6 +82,7 @@ public final class RayConnection implements AutoCloseable {
   public synchronized void close() {
     if (!closed) {
       closed = true;
+      LOG.debug("disconnecting from the Ray cluster at {}", address);
       Ray.shutdown();
     }
   }
@@ -96,6 +113,7 @@ public final class RayConnection implements AutoCloseable {
     private List<String> codeSearchPath = defaultCodeSearchPath();
     private final List<String> jvmOptions = new ArrayList<>(JvmFlags.list());
     private String namespace;
+    private boolean quietStartup;
 
     private Builder() {}
 
@@ -135,6 +153,25 @@ public final class RayConnection implements AutoCloseable {
     }
 
     /**
+     * Whether to keep the INFO lines Ray's native client writes while it connects off stderr
+     * (default false: Ray's own behaviour).
+     *
+     * <p>While {@code Ray.init()} connects, Ray's C++ GCS client logs at INFO to stderr (for
+     * example {@code gcs_client.cc: GcsClient has no Cluster ID set}) before the core worker starts
+     * its log, which in a Java driver is a file in the session's logs directory. No setting of Ray
+     * 2.39 reaches those first lines: {@code RAY_BACKEND_LOG_LEVEL} is read only when that log
+     * starts (and then adds a line of its own), and {@code ray.logging.level} is the Java side's
+     * log4j level. With {@code quiet} set, file descriptor 2 is a pipe during {@code Ray.init()}:
+     * every line but Ray's INFO and DEBUG ones (warnings, errors, anything Java writes meanwhile)
+     * goes on to stderr as it comes, so an error Ray reports before it ends the process is seen;
+     * the INFO and DEBUG lines go to this class's DEBUG log once the connection is made.
+     */
+    public Builder quietStartup(boolean quiet) {
+      this.quietStartup = quiet;
+      return this;
+    }
+
+    /**
      * Connects: {@code Ray.init()} with these settings.
      *
      * @throws IllegalStateException if no address is set or Ray is already initialized here
@@ -165,7 +202,19 @@ public final class RayConnection implements AutoCloseable {
       if (namespace != null) {
         System.setProperty("ray.job.namespace", namespace);
       }
-      Ray.init();
+      LOG.debug(
+          "connecting to the Ray cluster at {} as node {}, code search path {}",
+          address,
+          ip,
+          connection.codeSearchPath);
+      StderrCapture capture = quietStartup ? StderrCapture.start() : null;
+      try {
+        Ray.init();
+      } finally {
+        if (capture != null) {
+          capture.finish();
+        }
+      }
       return connection;
     }
 
@@ -185,6 +234,127 @@ public final class RayConnection implements AutoCloseable {
         }
       }
       return entries;
+    }
+  }
+
+  /**
+   * File descriptor 2 pointed at a pipe for a while, then back, through the C library (with the JNA
+   * that Ray's runtime ships); a thread passes on every line but Ray's INFO and DEBUG ones. Where
+   * the descriptors cannot be moved, nothing is captured.
+   */
+  private static final class StderrCapture {
+    /**
+     * The start of a line of Ray's C++ log at INFO or below: {@code [2024-11-29 14:39:55,616 I}.
+     */
+    private static final Pattern RAY_INFO =
+        Pattern.compile("^\\[\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} [TDI] .*");
+
+    private static final int STDERR = 2;
+    private static final int EINTR = 4; // Linux and macOS alike
+
+    private final int saved;
+    private final int readEnd;
+    private final List<String> held = new ArrayList<>();
+    private final Thread forwarder;
+
+    private StderrCapture(int saved, int readEnd) {
+      this.saved = saved;
+      this.readEnd = readEnd;
+      this.forwarder = new Thread(this::forward, "ray-startup-stderr");
+      forwarder.setDaemon(true);
+    }
+
+    static StderrCapture start() {
+      try {
+        int[] pipe = new int[2];
+        if (call("pipe", (Object) pipe) != 0) {
+          throw new IllegalStateException("pipe() failed");
+        }
+        System.err.flush();
+        int saved = call("dup", STDERR);
+        if (saved < 0 || call("dup2", pipe[1], STDERR) < 0) {
+          if (saved >= 0) {
+            call("close", saved);
+          }
+          call("close", pipe[0]);
+          call("close", pipe[1]);
+          throw new IllegalStateException("cannot point stderr at a pipe");
+        }
+        call("close", pipe[1]); // descriptor 2 is now the pipe's only write end
+        StderrCapture capture = new StderrCapture(saved, pipe[0]);
+        capture.forwarder.start();
+        return capture;
+      } catch (RuntimeException | LinkageError e) {
+        LOG.debug("Ray's startup lines stay on stderr: {}", e.toString());
+        return null;
+      }
+    }
+
+    /** Reads the pipe to its end: Ray's INFO lines are held, the others written to stderr. */
+    private void forward() {
+      byte[] chunk = new byte[8192];
+      ByteArrayOutputStream line = new ByteArrayOutputStream();
+      while (true) {
+        int n = call("read", readEnd, chunk, chunk.length);
+        if (n < 0 && Native.getLastError() == EINTR) {
+          continue;
+        }
+        if (n <= 0) {
+          break;
+        }
+        for (int i = 0; i < n; i++) {
+          line.write(chunk[i]);
+          if (chunk[i] == '\n') {
+            pass(line.toByteArray());
+            line.reset();
+          }
+        }
+      }
+      if (line.size() > 0) {
+        pass(line.toByteArray());
+      }
+    }
+
+    private void pass(byte[] line) {
+      String text = new String(line, StandardCharsets.UTF_8).stripTrailing();
+      if (RAY_INFO.matcher(text).matches()) {
+        synchronized (held) {
+          held.add(text);
+        }
+        return;
+      }
+      for (int done = 0; done < line.length; ) {
+        byte[] rest = done == 0 ? line : Arrays.copyOfRange(line, done, line.length);
+        int wrote = call("write", saved, rest, rest.length);
+        if (wrote <= 0) {
+          return; // stderr itself is gone: nothing to tell
+        }
+        done += wrote;
+      }
+    }
+
+    /** Points descriptor 2 back at stderr, lets the pipe drain and logs the held lines. */
+    void finish() {
+      System.err.flush();
+      call("dup2", saved, STDERR); // closes the pipe's write end: the forwarder reads its end
+      try {
+        forwarder.join(2_000); // bounded: a process started meanwhile may hold the write end
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (!forwarder.isAlive()) {
+        call("close", readEnd);
+        call("close", saved);
+      } // else both stay open for the forwarder: closed, their numbers could name other files
+      synchronized (held) {
+        held.forEach(line -> LOG.debug("ray: {}", line));
+        held.clear();
+      }
+    }
+
+    private static int call(String function, Object... args) {
+      Function f = NativeLibrary.getInstance(Platform.C_LIBRARY_NAME).getFunction(function);
+      return f.invokeInt(args);
     }
   }
 }

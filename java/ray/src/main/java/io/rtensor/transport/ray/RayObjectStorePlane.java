@@ -29,12 +29,15 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
 import java.util.function.IntPredicate;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Ray object store as a data plane: a shard is one object put with {@code Ray.put(byte[])},
@@ -69,6 +72,11 @@ import org.apache.arrow.memory.BufferAllocator;
  * <p>Fetching many shards is one get of many references.
  */
 public final class RayObjectStorePlane implements DataPlane {
+  private static final Logger LOG = LoggerFactory.getLogger(RayObjectStorePlane.class);
+
+  /** The fallback to the Java API is a warning once per process, then a debug line. */
+  private static final AtomicBoolean FALLBACK_WARNED = new AtomicBoolean();
+
   /**
    * Environment for a process that runs this plane, set when it starts (a Ray actor's runtime
    * environment): glibc then asks for transparent huge pages for large allocations. On the Java API
@@ -138,6 +146,18 @@ public final class RayObjectStorePlane implements DataPlane {
           "the core worker path is not available in this process: " + unavailable);
     }
     this.access = unavailable == null ? ObjectAccess.CORE_WORKER : ObjectAccess.JAVA_API;
+    if (access == ObjectAccess.AUTO && unavailable != null) {
+      String message =
+          "the Ray object store plane falls back to Ray's Java API, which copies every shard"
+              + " through the Java heap: the core worker path is not available here ({})";
+      if (FALLBACK_WARNED.compareAndSet(false, true)) {
+        LOG.warn(message, unavailable);
+      } else {
+        LOG.debug(message, unavailable);
+      }
+    } else {
+      LOG.debug("the Ray object store plane goes through {}", this.access);
+    }
   }
 
   /**
