@@ -13,6 +13,7 @@ public abstract class SchedulerSettings<B extends SchedulerSettings<B>> {
   private Duration createEngineTimeout = Duration.ofMinutes(30);
   private Duration destroyTimeout;
   private long controllerCacheBytes = 1L << 30;
+  private long controllerStoreBytes = 1L << 30;
 
   protected SchedulerSettings(Duration startupTimeout, Duration destroyTimeout) {
     this.startupTimeout = startupTimeout;
@@ -49,6 +50,23 @@ public abstract class SchedulerSettings<B extends SchedulerSettings<B>> {
     }
     this.controllerCacheBytes = bytes;
     return self();
+  }
+
+  /**
+   * Cap of the controller's own Flight shard store (default 1 GiB; Flight plane only): what {@code
+   * dataPlane().remotize(...)} stores on the controller until it is cleared.
+   */
+  public B controllerStoreBytes(long bytes) {
+    if (bytes <= 0) {
+      throw new IllegalArgumentException("controller store cap must be > 0, got " + bytes);
+    }
+    this.controllerStoreBytes = bytes;
+    return self();
+  }
+
+  /** The controller's shard store cap set so far. */
+  public long controllerStoreCap() {
+    return controllerStoreBytes;
   }
 
   /** The timeouts set so far. */

@@ -100,7 +100,7 @@ public final class LocalScheduler
       this.controllerServer =
           FlightShardServer.builder(allocator, secret.value())
               .host("127.0.0.1")
-              .capBytes(b.controllerStoreBytes)
+              .capBytes(b.controllerStoreCap())
               .start();
     } catch (IOException e) {
       allocator.close();
@@ -424,22 +424,9 @@ public final class LocalScheduler
     private String classPath = System.getProperty("java.class.path");
     private final List<String> extraJvmArgs = new ArrayList<>();
     private int basePort;
-    private long controllerStoreBytes = 1L << 30;
 
     private Builder() {
       super(Duration.ofSeconds(60), Duration.ofSeconds(20));
-    }
-
-    /**
-     * Cap of the controller's own shard store (default 1 GiB): what {@code
-     * dataPlane().remotize(...)} stores on the controller until it is cleared.
-     */
-    public Builder controllerStoreBytes(long bytes) {
-      if (bytes <= 0) {
-        throw new IllegalArgumentException("controller store cap must be > 0, got " + bytes);
-      }
-      this.controllerStoreBytes = bytes;
-      return this;
     }
 
     /** The number of devices of a type offered to workers (default: what the probe finds). */

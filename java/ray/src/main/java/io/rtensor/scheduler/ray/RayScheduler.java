@@ -98,7 +98,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
         this.controllerServer =
             FlightShardServer.builder(allocator, secret.value())
                 .host(RayRpcServer.nodeIp())
-                .capBytes(b.controllerStoreBytes)
+                .capBytes(b.controllerStoreCap())
                 .start();
       } catch (IOException e) {
         allocator.close();
@@ -384,7 +384,6 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     private String id;
     private int nGpusPerNode;
     private DataPlaneKind dataPlane = DataPlaneKind.defaultForRay();
-    private long controllerStoreBytes = 1L << 30;
     private Duration shardGetTimeout = Duration.ofMinutes(5);
 
     private Builder() {
@@ -397,18 +396,6 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
      */
     public Builder shardGetTimeout(Duration timeout) {
       this.shardGetTimeout = Objects.requireNonNull(timeout, "timeout");
-      return this;
-    }
-
-    /**
-     * Cap of the controller's own Flight shard store (default 1 GiB; Flight plane only): what
-     * {@code dataPlane().remotize(...)} stores on the controller until it is cleared.
-     */
-    public Builder controllerStoreBytes(long bytes) {
-      if (bytes <= 0) {
-        throw new IllegalArgumentException("controller store cap must be > 0, got " + bytes);
-      }
-      this.controllerStoreBytes = bytes;
       return this;
     }
 
