@@ -25,23 +25,19 @@ import io.rtensor.transport.FlightShardServer;
 import io.rtensor.transport.Remotizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
-import org.slf4j.LoggerFactory;
 
 /**
  * The embedded default {@link Scheduler}: each worker is a child JVM on this machine running {@link
@@ -56,9 +52,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class LocalScheduler
     extends SchedulerCore<LocalScheduler.Proc, LocalScheduler.Devices> {
-  /** Lines of a worker's log quoted in errors. */
-  static final int LOG_TAIL_LINES = 50;
-
   private final SessionSecret secret = SessionSecret.generate();
   private final DeviceTable devices;
   private final Path logDir;
@@ -260,7 +253,7 @@ public final class LocalScheduler
             "exited during start-up with code "
                 + proc.process().exitValue()
                 + "; "
-                + logTail(proc.log()),
+                + WorkerFiles.logTail(proc.log()),
             null);
       }
       if (deadline.passed()) {
@@ -269,7 +262,7 @@ public final class LocalScheduler
             "createWorkers",
             1,
             timeouts().startup(),
-            "not ready; " + logTail(proc.log()));
+            "not ready; " + WorkerFiles.logTail(proc.log()));
       }
       try {
         Thread.sleep(20);
@@ -279,7 +272,9 @@ public final class LocalScheduler
       }
     }
     List<Integer> ports =
-        List.of(readPort(proc.readyFile(), "control="), readPort(proc.readyFile(), "data="));
+        List.of(
+            WorkerFiles.readPort(proc.readyFile(), "control="),
+            WorkerFiles.readPort(proc.readyFile(), "data="));
     ControlClient client = new ControlClient(allocator, "127.0.0.1", ports.get(0), secret);
     return new Proc(
         proc.process(),
@@ -296,21 +291,6 @@ public final class LocalScheduler
     return proc.ports();
   }
 
-  private static int readPort(Path readyFile, String key) {
-    String text;
-    try {
-      text = Files.readString(readyFile, StandardCharsets.UTF_8).strip();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    for (String part : text.split(" ")) {
-      if (part.startsWith(key)) {
-        return Integer.parseInt(part.substring(key.length()));
-      }
-    }
-    throw new IllegalStateException("no " + key + " port in " + readyFile + ": " + text);
-  }
-
   @Override
   protected <T> T send(Proc proc, ControlRequest<T> request, Duration timeout)
       throws ControlFailure {
@@ -318,26 +298,16 @@ public final class LocalScheduler
       return proc.client().send(request, timeout);
     } catch (ControlFailure f) {
       // A dead process explains any failure better than the transport can.
-      if (exited(proc.process())) {
+      if (WorkerFiles.exited(proc.process())) {
         throw new ControlFailure(
             ControlFailure.Kind.DEAD,
             "the process exited with code "
                 + proc.process().exitValue()
                 + "; "
-                + logTail(proc.log()),
+                + WorkerFiles.logTail(proc.log()),
             f);
       }
       throw f;
-    }
-  }
-
-  private static boolean exited(Process process) {
-    try {
-      // A process killed a moment ago may not be reaped yet.
-      return process.waitFor(300, TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return !process.isAlive();
     }
   }
 
@@ -389,29 +359,7 @@ public final class LocalScheduler
     controllerServer.close();
     allocator.close();
     if (removeLogsOnClose) {
-      removeTree(logDir);
-    }
-  }
-
-  private static void removeTree(Path dir) {
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException | UncheckedIOException e) {
-      LoggerFactory.getLogger(LocalScheduler.class)
-          .warn("cannot remove the worker log directory {}: {}", dir, e.toString());
-    }
-  }
-
-  /** The last {@link #LOG_TAIL_LINES} lines of a worker log, for error messages. */
-  static String logTail(Path log) {
-    try {
-      List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-      List<String> tail = lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size());
-      return "last " + tail.size() + " lines of " + log + ":\n" + String.join("\n", tail);
-    } catch (IOException e) {
-      return "(log " + log + " unreadable: " + e.getMessage() + ")";
+      WorkerFiles.removeTree(logDir);
     }
   }
 
