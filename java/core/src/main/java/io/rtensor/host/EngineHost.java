@@ -68,6 +68,11 @@ public final class EngineHost implements AutoCloseable {
     }
   }
 
+  /** The node's device ids this worker was assigned. */
+  public List<Integer> deviceIds() {
+    return deviceIds;
+  }
+
   /** The worker this host serves. */
   public String workerId() {
     return workerId;

@@ -46,7 +46,8 @@ public final class EngineHostControl implements WorkerControl {
 
   @Override
   public WorkerInfo ping() {
-    return new WorkerInfo(host.workerId(), ProcessHandle.current().pid(), nodeHost);
+    return new WorkerInfo(
+        host.workerId(), ProcessHandle.current().pid(), nodeHost, host.deviceIds());
   }
 
   @Override

@@ -1,6 +1,8 @@
 package io.rtensor.host;
 
 import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A worker's answer to a ping: its id, process id and the address of the node it runs on.
@@ -13,11 +15,13 @@ public final class WorkerInfo implements Serializable {
   private final String workerId;
   private final long pid;
   private final String host;
+  private final ArrayList<Integer> deviceIds;
 
-  public WorkerInfo(String workerId, long pid, String host) {
+  public WorkerInfo(String workerId, long pid, String host, List<Integer> deviceIds) {
     this.workerId = workerId;
     this.pid = pid;
     this.host = host;
+    this.deviceIds = new ArrayList<>(deviceIds);
   }
 
   /** The worker's id ({@code role/index}). */
@@ -33,6 +37,11 @@ public final class WorkerInfo implements Serializable {
   /** The address of the worker's node, as the worker serves from it. */
   public String host() {
     return host;
+  }
+
+  /** The node's device ids the worker was assigned (what its engines see as 0, 1, ...). */
+  public List<Integer> deviceIds() {
+    return List.copyOf(deviceIds);
   }
 
   @Override

@@ -77,7 +77,7 @@ class SchedulerCoreTest {
     protected <T> T send(String handle, ControlRequest<T> request, Duration timeout)
         throws ControlFailure {
       if (request instanceof ControlRequest.Ping) {
-        return (T) new WorkerInfo(handle, 1, "127.0.0.1");
+        return (T) new WorkerInfo(handle, 1, "127.0.0.1", List.of());
       }
       if (request instanceof ControlRequest.Call) {
         callsSent.incrementAndGet();

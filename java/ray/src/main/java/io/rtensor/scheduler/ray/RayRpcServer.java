@@ -50,9 +50,20 @@ public class RayRpcServer {
    */
   public RayRpcServer(String workerId, String dataPlane, long shardGetTimeoutMillis)
       throws IOException {
+    this(workerId, dataPlane, shardGetTimeoutMillis, "");
+  }
+
+  /**
+   * As above, for a fork: {@code inheritedDevices} ("2" or "2,3"; "" for none) are the device ids
+   * of the worker it was forked from, which it opens instead of what Ray assigned its fractional
+   * share (Ray's id for a share of a bundle's GPU need not be the id the target got).
+   */
+  public RayRpcServer(
+      String workerId, String dataPlane, long shardGetTimeoutMillis, String inheritedDevices)
+      throws IOException {
     // Ray's Java runtime sets no CUDA_VISIBLE_DEVICES for Java actors (its Python one does): make
     // the engines' device 0 the GPU Ray assigned, before any device runtime initialises here.
-    List<Integer> gpus = assignedGpus();
+    List<Integer> gpus = inheritedDevices.isBlank() ? assignedGpus() : parseIds(inheritedDevices);
     DeviceVisibility.restrict(RuntimeKind.CUDA, gpus);
     DataPlaneKind kind = DataPlaneKind.valueOf(dataPlane);
     this.data =
@@ -70,6 +81,14 @@ public class RayRpcServer {
     EngineHost host =
         new EngineHost(workerId, data.transport(), RayRpcServer.class.getClassLoader(), gpus);
     this.control = new EngineHostControl(host, data, allocator, nodeIp(), Ray::exitActor);
+  }
+
+  private static List<Integer> parseIds(String ids) {
+    List<Integer> parsed = new ArrayList<>();
+    for (String id : ids.split(",")) {
+      parsed.add(Integer.parseInt(id.strip()));
+    }
+    return parsed;
   }
 
   /** The GPU ids Ray assigned to this actor, as the engines' {@code deviceIds}. */

@@ -19,6 +19,7 @@ import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.Scheduler;
 import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.Worker;
+import io.rtensor.scheduler.WorkerCreationException;
 import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.scheduler.core.ControlFailure;
 import io.rtensor.scheduler.core.ControlFailure.Kind;
@@ -43,6 +44,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.stream.Collectors;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.slf4j.Logger;
@@ -239,7 +241,12 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
       }
     }
     return startActor(
-        Worker.id(job.role(), rank), group, bundle, RayCluster.actorResources(spec), env);
+        Worker.id(job.role(), rank),
+        group,
+        bundle,
+        RayCluster.actorResources(spec),
+        env,
+        List.of());
   }
 
   @Override
@@ -251,7 +258,17 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     if (spec.devices() == 1) {
       resources.put(spec.deviceType().resourceName(), RayCluster.FORK_DEVICE_SHARE);
     }
-    return startActor(Worker.id(job.role(), rank), target.group(), target.bundle(), resources, env);
+    // Ray's id for a fractional share of a bundle's GPU need not be the id the target got: the fork
+    // opens the devices its target reports.
+    List<Integer> devices;
+    try {
+      devices = send(target, new ControlRequest.Ping(), timeouts().startup()).deviceIds();
+    } catch (ControlFailure f) {
+      throw new WorkerCreationException(
+          job.role(), "the fork's target does not answer: " + f.getMessage(), f);
+    }
+    return startActor(
+        Worker.id(job.role(), rank), target.group(), target.bundle(), resources, env, devices);
   }
 
   private Actor startActor(
@@ -259,7 +276,8 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
       PlacementGroup group,
       int bundle,
       Map<String, Double> resources,
-      Map<String, String> env) {
+      Map<String, String> env,
+      List<Integer> inheritedDevices) {
     String name = "rtensor-" + id + "-" + workerId.replace('/', '-');
     Map<String, String> actorEnv = new LinkedHashMap<>(env);
     if (dataPlaneKind == DataPlaneKind.FLIGHT) {
@@ -270,7 +288,12 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     RuntimeEnv runtimeEnv = Ray.internal().createRuntimeEnv();
     runtimeEnv.set(RuntimeEnvName.ENV_VARS, actorEnv);
     ActorCreator<RayRpcServer> creator =
-        Ray.actor(RayRpcServer::new, workerId, dataPlaneKind.name(), shardGetTimeoutMillis)
+        Ray.actor(
+                RayRpcServer::new,
+                workerId,
+                dataPlaneKind.name(),
+                shardGetTimeoutMillis,
+                inheritedDevices.stream().map(String::valueOf).collect(Collectors.joining(",")))
             .setName(name)
             .setMaxConcurrency(ACTOR_CONCURRENCY)
             .setPlacementGroup(group, bundle)
