@@ -232,14 +232,14 @@ inline int cuda_fail(CUresult r) {
   return fail(r, cuda_error_name(api, r), text);
 }
 
+// ACL has no call that names an error code: the names rtensor knows come from its table.
 inline const char* acl_error_name(int code) {
   switch (code) {
-    case RT_ACL_ERROR_INVALID_PARAM: return "ACL_ERROR_INVALID_PARAM";
-    case RT_ACL_ERROR_UNINITIALIZE: return "ACL_ERROR_UNINITIALIZE";
-    case RT_ACL_ERROR_REPEAT_INITIALIZE: return "ACL_ERROR_REPEAT_INITIALIZE";
-    case RT_ACL_ERROR_INVALID_DEVICE: return "ACL_ERROR_INVALID_DEVICE";
-    case RT_ACL_ERROR_BAD_ALLOC: return "ACL_ERROR_BAD_ALLOC";
-    case RT_ACL_ERROR_RT_MEMORY_ALLOCATION: return "ACL_ERROR_RT_MEMORY_ALLOCATION";
+#define RTENSOR_ACL_NAME(name, value) \
+  case value:                         \
+    return #name;
+    RTENSOR_ACL_RESULTS(RTENSOR_ACL_NAME)
+#undef RTENSOR_ACL_NAME
     default: return "ACL_ERROR";
   }
 }

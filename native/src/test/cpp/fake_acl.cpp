@@ -33,7 +33,6 @@ bool devices_read = false;
 // aclInit.
 int visible[fake::kMaxPhysical];
 int visible_count = 0;
-constexpr int kContextNull = 107002;  // ACL_ERROR_RT_CONTEXT_NULL
 thread_local int current_device = -1;
 thread_local std::string recent_message;
 
@@ -46,7 +45,7 @@ aclError begin(const char* name, bool needs_device) {
   int injected = fake::on_call(name);
   if (injected != 0) return fail(injected, "injected failure");
   if (!initialized.load()) return fail(RT_ACL_ERROR_UNINITIALIZE, "aclInit has not been called");
-  if (needs_device && current_device < 0) return fail(kContextNull, "no device set on this thread");
+  if (needs_device && current_device < 0) return fail(RT_ACL_ERROR_RT_CONTEXT_NULL, "no device set on this thread");
   return RT_ACL_SUCCESS;
 }
 

@@ -235,14 +235,16 @@ CUresult cuMemHostRegister_v2(void* p, size_t bytesize, unsigned int flags) {
   CUresult r = begin("cuMemHostRegister_v2", true);
   if (r != 0) return r;
   if (p == nullptr || bytesize == 0 || (flags & ~0xFu) != 0) return RT_CUDA_ERROR_INVALID_VALUE;
-  return fake::track(fake::REGISTERED, p, bytesize) ? RT_CUDA_SUCCESS : 712;  // ALREADY_REGISTERED
+  return fake::track(fake::REGISTERED, p, bytesize) ? RT_CUDA_SUCCESS
+                                                     : RT_CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
 }
 FAKE_CHECK(cuMemHostRegister, cuMemHostRegister_v2)
 
 CUresult cuMemHostUnregister(void* p) {
   CUresult r = begin("cuMemHostUnregister", true);
   if (r != 0) return r;
-  return fake::release(fake::REGISTERED, p) ? RT_CUDA_SUCCESS : 713;  // NOT_REGISTERED
+  return fake::release(fake::REGISTERED, p) ? RT_CUDA_SUCCESS
+                                             : RT_CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
 }
 FAKE_CHECK(cuMemHostUnregister, cuMemHostUnregister)
 
@@ -399,41 +401,41 @@ CUresult cuEventDestroy_v2(CUevent event) {
 }
 FAKE_CHECK(cuEventDestroy, cuEventDestroy_v2)
 
+// Names every code of rtensor's table (RTENSOR_CUDA_RESULTS), as the driver does.
 CUresult cuGetErrorName(CUresult error, const char** str) {
   fake::on_call("cuGetErrorName");
   switch (error) {
-    case 0: *str = "CUDA_SUCCESS"; return 0;
-    case 1: *str = "CUDA_ERROR_INVALID_VALUE"; return 0;
-    case 2: *str = "CUDA_ERROR_OUT_OF_MEMORY"; return 0;
-    case 3: *str = "CUDA_ERROR_NOT_INITIALIZED"; return 0;
-    case 100: *str = "CUDA_ERROR_NO_DEVICE"; return 0;
-    case 101: *str = "CUDA_ERROR_INVALID_DEVICE"; return 0;
-    case 201: *str = "CUDA_ERROR_INVALID_CONTEXT"; return 0;
-    case 400: *str = "CUDA_ERROR_INVALID_HANDLE"; return 0;
-    case 600: *str = "CUDA_ERROR_NOT_READY"; return 0;
-    case 700: *str = "CUDA_ERROR_ILLEGAL_ADDRESS"; return 0;
-    case 712: *str = "CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED"; return 0;
-    case 713: *str = "CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED"; return 0;
+#define FAKE_ERROR_NAME(name, value) \
+  case value:                        \
+    *str = #name;                    \
+    return RT_CUDA_SUCCESS;
+    RTENSOR_CUDA_RESULTS(FAKE_ERROR_NAME)
+#undef FAKE_ERROR_NAME
     default: *str = nullptr; return RT_CUDA_ERROR_INVALID_VALUE;
   }
 }
 FAKE_CHECK(cuGetErrorName, cuGetErrorName)
 
+// The driver's texts for the codes of rtensor's table.
 CUresult cuGetErrorString(CUresult error, const char** str) {
   fake::on_call("cuGetErrorString");
   switch (error) {
-    case 0: *str = "no error"; return 0;
-    case 1: *str = "invalid argument"; return 0;
-    case 2: *str = "out of memory"; return 0;
-    case 3: *str = "initialization error"; return 0;
-    case 100: *str = "no CUDA-capable device is detected"; return 0;
-    case 101: *str = "invalid device ordinal"; return 0;
-    case 201: *str = "invalid device context"; return 0;
-    case 400: *str = "invalid resource handle"; return 0;
-    case 600: *str = "device not ready"; return 0;
-    case 700: *str = "an illegal memory access was encountered"; return 0;
-    case 712: *str = "part or all of the requested memory range is already mapped"; return 0;
-    case 713: *str = "pointer does not correspond to a registered memory region"; return 0;
+    case RT_CUDA_SUCCESS: *str = "no error"; return 0;
+    case RT_CUDA_ERROR_INVALID_VALUE: *str = "invalid argument"; return 0;
+    case RT_CUDA_ERROR_OUT_OF_MEMORY: *str = "out of memory"; return 0;
+    case RT_CUDA_ERROR_NOT_INITIALIZED: *str = "initialization error"; return 0;
+    case RT_CUDA_ERROR_NO_DEVICE: *str = "no CUDA-capable device is detected"; return 0;
+    case RT_CUDA_ERROR_INVALID_DEVICE: *str = "invalid device ordinal"; return 0;
+    case RT_CUDA_ERROR_INVALID_CONTEXT: *str = "invalid device context"; return 0;
+    case RT_CUDA_ERROR_INVALID_HANDLE: *str = "invalid resource handle"; return 0;
+    case RT_CUDA_ERROR_NOT_READY: *str = "device not ready"; return 0;
+    case RT_CUDA_ERROR_ILLEGAL_ADDRESS: *str = "an illegal memory access was encountered"; return 0;
+    case RT_CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED:
+      *str = "part or all of the requested memory range is already mapped";
+      return 0;
+    case RT_CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED:
+      *str = "pointer does not correspond to a registered memory region";
+      return 0;
     default: *str = nullptr; return RT_CUDA_ERROR_INVALID_VALUE;
   }
 }
