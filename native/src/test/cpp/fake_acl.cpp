@@ -69,6 +69,15 @@ aclError check_copy(void* dst, size_t dest_max, const void* src, size_t count,
   return RT_ACL_SUCCESS;
 }
 
+void count_copy(void* dst, const void* src, size_t count, aclrtMemcpyKind kind) {
+  switch (kind) {
+    case ACL_MEMCPY_HOST_TO_DEVICE: fake::count_copy(fake::COPIED_H2D, src, count); break;
+    case ACL_MEMCPY_DEVICE_TO_HOST: fake::count_copy(fake::COPIED_D2H, dst, count); break;
+    case ACL_MEMCPY_DEVICE_TO_DEVICE: fake::count_copy(fake::COPIED_D2D, nullptr, count); break;
+    default: fake::count_copy(fake::COPIED_H2H, nullptr, count); break;
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -171,6 +180,7 @@ aclError aclrtMemcpy(void* dst, size_t dest_max, const void* src, size_t count,
   if (r != 0) return r;
   r = check_copy(dst, dest_max, src, count, kind);
   if (r != 0) return r;
+  count_copy(dst, src, count, kind);
   fake::copy_now(dst, src, count);
   return RT_ACL_SUCCESS;
 }
@@ -182,6 +192,7 @@ aclError aclrtMemcpyAsync(void* dst, size_t dest_max, const void* src, size_t co
   if (r != 0) return r;
   r = check_copy(dst, dest_max, src, count, kind);
   if (r != 0) return r;
+  count_copy(dst, src, count, kind);
   if (stream == nullptr) {
     fake::copy_now(dst, src, count);
   } else {
@@ -266,6 +277,10 @@ long long fake_live_bytes(int kind) {
   std::lock_guard<std::mutex> lock(s.mutex);
   return static_cast<long long>(s.live[kind]);
 }
+
+long long fake_copied_bytes(int counter) { return fake_copied_bytes_impl(counter); }
+
+void fake_note_host_copy(size_t bytes) { fake_note_host_copy_impl(bytes); }
 
 int fake_parse_visible(const char* value, int physical_count, int* out, int max) {
   return fake_copy_visible(fake::parse_acl_visible(value, physical_count), out, max);

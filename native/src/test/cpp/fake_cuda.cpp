@@ -252,6 +252,7 @@ CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
   CUresult r = begin("cuMemcpyDtoH_v2", true);
   if (r != 0) return r;
   if (dst == nullptr || !device_range(src, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_D2H, dst, bytes);
   fake::copy_now(dst, host(src), bytes);
   return RT_CUDA_SUCCESS;
 }
@@ -261,6 +262,7 @@ CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
   CUresult r = begin("cuMemcpyHtoD_v2", true);
   if (r != 0) return r;
   if (src == nullptr || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_H2D, src, bytes);
   fake::copy_now(host(dst), src, bytes);
   return RT_CUDA_SUCCESS;
 }
@@ -270,6 +272,7 @@ CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
   CUresult r = begin("cuMemcpyDtoD_v2", true);
   if (r != 0) return r;
   if (!device_range(src, bytes) || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_D2D, nullptr, bytes);
   fake::copy_now(host(dst), host(src), bytes);
   return RT_CUDA_SUCCESS;
 }
@@ -280,6 +283,7 @@ CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, CUstream
   CUresult r = begin("cuMemcpyDtoHAsync_v2", true);
   if (r != 0) return r;
   if (dst == nullptr || !device_range(src, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_D2H, dst, bytes);
   submit(stream, [=] { fake::copy_now(dst, host(src), bytes); });
   return RT_CUDA_SUCCESS;
 }
@@ -290,6 +294,7 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, CU
   CUresult r = begin("cuMemcpyHtoDAsync_v2", true);
   if (r != 0) return r;
   if (src == nullptr || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_H2D, src, bytes);
   submit(stream, [=] { fake::copy_now(host(dst), src, bytes); });
   return RT_CUDA_SUCCESS;
 }
@@ -299,6 +304,7 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CU
   CUresult r = begin("cuMemcpyDtoDAsync_v2", true);
   if (r != 0) return r;
   if (!device_range(src, bytes) || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_D2D, nullptr, bytes);
   submit(stream, [=] { fake::copy_now(host(dst), host(src), bytes); });
   return RT_CUDA_SUCCESS;
 }
@@ -460,6 +466,10 @@ long long fake_live_bytes(int kind) {
   std::lock_guard<std::mutex> lock(s.mutex);
   return static_cast<long long>(s.live[kind]);
 }
+
+long long fake_copied_bytes(int counter) { return fake_copied_bytes_impl(counter); }
+
+void fake_note_host_copy(size_t bytes) { fake_note_host_copy_impl(bytes); }
 
 int fake_parse_visible(const char* value, int physical_count, int* out, int max) {
   return fake_copy_visible(fake::parse_cuda_visible(value, physical_count), out, max);

@@ -27,6 +27,21 @@ namespace fake {
 
 enum MemoryKind : int { DEVICE = 0, PINNED = 1, REGISTERED = 2 };
 
+// Byte counters of the copies the fake performs, read by the tests through fake_copied_bytes:
+// host-to-device, device-to-host and device-to-device bytes, host-to-host bytes (an ACL
+// HOST_TO_HOST copy, or a staging copy rtensor reports through fake_note_host_copy), and the
+// host-to-device bytes read from / device-to-host bytes written to pageable memory (neither
+// page-locked by the fake nor registered with it), which a real DMA engine cannot reach directly.
+enum CopyCounter : int {
+  COPIED_H2D = 0,
+  COPIED_D2H = 1,
+  COPIED_D2D = 2,
+  COPIED_H2H = 3,
+  COPIED_H2D_FROM_PAGEABLE = 4,
+  COPIED_D2H_INTO_PAGEABLE = 5,
+  COPY_COUNTERS = 6,
+};
+
 constexpr int kMaxPhysical = 16;
 
 // The number of physical devices of the fake machine: RTENSOR_FAKE_DEVICE_COUNT, else the default.
@@ -117,6 +132,7 @@ struct State {
   std::map<std::string, Injection> injections;
   size_t device_capacity = size_t(8) << 30;  // per physical device
   int copy_delay_us = 0;
+  long long copied[COPY_COUNTERS] = {};
 };
 
 inline State& state() {
@@ -140,14 +156,31 @@ inline int on_call(const char* name) {
   return code;
 }
 
-inline bool contains(MemoryKind kind, uintptr_t p, size_t n) {
-  State& s = state();
-  std::lock_guard<std::mutex> lock(s.mutex);
+inline bool contains_locked(State& s, MemoryKind kind, uintptr_t p, size_t n) {
   auto& m = s.memory[kind];
   auto it = m.upper_bound(p);
   if (it == m.begin()) return false;
   --it;
   return p >= it->first && p + n <= it->first + it->second;
+}
+
+inline bool contains(MemoryKind kind, uintptr_t p, size_t n) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return contains_locked(s, kind, p, n);
+}
+
+// Counts a copy the fake accepted. `host` is its host side (null for device-to-device and
+// host-to-host copies), classified as page-locked (PINNED or REGISTERED) or pageable.
+inline void count_copy(CopyCounter direction, const void* host, size_t n) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.copied[direction] += static_cast<long long>(n);
+  if (host == nullptr || (direction != COPIED_H2D && direction != COPIED_D2H)) return;
+  uintptr_t p = reinterpret_cast<uintptr_t>(host);
+  if (contains_locked(s, PINNED, p, n) || contains_locked(s, REGISTERED, p, n)) return;
+  s.copied[direction == COPIED_H2D ? COPIED_H2D_FROM_PAGEABLE : COPIED_D2H_INTO_PAGEABLE] +=
+      static_cast<long long>(n);
 }
 
 // Allocates tracked memory (device memory on the given physical device); 0 when the device's
@@ -312,6 +345,17 @@ inline int fake_inject_error_impl(const char* function, int code, int after_call
   std::lock_guard<std::mutex> lock(s.mutex);
   s.injections[function] = fake::Injection{code, after_calls};
   return 0;
+}
+
+inline long long fake_copied_bytes_impl(int counter) {
+  if (counter < 0 || counter >= fake::COPY_COUNTERS) return -1;
+  fake::State& s = fake::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.copied[counter];
+}
+
+inline void fake_note_host_copy_impl(size_t bytes) {
+  fake::count_copy(fake::COPIED_H2H, nullptr, bytes);
 }
 
 inline int fake_copy_visible(const std::vector<int>& visible, int* out, int max) {

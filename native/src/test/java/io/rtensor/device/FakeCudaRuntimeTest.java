@@ -23,6 +23,21 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
     return RuntimeKind.CUDA;
   }
 
+  @Override
+  String asyncCopyFunction(boolean toDevice) {
+    return toDevice ? "cuMemcpyHtoDAsync_v2" : "cuMemcpyDtoHAsync_v2";
+  }
+
+  @Override
+  int invalidArgumentCode() {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+
+  @Override
+  String invalidArgumentName() {
+    return "CUDA_ERROR_INVALID_VALUE";
+  }
+
   @Test
   void loadsTheFakeDriverThroughTheOverrideProperty() {
     assertTrue(runtime().library().endsWith("libfakecuda.so"), runtime().library());
@@ -168,6 +183,30 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
       assertTrue(took < serialNanos * 3 / 4, "lanes overlap: " + took / 1_000_000 + " ms");
       assertEquals(
           4, FakeRuntime.calls(kind(), "cuMemAllocHost_v2") - pinnedBefore, "staging reused");
+    }
+  }
+
+  @Test
+  void pageableHostToDeviceLanesOverlapTheirCopies() {
+    long chunk = 1 << 16;
+    long n = 16 * chunk;
+    try (ChunkedCopier copier = ChunkedCopier.create(device(), chunk, 4);
+        DeviceBuffer dst = device().allocate(n);
+        HostBytes in = new HostBytes(n).fillPattern(4);
+        HostBytes out = new HostBytes(n).fill(0)) {
+      // Long enough per copy that scheduling noise on a busy machine cannot hide the overlap.
+      FakeRuntime.setCopyDelayMicros(kind(), 40_000);
+      long start = System.nanoTime();
+      try {
+        copier.copyToDevice(in.memory(), 0, dst, 0, n);
+      } finally {
+        FakeRuntime.setCopyDelayMicros(kind(), 0);
+      }
+      long took = System.nanoTime() - start;
+      long serialNanos = 16 * 40_000_000L;
+      assertTrue(took < serialNanos * 3 / 4, "lanes overlap: " + took / 1_000_000 + " ms");
+      device().copyToHost(dst, 0, out.memory(), 0, n);
+      assertEquals(-1, out.firstMismatch(0, n, 0, 4));
     }
   }
 

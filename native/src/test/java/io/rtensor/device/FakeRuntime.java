@@ -11,6 +11,21 @@ final class FakeRuntime {
   static final int PINNED_MEMORY = 1;
   static final int REGISTERED_MEMORY = 2;
 
+  /** Counters of {@link #copiedBytes}: bytes the fake copied, by direction. */
+  static final int COPIED_H2D = 0;
+
+  static final int COPIED_D2H = 1;
+  static final int COPIED_D2D = 2;
+
+  /** Host-to-host bytes: staging copies rtensor made for the runtime, and ACL HOST_TO_HOST. */
+  static final int COPIED_H2H = 3;
+
+  /** Host-to-device bytes read from pageable memory (neither page-locked nor registered). */
+  static final int COPIED_H2D_FROM_PAGEABLE = 4;
+
+  /** Device-to-host bytes written into pageable memory. */
+  static final int COPIED_D2H_INTO_PAGEABLE = 5;
+
   private FakeRuntime() {}
 
   /** The directory the test build put the fake libraries in. */
@@ -36,6 +51,24 @@ final class FakeRuntime {
 
   static long liveBytes(RuntimeKind kind, int memoryKind) {
     return DeviceOps.fake_live_bytes(kind.backend(), memoryKind);
+  }
+
+  /** Bytes copied since the fake loaded, by counter ({@code COPIED_*}). */
+  static long copiedBytes(RuntimeKind kind, int counter) {
+    long n = DeviceOps.fake_copied_bytes(kind.backend(), counter);
+    if (n < 0) {
+      throw new IllegalStateException("the loaded " + kind + " runtime is not the fake");
+    }
+    return n;
+  }
+
+  /** All counters at once, to compare before and after a copy. */
+  static long[] copiedBytes(RuntimeKind kind) {
+    long[] all = new long[6];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = copiedBytes(kind, i);
+    }
+    return all;
   }
 
   static void setCopyDelayMicros(RuntimeKind kind, int micros) {

@@ -123,6 +123,16 @@ public final class DeviceOps {
   public static native int memset_d8(
       int backend, int device, @Cast("uint64_t") long ptr, int value, @Cast("size_t") long bytes);
 
+  /**
+   * Copies {@code bytes} bytes between host memory and page-locked staging memory of a runtime
+   * (streaming stores); the fake runtimes count these copies.
+   */
+  public static native void staging_copy(
+      int backend,
+      @Cast("uint64_t") long dst,
+      @Cast("uint64_t") long src,
+      @Cast("size_t") long bytes);
+
   public static native int stream_create(int backend, int device, @Cast("uint64_t*") long[] out);
 
   public static native int stream_sync(int backend, int device, @Cast("uint64_t") long stream);
@@ -155,6 +165,8 @@ public final class DeviceOps {
   public static native @Cast("long long") long fake_call_count(int backend, String function);
 
   public static native @Cast("long long") long fake_live_bytes(int backend, int kind);
+
+  public static native @Cast("long long") long fake_copied_bytes(int backend, int counter);
 
   public static native int fake_set_copy_delay_us(int backend, int micros);
 
