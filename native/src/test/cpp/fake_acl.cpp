@@ -282,6 +282,17 @@ long long fake_copied_bytes(int counter) { return fake_copied_bytes_impl(counter
 
 void fake_note_host_copy(size_t bytes) { fake_note_host_copy_impl(bytes); }
 
+DLManagedTensor* fake_dlpack_make(int32_t device_type, int32_t device_id, uint8_t code,
+                                  uint8_t bits, uint16_t lanes, int32_t ndim,
+                                  const int64_t* shape, const int64_t* strides,
+                                  uint64_t byte_offset, int seed) {
+  int physical = device_id >= 0 && device_id < visible_count ? visible[device_id] : 0;
+  return fake::dlpack_make(physical, device_type, device_id, code, bits, lanes, ndim, shape,
+                           strides, byte_offset, seed);
+}
+
+long long fake_dlpack_count(int which) { return fake_dlpack_count_impl(which); }
+
 int fake_parse_visible(const char* value, int physical_count, int* out, int max) {
   return fake_copy_visible(fake::parse_acl_visible(value, physical_count), out, max);
 }

@@ -21,7 +21,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <memory>
 #include <vector>
+
+#include "rtensor_dlpack_api.h"
 
 namespace fake {
 
@@ -335,6 +338,96 @@ struct Event {
   }
 };
 
+// ---- a DLPack producer, as a framework exporting a tensor would be ----
+
+// One tensor made by dlpack_make. Kept after its deleter ran, so a second call is seen and counted
+// instead of touching freed memory.
+struct DlpackMade {
+  DLManagedTensor managed;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;
+  void* allocation = nullptr;
+  bool on_device = false;
+  bool deleted = false;
+};
+
+struct DlpackState {
+  std::mutex mutex;
+  std::map<DLManagedTensor*, std::unique_ptr<DlpackMade>> made;
+  long long made_count = 0;
+  long long deleter_calls = 0;
+  long long repeated_deletes = 0;
+};
+
+inline DlpackState& dlpack_state() {
+  static DlpackState s;
+  return s;
+}
+
+inline void dlpack_delete(DLManagedTensor* self) {
+  DlpackState& d = dlpack_state();
+  std::lock_guard<std::mutex> lock(d.mutex);
+  auto it = d.made.find(self);
+  if (it == d.made.end()) return;
+  DlpackMade& m = *it->second;
+  if (m.deleted) {
+    d.repeated_deletes++;
+    return;
+  }
+  m.deleted = true;
+  d.deleter_calls++;
+  if (m.on_device) {
+    release(DEVICE, m.allocation);
+  } else {
+    std::free(m.allocation);
+  }
+}
+
+// A tensor with memory on the fake's physical device `physical` (device types kDLCUDA and 21,
+// kDLAscend) or in host memory (any other), its numel * element bytes after byte_offset filled with
+// the tests' pattern (HostBytes.pattern in Java) of seed.
+inline DLManagedTensor* dlpack_make(int physical, int32_t device_type, int32_t device_id,
+                                    uint8_t code, uint8_t bits, uint16_t lanes, int32_t ndim,
+                                    const int64_t* shape, const int64_t* strides,
+                                    uint64_t byte_offset, int seed) {
+  auto m = std::make_unique<DlpackMade>();
+  size_t numel = 1;
+  for (int i = 0; i < ndim; i++) {
+    m->shape.push_back(shape[i]);
+    if (strides != nullptr) m->strides.push_back(strides[i]);
+    numel *= static_cast<size_t>(shape[i] < 0 ? 0 : shape[i]);
+  }
+  size_t bytes = numel * ((static_cast<size_t>(bits) * lanes + 7) / 8);
+  size_t total = bytes + byte_offset;
+  m->on_device = device_type == RT_kDLCUDA || device_type == RT_kDLAscend;
+  m->allocation = m->on_device ? allocate(DEVICE, total == 0 ? 1 : total, physical)
+                               : std::malloc(total == 0 ? 1 : total);
+  if (m->allocation == nullptr) return nullptr;
+  unsigned char* data = static_cast<unsigned char*>(m->allocation) + byte_offset;
+  for (size_t i = 0; i < bytes; i++) {
+    data[i] = static_cast<unsigned char>((i * 131 + static_cast<size_t>(seed) * 7 + (i >> 9)) & 0xff);
+  }
+  DLTensor& t = m->managed.dl_tensor;
+  t.data = m->allocation;
+  t.device.device_type = device_type;
+  t.device.device_id = device_id;
+  t.ndim = ndim;
+  t.dtype.code = code;
+  t.dtype.bits = bits;
+  t.dtype.lanes = lanes;
+  t.shape = m->shape.data();
+  t.strides = strides != nullptr ? m->strides.data() : nullptr;
+  t.byte_offset = byte_offset;
+  m->managed.manager_ctx = m.get();
+  m->managed.deleter = dlpack_delete;
+  DLManagedTensor* handle = &m->managed;
+  DlpackState& d = dlpack_state();
+  std::lock_guard<std::mutex> lock(d.mutex);
+  d.made[handle] = std::move(m);
+  d.made_count++;
+  return handle;
+}
+
 }  // namespace fake
 
 // Control entry points, called by the tests through rtensor's test hooks.
@@ -356,6 +449,19 @@ inline long long fake_copied_bytes_impl(int counter) {
 
 inline void fake_note_host_copy_impl(size_t bytes) {
   fake::count_copy(fake::COPIED_H2H, nullptr, bytes);
+}
+
+// 0 tensors made, 1 deleter calls, 2 deleter calls on a tensor already deleted, 3 not deleted yet.
+inline long long fake_dlpack_count_impl(int which) {
+  fake::DlpackState& d = fake::dlpack_state();
+  std::lock_guard<std::mutex> lock(d.mutex);
+  switch (which) {
+    case 0: return d.made_count;
+    case 1: return d.deleter_calls;
+    case 2: return d.repeated_deletes;
+    case 3: return d.made_count - d.deleter_calls;
+    default: return -1;
+  }
 }
 
 inline int fake_copy_visible(const std::vector<int>& visible, int* out, int max) {

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Checks rtensor's declarations of the device runtimes (rtensor_cuda_api.h, rtensor_acl_api.h)
-# against the vendors' own headers, so that the fake runtimes, which are compiled from rtensor's
-# declarations, are held to the vendors' ABI and not merely to rtensor's reading of it.
+# and of DLPack (rtensor_dlpack_api.h) against the vendors' own headers, so that the fake runtimes,
+# which are compiled from rtensor's declarations, are held to the vendors' ABI and not merely to
+# rtensor's reading of it.
 #
 #   CUDA: cuda.h of NVIDIA's wheel nvidia-cuda-runtime-cu11 (CUDA 11.8, the family of the oldest
 #         driver rtensor loads), nvidia/cuda_runtime/include/cuda.h.
 #   ACL:  the AscendCL headers of CANN that Huawei's torch-npu wheel ships for building extensions,
 #         torch_npu/include/acl/acl.h and what it includes (no PyPI package ships CANN itself).
+#   DLPack: dlpack.h v1.3 as apache-tvm-ffi ships it (TVM is DLPack's home project),
+#         tvm_ffi/include/dlpack/dlpack.h.
 #
 # Each wheel is pinned by version and SHA-256, downloaded once with pip into <cache dir> and its
-# headers extracted there; check_cuda_api.cpp and check_acl_api.cpp are then compiled against them
-# (they fail to compile on any difference) and run to print what they checked.
+# headers extracted there; check_cuda_api.cpp, check_acl_api.cpp and check_dlpack_api.cpp are then
+# compiled against them (they fail to compile on any difference) and run to print what they checked.
 #
 # Usage: check-vendor-headers.sh <main cpp include dir> <cache dir>. Called by the test build.
 # When a wheel cannot be downloaded (no network, no pip) the check is skipped with a message, except
@@ -31,6 +34,11 @@ acl_wheel=torch-npu
 acl_version=2.14.0
 acl_sha256=7736f7d82cf9f16c7dfc4537f7e7c638153da760273a193455e70857f912189e
 acl_members=torch_npu/include/acl/
+
+dlpack_wheel=apache-tvm-ffi
+dlpack_version=0.1.15.post2
+dlpack_sha256=8ecebe749834f6ac0f2693d5964acf9ac75d0bc26e6ba64c46eb7ab00ea50fac
+dlpack_members=tvm_ffi/include/dlpack/
 
 in_ci() { [[ -n "${CI:-}" ]]; }
 
@@ -118,6 +126,13 @@ if fetch "$acl_wheel" "$acl_version" "$acl_sha256" "$acl_members" "$acl_dir"; th
   check ACL check_acl_api.cpp -isystem "$acl_dir" -isystem "$acl_dir/acl"
 else
   echo "vendor-header check: could not download $acl_wheel==$acl_version from PyPI" >&2
+  failed=1
+fi
+dlpack_dir="$cache/$dlpack_wheel-$dlpack_version"
+if fetch "$dlpack_wheel" "$dlpack_version" "$dlpack_sha256" "$dlpack_members" "$dlpack_dir"; then
+  check DLPack check_dlpack_api.cpp -isystem "$dlpack_dir"
+else
+  echo "vendor-header check: could not download $dlpack_wheel==$dlpack_version from PyPI" >&2
   failed=1
 fi
 if [[ "$failed" -ne 0 ]]; then

@@ -312,4 +312,26 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
       }
     }
   }
+
+  @Test
+  void hostTensorsOfDlpackLandOnTheCpuBackend() {
+    long deletes = FakeRuntime.dlpackCount(kind(), FakeRuntime.DLPACK_DELETER_CALLS);
+    long managed =
+        FakeRuntime.dlpackMake(
+            kind(), Dlpack.KDL_CPU, 0, Dlpack.KDL_INT, 64, 1, new long[] {5}, null, 8, 3);
+    try (DeviceMemory m = Dlpack.importTensor(managed).memory()) {
+      assertEquals(RuntimeKind.CPU, m.device().kind());
+      assertEquals(40, m.size());
+      HostBytes expected = new HostBytes(40).fillPattern(3);
+      try (expected) {
+        assertEquals(
+            -1, DeviceRuntimeContract.mismatch(HostMemory.pageable(m.address(), 40), 0, 40, 0, 3));
+      }
+    }
+    long onCpu1 =
+        FakeRuntime.dlpackMake(
+            kind(), Dlpack.KDL_CPU, 1, Dlpack.KDL_INT, 64, 1, new long[] {5}, null, 0, 3);
+    assertThrows(DlpackException.class, () -> Dlpack.importTensor(onCpu1));
+    assertEquals(deletes + 2, FakeRuntime.dlpackCount(kind(), FakeRuntime.DLPACK_DELETER_CALLS));
+  }
 }

@@ -71,6 +71,55 @@ final class FakeRuntime {
     return all;
   }
 
+  /** Counters of the fake's DLPack producer ({@link #dlpackCount}). */
+  static final int DLPACK_MADE = 0;
+
+  static final int DLPACK_DELETER_CALLS = 1;
+
+  /** Deleter calls on a tensor whose deleter had already run: never legitimate. */
+  static final int DLPACK_REPEATED_DELETES = 2;
+
+  static final int DLPACK_LIVE = 3;
+
+  /**
+   * A {@code DLManagedTensor} made by the fake, as a framework would export one: memory on the
+   * fake's device (device type kDLCUDA or kDLAscend) or host memory, holding {@link
+   * HostBytes#pattern} of {@code seed} from {@code byteOffset}; {@code strides} may be null.
+   */
+  static long dlpackMake(
+      RuntimeKind kind,
+      int deviceType,
+      int deviceId,
+      int code,
+      int bits,
+      int lanes,
+      long[] shape,
+      long[] strides,
+      long byteOffset,
+      int seed) {
+    long address =
+        DeviceOps.fake_dlpack_make(
+            kind.backend(),
+            deviceType,
+            deviceId,
+            code,
+            bits,
+            lanes,
+            shape.length,
+            shape,
+            strides,
+            byteOffset,
+            seed);
+    if (address == 0) {
+      throw new IllegalStateException("the loaded " + kind + " runtime is not the fake");
+    }
+    return address;
+  }
+
+  static long dlpackCount(RuntimeKind kind, int which) {
+    return DeviceOps.fake_dlpack_count(kind.backend(), which);
+  }
+
   static void setCopyDelayMicros(RuntimeKind kind, int micros) {
     check(DeviceOps.fake_set_copy_delay_us(kind.backend(), micros));
   }

@@ -17,6 +17,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 abstract class FakeRuntimeTestBase extends DeviceRuntimeContract {
   private long deviceBytesBefore;
   private long pinnedBytesBefore;
+  private long leasesBefore;
+  private long producerLiveBefore;
 
   abstract RuntimeKind kind();
 
@@ -39,11 +41,23 @@ abstract class FakeRuntimeTestBase extends DeviceRuntimeContract {
     FakeRuntime.reset(kind());
     deviceBytesBefore = FakeRuntime.liveBytes(kind(), FakeRuntime.DEVICE_MEMORY);
     pinnedBytesBefore = FakeRuntime.liveBytes(kind(), FakeRuntime.PINNED_MEMORY);
+    leasesBefore = DeviceMemory.liveCount();
+    producerLiveBefore = FakeRuntime.dlpackCount(kind(), FakeRuntime.DLPACK_LIVE);
   }
 
   @AfterEach
   void everythingAllocatedWasFreed() {
     FakeRuntime.reset(kind());
+    assertEquals(java.util.List.of(), DeviceMemory.openReferences(), "device memory left open");
+    assertEquals(leasesBefore, DeviceMemory.liveCount(), "device memory not released");
+    assertEquals(
+        producerLiveBefore,
+        FakeRuntime.dlpackCount(kind(), FakeRuntime.DLPACK_LIVE),
+        "DLPack tensors whose deleter was never called");
+    assertEquals(
+        0,
+        FakeRuntime.dlpackCount(kind(), FakeRuntime.DLPACK_REPEATED_DELETES),
+        "a DLPack deleter was called twice");
     assertEquals(
         deviceBytesBefore,
         FakeRuntime.liveBytes(kind(), FakeRuntime.DEVICE_MEMORY),
@@ -219,6 +233,144 @@ abstract class FakeRuntimeTestBase extends DeviceRuntimeContract {
         copier.copyToHost(buffer, 0, host, 0, n);
         assertEquals(-1, mismatch(host, 0, n, 0, 7));
       }
+    }
+  }
+
+  // ---- DLPack: ownership of imported and exported memory ----
+
+  private int dlpackDeviceType() {
+    return Dlpack.deviceType(kind());
+  }
+
+  private long produce(long[] shape, long[] strides, int seed) {
+    return FakeRuntime.dlpackMake(
+        kind(), dlpackDeviceType(), 0, Dlpack.KDL_FLOAT, 32, 1, shape, strides, 0, seed);
+  }
+
+  private long deleterCalls() {
+    return FakeRuntime.dlpackCount(kind(), FakeRuntime.DLPACK_DELETER_CALLS);
+  }
+
+  @Test
+  void anImportedTensorIsDeletedOnceWhenItsLastReferenceCloses() {
+    long managed =
+        FakeRuntime.dlpackMake(
+            kind(), dlpackDeviceType(), 0, Dlpack.KDL_FLOAT, 32, 1, new long[] {3, 5}, null, 64, 9);
+    long deletes = deleterCalls();
+    Dlpack.Imported imported = Dlpack.importTensor(managed);
+    DeviceMemory first = imported.memory();
+    assertEquals(device(), first.device());
+    assertEquals(60, first.size());
+    assertEquals(Dlpack.KDL_FLOAT, imported.typeCode());
+    assertEquals(32, imported.typeBits());
+    assertEquals(
+        java.util.List.of(3L, 5L), java.util.Arrays.stream(imported.shape()).boxed().toList());
+    try (HostBytes out = new HostBytes(60)) {
+      device().copyToHost(device().wrap(first.address(), 60), 0, out.memory(), 0, 60);
+      assertEquals(-1, out.firstMismatch(0, 60, 0, 9), "the data after byte_offset");
+    }
+    DeviceMemory second = first.retain();
+    first.close();
+    assertEquals(deletes, deleterCalls(), "a reference is still open");
+    second.close();
+    assertEquals(deletes + 1, deleterCalls(), "the last reference deletes");
+    second.close();
+    first.close();
+    assertEquals(deletes + 1, deleterCalls(), "closing again deletes nothing");
+  }
+
+  @Test
+  void aRefusedTensorIsGivenBackToItsProducerOnce() {
+    long[] shape = {4, 6};
+    long deletes = deleterCalls();
+    java.util.List<Long> refused =
+        java.util.List.of(
+            // Strides of a transposed (column-major) tensor.
+            produce(shape, new long[] {1, 4}, 1),
+            // A vector type: four float32 lanes per element.
+            FakeRuntime.dlpackMake(
+                kind(), dlpackDeviceType(), 0, Dlpack.KDL_FLOAT, 32, 4, shape, null, 0, 1),
+            // Elements of 12 bits.
+            FakeRuntime.dlpackMake(
+                kind(), dlpackDeviceType(), 0, Dlpack.KDL_INT, 12, 1, shape, null, 0, 1),
+            // An OpenCL buffer.
+            FakeRuntime.dlpackMake(kind(), 4, 0, Dlpack.KDL_FLOAT, 32, 1, shape, null, 0, 1),
+            // A device this process does not see.
+            FakeRuntime.dlpackMake(
+                kind(), dlpackDeviceType(), 9, Dlpack.KDL_FLOAT, 32, 1, shape, null, 0, 1),
+            // A negative dimension.
+            produce(new long[] {2, -3}, null, 1),
+            // Rank 65.
+            produce(new long[65], null, 1));
+    for (long managed : refused) {
+      assertThrows(DlpackException.class, () -> Dlpack.importTensor(managed));
+    }
+    assertEquals(deletes + refused.size(), deleterCalls(), "each given back once");
+    assertThrows(DlpackException.class, () -> Dlpack.importTensor(0));
+  }
+
+  @Test
+  void stridesOfARowMajorTensorAndOfUnitDimensionsAreTaken() {
+    long[] shape = {2, 1, 3};
+    long deletes = deleterCalls();
+    for (long[] strides : new long[][] {{3, 3, 1}, {3, 99, 1}, null}) {
+      try (DeviceMemory m = Dlpack.importTensor(produce(shape, strides, 2)).memory()) {
+        assertEquals(24, m.size());
+      }
+    }
+    // An empty tensor's strides say nothing.
+    try (DeviceMemory m =
+        Dlpack.importTensor(produce(new long[] {0, 4}, new long[] {1, 7}, 2)).memory()) {
+      assertEquals(0, m.size());
+    }
+    assertEquals(deletes + 4, deleterCalls());
+  }
+
+  @Test
+  void anExportKeepsTheMemoryUntilItsConsumerDeletesIt() {
+    long n = 4 * 6 * 4;
+    long deviceBytes = FakeRuntime.liveBytes(kind(), FakeRuntime.DEVICE_MEMORY);
+    long leases = DeviceMemory.liveCount();
+    long exported;
+    try (DeviceMemory memory = DeviceMemory.allocate(device(), n);
+        HostBytes in = new HostBytes(n).fillPattern(12)) {
+      device().copyToDevice(in.memory(), 0, device().wrap(memory.address(), n), 0, n);
+      exported = Dlpack.exportTensor(memory, 0, Dlpack.KDL_FLOAT, 32, new long[] {4, 6});
+    }
+    assertEquals(leases + 1, DeviceMemory.liveCount(), "the export holds the memory");
+    assertEquals(deviceBytes + n, FakeRuntime.liveBytes(kind(), FakeRuntime.DEVICE_MEMORY));
+    // A consumer takes it: here rtensor itself, which reads what the export describes.
+    Dlpack.Imported back = Dlpack.importTensor(exported);
+    try (DeviceMemory m = back.memory();
+        HostBytes out = new HostBytes(n)) {
+      assertEquals(device(), m.device());
+      assertEquals(n, m.size());
+      assertEquals(
+          java.util.List.of(4L, 6L), java.util.Arrays.stream(back.shape()).boxed().toList());
+      device().copyToHost(device().wrap(m.address(), n), 0, out.memory(), 0, n);
+      assertEquals(-1, out.firstMismatch(0, n, 0, 12));
+    }
+    assertEquals(leases, DeviceMemory.liveCount(), "the consumer's delete released it");
+    assertEquals(deviceBytes, FakeRuntime.liveBytes(kind(), FakeRuntime.DEVICE_MEMORY), "freed");
+  }
+
+  @Test
+  void anExportDeletedWithoutImportReleasesItsReference() {
+    long leases = DeviceMemory.liveCount();
+    DeviceMemory memory = DeviceMemory.allocate(device(), 256);
+    long a = Dlpack.exportTensor(memory, 0, Dlpack.KDL_UINT, 8, new long[] {256});
+    long b = Dlpack.exportTensor(memory, 128, Dlpack.KDL_UINT, 8, new long[] {2, 64});
+    memory.close();
+    Dlpack.delete(a);
+    assertEquals(leases + 1, DeviceMemory.liveCount(), "b still holds it");
+    Dlpack.delete(b);
+    assertEquals(leases, DeviceMemory.liveCount());
+    assertThrows(
+        IllegalStateException.class, () -> Dlpack.exportTensor(memory, 0, 1, 8, new long[] {1}));
+    try (DeviceMemory other = DeviceMemory.allocate(device(), 16)) {
+      assertThrows(
+          IndexOutOfBoundsException.class,
+          () -> Dlpack.exportTensor(other, 8, Dlpack.KDL_UINT, 8, new long[] {9}));
     }
   }
 }

@@ -7,13 +7,15 @@ import org.bytedeco.javacpp.annotation.Platform;
 
 /**
  * JavaCPP mirror of {@code rtensor_device.h}: the device runtimes (CPU, CUDA driver, Ascend ACL)
- * behind one flat C++ API. Each method returns the runtime's status code (0 on success); on failure
- * {@link #last_error_name()} and {@link #last_error_text()} describe it, read on the same thread.
- * Addresses travel as {@code long}. No argument checking happens here: callers in {@code
- * io.rtensor.device} check everything before calling.
+ * behind one flat C++ API, and of {@code rtensor_dlpack.h}: reference-counted device memory
+ * (leases) and DLPack import and export (one library, so both see the same loaded runtimes). Each
+ * method returns the runtime's status code (0 on success); on failure {@link #last_error_name()}
+ * and {@link #last_error_text()} describe it, read on the same thread. Addresses travel as {@code
+ * long}. No argument checking happens here: callers in {@code io.rtensor.device} check everything
+ * before calling.
  */
 @Platform(
-    include = "rtensor_device.h",
+    include = {"rtensor_device.h", "rtensor_dlpack.h"},
     link = "dl",
     compiler = {"default", "cpp17"})
 @Namespace("rtensor")
@@ -158,6 +160,41 @@ public final class DeviceOps {
 
   public static native int event_destroy(int backend, int device, @Cast("uint64_t") long event);
 
+  // Leases and DLPack (rtensor_dlpack.h).
+
+  /** out[0] = the lease, out[1] = the memory. */
+  public static native int lease_allocate(
+      int backend, int device, @Cast("size_t") long bytes, @Cast("uint64_t*") long[] out);
+
+  public static native int lease_import(
+      @Cast("uint64_t") long managed, @Cast("uint64_t*") long[] out);
+
+  public static native int dlpack_describe(
+      @Cast("uint64_t") long managed,
+      @Cast("int64_t*") long[] meta,
+      @Cast("int64_t*") long[] shape,
+      @Cast("int64_t*") long[] strides,
+      int maxNdim);
+
+  public static native @Cast("long long") long lease_retain(@Cast("uint64_t") long lease);
+
+  public static native int lease_release(@Cast("uint64_t") long lease);
+
+  public static native int dlpack_export(
+      @Cast("uint64_t") long lease,
+      @Cast("uint64_t") long data,
+      int deviceType,
+      int deviceId,
+      int code,
+      int bits,
+      int ndim,
+      @Cast("const int64_t*") long[] shape,
+      @Cast("uint64_t*") long[] out);
+
+  public static native void dlpack_delete(@Cast("uint64_t") long managed);
+
+  public static native @Cast("long long") long live_leases();
+
   // Test hooks: reach the control entry points of the fake runtimes (RT_E_UNSUPPORTED otherwise).
 
   public static native int fake_inject_error(int backend, String function, int code, int after);
@@ -176,4 +213,19 @@ public final class DeviceOps {
       int backend, String value, int physicalCount, int[] out, int max);
 
   public static native int fake_physical_device_of(int backend, @Cast("uint64_t") long ptr);
+
+  public static native @Cast("uint64_t") long fake_dlpack_make(
+      int backend,
+      int deviceType,
+      int deviceId,
+      int code,
+      int bits,
+      int lanes,
+      int ndim,
+      @Cast("const int64_t*") long[] shape,
+      @Cast("const int64_t*") long[] strides,
+      @Cast("uint64_t") long byteOffset,
+      int seed);
+
+  public static native @Cast("long long") long fake_dlpack_count(int backend, int which);
 }
