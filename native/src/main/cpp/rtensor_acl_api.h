@@ -1,6 +1,9 @@
 // The Ascend CANN AscendCL (ACL) entry points rtensor uses, declared from Huawei's documentation so
 // the project builds without CANN installed. libascendcl.so is opened with dlopen at run time; these
-// are the types of the pointers dlsym returns. The fake ACL used by the tests includes this header.
+// are the types of the pointers dlsym returns. The fake ACL used by the tests includes this header
+// and checks its entry points against these types; the vendor-header check
+// (native/src/test/cpp/vendor/check_acl_api.cpp, run by the test build) compiles it beside the
+// AscendCL headers (acl/acl.h) and asserts every signature, enumerator and error code against them.
 //
 // Source: CANN application development API reference (AscendCL), hiascend.com, e.g.
 //   canncommercial/800/apiref/appdevgapi: aclInit, aclFinalize, aclrtSetDevice, aclrtResetDevice,
@@ -48,16 +51,23 @@ typedef enum aclrtMemAttr {
 
 }  // extern "C"
 
-// aclError values rtensor names (from the aclError reference: acl_base.h codes).
-enum : int {
-  RT_ACL_SUCCESS = 0,
-  RT_ACL_ERROR_INVALID_PARAM = 100000,
-  RT_ACL_ERROR_UNINITIALIZE = 100001,
-  RT_ACL_ERROR_REPEAT_INITIALIZE = 100002,
-  RT_ACL_ERROR_INVALID_DEVICE = 100013,
-  RT_ACL_ERROR_BAD_ALLOC = 200000,
-  RT_ACL_ERROR_RT_MEMORY_ALLOCATION = 207001,
-};
+// aclError values rtensor names: X(name, value), each becoming RT_<name>. Most are the
+// "static const int" codes of acl_base.h (acl_base_rt.h in CANN 8); the ACL_ERROR_RT_* ones are
+// #defines of error_codes/rt_error_codes.h. rtensor names the errors it reports from this table,
+// and the vendor-header check (native/src/test/cpp/vendor) asserts every value against CANN's.
+#define RTENSOR_ACL_RESULTS(X)                \
+  X(ACL_SUCCESS, 0)                           \
+  X(ACL_ERROR_INVALID_PARAM, 100000)          \
+  X(ACL_ERROR_UNINITIALIZE, 100001)           \
+  X(ACL_ERROR_REPEAT_INITIALIZE, 100002)      \
+  X(ACL_ERROR_BAD_ALLOC, 200000)              \
+  X(ACL_ERROR_INVALID_DEVICE, 200002)         \
+  X(ACL_ERROR_RT_CONTEXT_NULL, 107002)        \
+  X(ACL_ERROR_RT_MEMORY_ALLOCATION, 207001)
+
+#define RTENSOR_ACL_ENUMERATOR(name, value) RT_##name = value,
+enum : int { RTENSOR_ACL_RESULTS(RTENSOR_ACL_ENUMERATOR) };
+#undef RTENSOR_ACL_ENUMERATOR
 
 // X-macro of every entry point: X(name, exported symbol, return type, parameter list).
 #define RTENSOR_ACL_ENTRIES(X)                                                                  \

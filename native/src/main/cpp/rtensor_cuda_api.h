@@ -1,7 +1,10 @@
 // The CUDA driver API entry points rtensor uses, declared from NVIDIA's documentation so the project
 // builds without CUDA installed. The driver is opened with dlopen at run time; these are the types
-// of the pointers dlsym returns. The fake driver used by the tests includes this same header, so a
-// signature that drifts from the documentation fails to compile in both places.
+// of the pointers dlsym returns. The fake driver used by the tests includes this same header and
+// checks each of its entry points against these types; the vendor-header check
+// (native/src/test/cpp/vendor/check_cuda_api.cpp, run by the test build) compiles this header
+// beside NVIDIA's own cuda.h and asserts every signature, exported symbol name (the _v2 mapping),
+// result code and flag below against it, so a declaration that drifts from the driver fails CI.
 //
 // Source: NVIDIA CUDA Driver API reference, https://docs.nvidia.com/cuda/cuda-driver-api/
 //   group__CUDA__TYPES (CUresult, CUdeviceptr, CUcontext, CUstream, CUevent),
@@ -34,28 +37,35 @@ typedef struct CUevent_st* CUevent;
 
 }  // extern "C"
 
-// Result codes rtensor names in its own logic (from the CUresult enumeration).
-enum : int {
-  RT_CUDA_SUCCESS = 0,
-  RT_CUDA_ERROR_INVALID_VALUE = 1,
-  RT_CUDA_ERROR_OUT_OF_MEMORY = 2,
-  RT_CUDA_ERROR_NOT_INITIALIZED = 3,
-  // cuInit's answer when no device is visible, e.g. CUDA_VISIBLE_DEVICES is empty or names none.
-  RT_CUDA_ERROR_NO_DEVICE = 100,
-  RT_CUDA_ERROR_INVALID_DEVICE = 101,
-  RT_CUDA_ERROR_INVALID_CONTEXT = 201,
-  RT_CUDA_ERROR_INVALID_HANDLE = 400,
-  RT_CUDA_ERROR_NOT_READY = 600,
-};
+// Result codes rtensor names (CUresult enumerators of cuda.h): X(enumerator, value). Each becomes
+// RT_<enumerator> below; the fake driver names its codes from this table, and the vendor-header
+// check (native/src/test/cpp/vendor) asserts every value against NVIDIA's cuda.h.
+#define RTENSOR_CUDA_RESULTS(X)                                                              \
+  X(CUDA_SUCCESS, 0)                                                                         \
+  X(CUDA_ERROR_INVALID_VALUE, 1)                                                             \
+  X(CUDA_ERROR_OUT_OF_MEMORY, 2)                                                             \
+  X(CUDA_ERROR_NOT_INITIALIZED, 3)                                                           \
+  /* cuInit's answer when no device is visible, e.g. CUDA_VISIBLE_DEVICES is empty. */       \
+  X(CUDA_ERROR_NO_DEVICE, 100)                                                               \
+  X(CUDA_ERROR_INVALID_DEVICE, 101)                                                          \
+  X(CUDA_ERROR_INVALID_CONTEXT, 201)                                                         \
+  X(CUDA_ERROR_INVALID_HANDLE, 400)                                                          \
+  X(CUDA_ERROR_NOT_READY, 600)                                                               \
+  X(CUDA_ERROR_ILLEGAL_ADDRESS, 700)                                                         \
+  X(CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED, 712)                                          \
+  X(CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, 713)
 
-// Flags used (documented values): CU_STREAM_NON_BLOCKING = 0x1, CU_EVENT_DEFAULT = 0x0,
-// CU_EVENT_DISABLE_TIMING = 0x2, CU_MEMHOSTREGISTER_PORTABLE = 0x01.
-enum : unsigned int {
-  RT_CU_STREAM_NON_BLOCKING = 0x1,
-  RT_CU_EVENT_DEFAULT = 0x0,
-  RT_CU_EVENT_DISABLE_TIMING = 0x2,
-  RT_CU_MEMHOSTREGISTER_PORTABLE = 0x1,
-};
+// Flags rtensor passes (documented values): X(enumerator, value), each becoming RT_<enumerator>.
+#define RTENSOR_CUDA_FLAGS(X)          \
+  X(CU_STREAM_NON_BLOCKING, 0x1)       \
+  X(CU_EVENT_DEFAULT, 0x0)             \
+  X(CU_EVENT_DISABLE_TIMING, 0x2)      \
+  X(CU_MEMHOSTREGISTER_PORTABLE, 0x1)
+
+#define RTENSOR_CUDA_ENUMERATOR(name, value) RT_##name = value,
+enum : int { RTENSOR_CUDA_RESULTS(RTENSOR_CUDA_ENUMERATOR) };
+enum : unsigned int { RTENSOR_CUDA_FLAGS(RTENSOR_CUDA_ENUMERATOR) };
+#undef RTENSOR_CUDA_ENUMERATOR
 
 // The oldest driver accepted: CUDA 11.0 (cuDriverGetVersion reports 1000 * major + 10 * minor).
 // cuDevicePrimaryCtxRelease_v2 and the other symbols below exist from that release on.

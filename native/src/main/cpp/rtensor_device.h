@@ -23,6 +23,7 @@
 
 #include "rtensor_acl_api.h"
 #include "rtensor_cuda_api.h"
+#include "rtensor_host.h"
 
 namespace rtensor {
 
@@ -114,6 +115,9 @@ struct Runtime {
   // thread binds its device again afterwards.
   std::atomic<bool> acl_ready{false};
   std::atomic<int> acl_generation{0};
+  // A test hook only the fake runtimes export (fake_note_host_copy): told of every staging copy
+  // rtensor makes for this runtime, so tests can count host copies. Null for a real runtime.
+  void (*note_host_copy)(size_t) = nullptr;
 };
 
 inline Runtime runtimes[BACKEND_COUNT];
@@ -232,14 +236,14 @@ inline int cuda_fail(CUresult r) {
   return fail(r, cuda_error_name(api, r), text);
 }
 
+// ACL has no call that names an error code: the names rtensor knows come from its table.
 inline const char* acl_error_name(int code) {
   switch (code) {
-    case RT_ACL_ERROR_INVALID_PARAM: return "ACL_ERROR_INVALID_PARAM";
-    case RT_ACL_ERROR_UNINITIALIZE: return "ACL_ERROR_UNINITIALIZE";
-    case RT_ACL_ERROR_REPEAT_INITIALIZE: return "ACL_ERROR_REPEAT_INITIALIZE";
-    case RT_ACL_ERROR_INVALID_DEVICE: return "ACL_ERROR_INVALID_DEVICE";
-    case RT_ACL_ERROR_BAD_ALLOC: return "ACL_ERROR_BAD_ALLOC";
-    case RT_ACL_ERROR_RT_MEMORY_ALLOCATION: return "ACL_ERROR_RT_MEMORY_ALLOCATION";
+#define RTENSOR_ACL_NAME(name, value) \
+  case value:                         \
+    return #name;
+    RTENSOR_ACL_RESULTS(RTENSOR_ACL_NAME)
+#undef RTENSOR_ACL_NAME
     default: return "ACL_ERROR";
   }
 }
@@ -383,6 +387,10 @@ inline int load_runtime(int backend, const char* path) {
         rt.acl_ready.store(true);
       }
     }
+  }
+  if (status == LOAD_OK) {
+    rt.note_host_copy =
+        reinterpret_cast<void (*)(size_t)>(dlsym(rt.handle, "fake_note_host_copy"));
   }
   rt.status.store(status);
   return status;
@@ -806,6 +814,17 @@ inline int memset_d8(int backend, int dev, uint64_t ptr, int value, size_t bytes
   return 0;
 }
 
+// Copies between host memory and a runtime's page-locked staging memory (either way), with
+// streaming stores (stream_copy_bytes): the one host copy of a staged transfer.
+inline void staging_copy(int backend, uint64_t dst, uint64_t src, size_t bytes) {
+  using namespace detail;
+  stream_copy_bytes(to_ptr(dst), to_ptr(src), bytes);
+  if (backend > BACKEND_CPU && backend < BACKEND_COUNT) {
+    void (*note)(size_t) = runtimes[backend].note_host_copy;
+    if (note != nullptr) note(bytes);
+  }
+}
+
 // ---- streams and events --------------------------------------------------------------------------
 
 inline int stream_create(int backend, int dev, uint64_t* out) {
@@ -967,6 +986,14 @@ inline long long fake_call_count(int backend, const char* function) {
 inline long long fake_live_bytes(int backend, int kind) {
   auto fn = reinterpret_cast<long long (*)(int)>(fake_symbol(backend, "fake_live_bytes"));
   return fn ? fn(kind) : static_cast<long long>(RT_E_UNSUPPORTED);
+}
+
+// Bytes the fake has copied, by counter (see fake::CopyCounter): 0 host-to-device, 1
+// device-to-host, 2 device-to-device, 3 host-to-host, 4 host-to-device from pageable memory, 5
+// device-to-host into pageable memory.
+inline long long fake_copied_bytes(int backend, int counter) {
+  auto fn = reinterpret_cast<long long (*)(int)>(fake_symbol(backend, "fake_copied_bytes"));
+  return fn ? fn(counter) : static_cast<long long>(RT_E_UNSUPPORTED);
 }
 
 inline int fake_set_copy_delay_us(int backend, int micros) {

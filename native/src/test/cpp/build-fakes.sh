@@ -12,7 +12,8 @@ build() {  # <output> <source> [extra flags]
   local target="$out/$1" source="$here/$2"
   shift 2
   if [[ "$target" -nt "$source" && "$target" -nt "$here/fake_runtime_common.h" \
-        && "$target" -nt "$include/rtensor_cuda_api.h" && "$target" -nt "$include/rtensor_acl_api.h" ]]; then
+        && "$target" -nt "$include/rtensor_cuda_api.h" && "$target" -nt "$include/rtensor_acl_api.h" \
+        && "$target" -nt "$include/rtensor_dlpack_api.h" ]]; then
     return
   fi
   "$cxx" "${flags[@]}" "$@" "$source" -o "$target"

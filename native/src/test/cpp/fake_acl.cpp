@@ -33,7 +33,6 @@ bool devices_read = false;
 // aclInit.
 int visible[fake::kMaxPhysical];
 int visible_count = 0;
-constexpr int kContextNull = 107002;  // ACL_ERROR_RT_CONTEXT_NULL
 thread_local int current_device = -1;
 thread_local std::string recent_message;
 
@@ -46,7 +45,7 @@ aclError begin(const char* name, bool needs_device) {
   int injected = fake::on_call(name);
   if (injected != 0) return fail(injected, "injected failure");
   if (!initialized.load()) return fail(RT_ACL_ERROR_UNINITIALIZE, "aclInit has not been called");
-  if (needs_device && current_device < 0) return fail(kContextNull, "no device set on this thread");
+  if (needs_device && current_device < 0) return fail(RT_ACL_ERROR_RT_CONTEXT_NULL, "no device set on this thread");
   return RT_ACL_SUCCESS;
 }
 
@@ -68,6 +67,15 @@ aclError check_copy(void* dst, size_t dest_max, const void* src, size_t count,
     return fail(RT_ACL_ERROR_INVALID_PARAM, "destination is not device memory of this size");
   }
   return RT_ACL_SUCCESS;
+}
+
+void count_copy(void* dst, const void* src, size_t count, aclrtMemcpyKind kind) {
+  switch (kind) {
+    case ACL_MEMCPY_HOST_TO_DEVICE: fake::count_copy(fake::COPIED_H2D, src, count); break;
+    case ACL_MEMCPY_DEVICE_TO_HOST: fake::count_copy(fake::COPIED_D2H, dst, count); break;
+    case ACL_MEMCPY_DEVICE_TO_DEVICE: fake::count_copy(fake::COPIED_D2D, nullptr, count); break;
+    default: fake::count_copy(fake::COPIED_H2H, nullptr, count); break;
+  }
 }
 
 }  // namespace
@@ -172,6 +180,7 @@ aclError aclrtMemcpy(void* dst, size_t dest_max, const void* src, size_t count,
   if (r != 0) return r;
   r = check_copy(dst, dest_max, src, count, kind);
   if (r != 0) return r;
+  count_copy(dst, src, count, kind);
   fake::copy_now(dst, src, count);
   return RT_ACL_SUCCESS;
 }
@@ -183,6 +192,7 @@ aclError aclrtMemcpyAsync(void* dst, size_t dest_max, const void* src, size_t co
   if (r != 0) return r;
   r = check_copy(dst, dest_max, src, count, kind);
   if (r != 0) return r;
+  count_copy(dst, src, count, kind);
   if (stream == nullptr) {
     fake::copy_now(dst, src, count);
   } else {
@@ -267,6 +277,21 @@ long long fake_live_bytes(int kind) {
   std::lock_guard<std::mutex> lock(s.mutex);
   return static_cast<long long>(s.live[kind]);
 }
+
+long long fake_copied_bytes(int counter) { return fake_copied_bytes_impl(counter); }
+
+void fake_note_host_copy(size_t bytes) { fake_note_host_copy_impl(bytes); }
+
+DLManagedTensor* fake_dlpack_make(int32_t device_type, int32_t device_id, uint8_t code,
+                                  uint8_t bits, uint16_t lanes, int32_t ndim,
+                                  const int64_t* shape, const int64_t* strides,
+                                  uint64_t byte_offset, int seed) {
+  int physical = device_id >= 0 && device_id < visible_count ? visible[device_id] : 0;
+  return fake::dlpack_make(physical, device_type, device_id, code, bits, lanes, ndim, shape,
+                           strides, byte_offset, seed);
+}
+
+long long fake_dlpack_count(int which) { return fake_dlpack_count_impl(which); }
 
 int fake_parse_visible(const char* value, int physical_count, int* out, int max) {
   return fake_copy_visible(fake::parse_acl_visible(value, physical_count), out, max);

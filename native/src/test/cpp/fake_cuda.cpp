@@ -235,14 +235,16 @@ CUresult cuMemHostRegister_v2(void* p, size_t bytesize, unsigned int flags) {
   CUresult r = begin("cuMemHostRegister_v2", true);
   if (r != 0) return r;
   if (p == nullptr || bytesize == 0 || (flags & ~0xFu) != 0) return RT_CUDA_ERROR_INVALID_VALUE;
-  return fake::track(fake::REGISTERED, p, bytesize) ? RT_CUDA_SUCCESS : 712;  // ALREADY_REGISTERED
+  return fake::track(fake::REGISTERED, p, bytesize) ? RT_CUDA_SUCCESS
+                                                     : RT_CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
 }
 FAKE_CHECK(cuMemHostRegister, cuMemHostRegister_v2)
 
 CUresult cuMemHostUnregister(void* p) {
   CUresult r = begin("cuMemHostUnregister", true);
   if (r != 0) return r;
-  return fake::release(fake::REGISTERED, p) ? RT_CUDA_SUCCESS : 713;  // NOT_REGISTERED
+  return fake::release(fake::REGISTERED, p) ? RT_CUDA_SUCCESS
+                                             : RT_CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
 }
 FAKE_CHECK(cuMemHostUnregister, cuMemHostUnregister)
 
@@ -250,6 +252,7 @@ CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
   CUresult r = begin("cuMemcpyDtoH_v2", true);
   if (r != 0) return r;
   if (dst == nullptr || !device_range(src, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_D2H, dst, bytes);
   fake::copy_now(dst, host(src), bytes);
   return RT_CUDA_SUCCESS;
 }
@@ -259,6 +262,7 @@ CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
   CUresult r = begin("cuMemcpyHtoD_v2", true);
   if (r != 0) return r;
   if (src == nullptr || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_H2D, src, bytes);
   fake::copy_now(host(dst), src, bytes);
   return RT_CUDA_SUCCESS;
 }
@@ -268,6 +272,7 @@ CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
   CUresult r = begin("cuMemcpyDtoD_v2", true);
   if (r != 0) return r;
   if (!device_range(src, bytes) || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_D2D, nullptr, bytes);
   fake::copy_now(host(dst), host(src), bytes);
   return RT_CUDA_SUCCESS;
 }
@@ -278,6 +283,7 @@ CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, CUstream
   CUresult r = begin("cuMemcpyDtoHAsync_v2", true);
   if (r != 0) return r;
   if (dst == nullptr || !device_range(src, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_D2H, dst, bytes);
   submit(stream, [=] { fake::copy_now(dst, host(src), bytes); });
   return RT_CUDA_SUCCESS;
 }
@@ -288,6 +294,7 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, CU
   CUresult r = begin("cuMemcpyHtoDAsync_v2", true);
   if (r != 0) return r;
   if (src == nullptr || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_H2D, src, bytes);
   submit(stream, [=] { fake::copy_now(host(dst), src, bytes); });
   return RT_CUDA_SUCCESS;
 }
@@ -297,6 +304,7 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CU
   CUresult r = begin("cuMemcpyDtoDAsync_v2", true);
   if (r != 0) return r;
   if (!device_range(src, bytes) || !device_range(dst, bytes)) return RT_CUDA_ERROR_INVALID_VALUE;
+  fake::count_copy(fake::COPIED_D2D, nullptr, bytes);
   submit(stream, [=] { fake::copy_now(host(dst), host(src), bytes); });
   return RT_CUDA_SUCCESS;
 }
@@ -399,41 +407,41 @@ CUresult cuEventDestroy_v2(CUevent event) {
 }
 FAKE_CHECK(cuEventDestroy, cuEventDestroy_v2)
 
+// Names every code of rtensor's table (RTENSOR_CUDA_RESULTS), as the driver does.
 CUresult cuGetErrorName(CUresult error, const char** str) {
   fake::on_call("cuGetErrorName");
   switch (error) {
-    case 0: *str = "CUDA_SUCCESS"; return 0;
-    case 1: *str = "CUDA_ERROR_INVALID_VALUE"; return 0;
-    case 2: *str = "CUDA_ERROR_OUT_OF_MEMORY"; return 0;
-    case 3: *str = "CUDA_ERROR_NOT_INITIALIZED"; return 0;
-    case 100: *str = "CUDA_ERROR_NO_DEVICE"; return 0;
-    case 101: *str = "CUDA_ERROR_INVALID_DEVICE"; return 0;
-    case 201: *str = "CUDA_ERROR_INVALID_CONTEXT"; return 0;
-    case 400: *str = "CUDA_ERROR_INVALID_HANDLE"; return 0;
-    case 600: *str = "CUDA_ERROR_NOT_READY"; return 0;
-    case 700: *str = "CUDA_ERROR_ILLEGAL_ADDRESS"; return 0;
-    case 712: *str = "CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED"; return 0;
-    case 713: *str = "CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED"; return 0;
+#define FAKE_ERROR_NAME(name, value) \
+  case value:                        \
+    *str = #name;                    \
+    return RT_CUDA_SUCCESS;
+    RTENSOR_CUDA_RESULTS(FAKE_ERROR_NAME)
+#undef FAKE_ERROR_NAME
     default: *str = nullptr; return RT_CUDA_ERROR_INVALID_VALUE;
   }
 }
 FAKE_CHECK(cuGetErrorName, cuGetErrorName)
 
+// The driver's texts for the codes of rtensor's table.
 CUresult cuGetErrorString(CUresult error, const char** str) {
   fake::on_call("cuGetErrorString");
   switch (error) {
-    case 0: *str = "no error"; return 0;
-    case 1: *str = "invalid argument"; return 0;
-    case 2: *str = "out of memory"; return 0;
-    case 3: *str = "initialization error"; return 0;
-    case 100: *str = "no CUDA-capable device is detected"; return 0;
-    case 101: *str = "invalid device ordinal"; return 0;
-    case 201: *str = "invalid device context"; return 0;
-    case 400: *str = "invalid resource handle"; return 0;
-    case 600: *str = "device not ready"; return 0;
-    case 700: *str = "an illegal memory access was encountered"; return 0;
-    case 712: *str = "part or all of the requested memory range is already mapped"; return 0;
-    case 713: *str = "pointer does not correspond to a registered memory region"; return 0;
+    case RT_CUDA_SUCCESS: *str = "no error"; return 0;
+    case RT_CUDA_ERROR_INVALID_VALUE: *str = "invalid argument"; return 0;
+    case RT_CUDA_ERROR_OUT_OF_MEMORY: *str = "out of memory"; return 0;
+    case RT_CUDA_ERROR_NOT_INITIALIZED: *str = "initialization error"; return 0;
+    case RT_CUDA_ERROR_NO_DEVICE: *str = "no CUDA-capable device is detected"; return 0;
+    case RT_CUDA_ERROR_INVALID_DEVICE: *str = "invalid device ordinal"; return 0;
+    case RT_CUDA_ERROR_INVALID_CONTEXT: *str = "invalid device context"; return 0;
+    case RT_CUDA_ERROR_INVALID_HANDLE: *str = "invalid resource handle"; return 0;
+    case RT_CUDA_ERROR_NOT_READY: *str = "device not ready"; return 0;
+    case RT_CUDA_ERROR_ILLEGAL_ADDRESS: *str = "an illegal memory access was encountered"; return 0;
+    case RT_CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED:
+      *str = "part or all of the requested memory range is already mapped";
+      return 0;
+    case RT_CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED:
+      *str = "pointer does not correspond to a registered memory region";
+      return 0;
     default: *str = nullptr; return RT_CUDA_ERROR_INVALID_VALUE;
   }
 }
@@ -458,6 +466,21 @@ long long fake_live_bytes(int kind) {
   std::lock_guard<std::mutex> lock(s.mutex);
   return static_cast<long long>(s.live[kind]);
 }
+
+long long fake_copied_bytes(int counter) { return fake_copied_bytes_impl(counter); }
+
+void fake_note_host_copy(size_t bytes) { fake_note_host_copy_impl(bytes); }
+
+DLManagedTensor* fake_dlpack_make(int32_t device_type, int32_t device_id, uint8_t code,
+                                  uint8_t bits, uint16_t lanes, int32_t ndim,
+                                  const int64_t* shape, const int64_t* strides,
+                                  uint64_t byte_offset, int seed) {
+  int physical = valid_device(device_id) ? visible[device_id] : 0;
+  return fake::dlpack_make(physical, device_type, device_id, code, bits, lanes, ndim, shape,
+                           strides, byte_offset, seed);
+}
+
+long long fake_dlpack_count(int which) { return fake_dlpack_count_impl(which); }
 
 int fake_parse_visible(const char* value, int physical_count, int* out, int max) {
   return fake_copy_visible(fake::parse_cuda_visible(value, physical_count), out, max);

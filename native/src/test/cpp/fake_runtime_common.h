@@ -21,11 +21,29 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <memory>
 #include <vector>
+
+#include "rtensor_dlpack_api.h"
 
 namespace fake {
 
 enum MemoryKind : int { DEVICE = 0, PINNED = 1, REGISTERED = 2 };
+
+// Byte counters of the copies the fake performs, read by the tests through fake_copied_bytes:
+// host-to-device, device-to-host and device-to-device bytes, host-to-host bytes (an ACL
+// HOST_TO_HOST copy, or a staging copy rtensor reports through fake_note_host_copy), and the
+// host-to-device bytes read from / device-to-host bytes written to pageable memory (neither
+// page-locked by the fake nor registered with it), which a real DMA engine cannot reach directly.
+enum CopyCounter : int {
+  COPIED_H2D = 0,
+  COPIED_D2H = 1,
+  COPIED_D2D = 2,
+  COPIED_H2H = 3,
+  COPIED_H2D_FROM_PAGEABLE = 4,
+  COPIED_D2H_INTO_PAGEABLE = 5,
+  COPY_COUNTERS = 6,
+};
 
 constexpr int kMaxPhysical = 16;
 
@@ -117,6 +135,7 @@ struct State {
   std::map<std::string, Injection> injections;
   size_t device_capacity = size_t(8) << 30;  // per physical device
   int copy_delay_us = 0;
+  long long copied[COPY_COUNTERS] = {};
 };
 
 inline State& state() {
@@ -140,14 +159,31 @@ inline int on_call(const char* name) {
   return code;
 }
 
-inline bool contains(MemoryKind kind, uintptr_t p, size_t n) {
-  State& s = state();
-  std::lock_guard<std::mutex> lock(s.mutex);
+inline bool contains_locked(State& s, MemoryKind kind, uintptr_t p, size_t n) {
   auto& m = s.memory[kind];
   auto it = m.upper_bound(p);
   if (it == m.begin()) return false;
   --it;
   return p >= it->first && p + n <= it->first + it->second;
+}
+
+inline bool contains(MemoryKind kind, uintptr_t p, size_t n) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return contains_locked(s, kind, p, n);
+}
+
+// Counts a copy the fake accepted. `host` is its host side (null for device-to-device and
+// host-to-host copies), classified as page-locked (PINNED or REGISTERED) or pageable.
+inline void count_copy(CopyCounter direction, const void* host, size_t n) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.copied[direction] += static_cast<long long>(n);
+  if (host == nullptr || (direction != COPIED_H2D && direction != COPIED_D2H)) return;
+  uintptr_t p = reinterpret_cast<uintptr_t>(host);
+  if (contains_locked(s, PINNED, p, n) || contains_locked(s, REGISTERED, p, n)) return;
+  s.copied[direction == COPIED_H2D ? COPIED_H2D_FROM_PAGEABLE : COPIED_D2H_INTO_PAGEABLE] +=
+      static_cast<long long>(n);
 }
 
 // Allocates tracked memory (device memory on the given physical device); 0 when the device's
@@ -302,6 +338,96 @@ struct Event {
   }
 };
 
+// ---- a DLPack producer, as a framework exporting a tensor would be ----
+
+// One tensor made by dlpack_make. Kept after its deleter ran, so a second call is seen and counted
+// instead of touching freed memory.
+struct DlpackMade {
+  DLManagedTensor managed;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;
+  void* allocation = nullptr;
+  bool on_device = false;
+  bool deleted = false;
+};
+
+struct DlpackState {
+  std::mutex mutex;
+  std::map<DLManagedTensor*, std::unique_ptr<DlpackMade>> made;
+  long long made_count = 0;
+  long long deleter_calls = 0;
+  long long repeated_deletes = 0;
+};
+
+inline DlpackState& dlpack_state() {
+  static DlpackState s;
+  return s;
+}
+
+inline void dlpack_delete(DLManagedTensor* self) {
+  DlpackState& d = dlpack_state();
+  std::lock_guard<std::mutex> lock(d.mutex);
+  auto it = d.made.find(self);
+  if (it == d.made.end()) return;
+  DlpackMade& m = *it->second;
+  if (m.deleted) {
+    d.repeated_deletes++;
+    return;
+  }
+  m.deleted = true;
+  d.deleter_calls++;
+  if (m.on_device) {
+    release(DEVICE, m.allocation);
+  } else {
+    std::free(m.allocation);
+  }
+}
+
+// A tensor with memory on the fake's physical device `physical` (device types kDLCUDA and 21,
+// kDLAscend) or in host memory (any other), its numel * element bytes after byte_offset filled with
+// the tests' pattern (HostBytes.pattern in Java) of seed.
+inline DLManagedTensor* dlpack_make(int physical, int32_t device_type, int32_t device_id,
+                                    uint8_t code, uint8_t bits, uint16_t lanes, int32_t ndim,
+                                    const int64_t* shape, const int64_t* strides,
+                                    uint64_t byte_offset, int seed) {
+  auto m = std::make_unique<DlpackMade>();
+  size_t numel = 1;
+  for (int i = 0; i < ndim; i++) {
+    m->shape.push_back(shape[i]);
+    if (strides != nullptr) m->strides.push_back(strides[i]);
+    numel *= static_cast<size_t>(shape[i] < 0 ? 0 : shape[i]);
+  }
+  size_t bytes = numel * ((static_cast<size_t>(bits) * lanes + 7) / 8);
+  size_t total = bytes + byte_offset;
+  m->on_device = device_type == RT_kDLCUDA || device_type == RT_kDLAscend;
+  m->allocation = m->on_device ? allocate(DEVICE, total == 0 ? 1 : total, physical)
+                               : std::malloc(total == 0 ? 1 : total);
+  if (m->allocation == nullptr) return nullptr;
+  unsigned char* data = static_cast<unsigned char*>(m->allocation) + byte_offset;
+  for (size_t i = 0; i < bytes; i++) {
+    data[i] = static_cast<unsigned char>((i * 131 + static_cast<size_t>(seed) * 7 + (i >> 9)) & 0xff);
+  }
+  DLTensor& t = m->managed.dl_tensor;
+  t.data = m->allocation;
+  t.device.device_type = device_type;
+  t.device.device_id = device_id;
+  t.ndim = ndim;
+  t.dtype.code = code;
+  t.dtype.bits = bits;
+  t.dtype.lanes = lanes;
+  t.shape = m->shape.data();
+  t.strides = strides != nullptr ? m->strides.data() : nullptr;
+  t.byte_offset = byte_offset;
+  m->managed.manager_ctx = m.get();
+  m->managed.deleter = dlpack_delete;
+  DLManagedTensor* handle = &m->managed;
+  DlpackState& d = dlpack_state();
+  std::lock_guard<std::mutex> lock(d.mutex);
+  d.made[handle] = std::move(m);
+  d.made_count++;
+  return handle;
+}
+
 }  // namespace fake
 
 // Control entry points, called by the tests through rtensor's test hooks.
@@ -312,6 +438,30 @@ inline int fake_inject_error_impl(const char* function, int code, int after_call
   std::lock_guard<std::mutex> lock(s.mutex);
   s.injections[function] = fake::Injection{code, after_calls};
   return 0;
+}
+
+inline long long fake_copied_bytes_impl(int counter) {
+  if (counter < 0 || counter >= fake::COPY_COUNTERS) return -1;
+  fake::State& s = fake::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.copied[counter];
+}
+
+inline void fake_note_host_copy_impl(size_t bytes) {
+  fake::count_copy(fake::COPIED_H2H, nullptr, bytes);
+}
+
+// 0 tensors made, 1 deleter calls, 2 deleter calls on a tensor already deleted, 3 not deleted yet.
+inline long long fake_dlpack_count_impl(int which) {
+  fake::DlpackState& d = fake::dlpack_state();
+  std::lock_guard<std::mutex> lock(d.mutex);
+  switch (which) {
+    case 0: return d.made_count;
+    case 1: return d.deleter_calls;
+    case 2: return d.repeated_deletes;
+    case 3: return d.made_count - d.deleter_calls;
+    default: return -1;
+  }
 }
 
 inline int fake_copy_visible(const std::vector<int>& visible, int* out, int max) {

@@ -76,6 +76,24 @@ public final class DeviceTensors {
     }
   }
 
+  /**
+   * {@link #toDevice(Device, Tensor)} through a pipelined, chunked copier (for large tensors): a
+   * tensor in page-locked Arrow memory feeds the DMAs directly, any other is staged once.
+   */
+  public static DeviceBuffer toDevice(ChunkedCopier copier, Tensor tensor) {
+    Objects.requireNonNull(copier, "copier");
+    DeviceBuffer buffer = copier.device().allocate(Math.max(1, tensor.byteSize()));
+    try {
+      if (tensor.byteSize() > 0) {
+        copier.copyToDevice(HostMemory.of(tensor.buffer()), 0, buffer, 0, tensor.byteSize());
+      }
+      return buffer;
+    } catch (RuntimeException e) {
+      buffer.close();
+      throw e;
+    }
+  }
+
   /** A new device buffer holding a copy of the tensor's bytes. The caller owns it. */
   public static DeviceBuffer toDevice(Device device, Tensor tensor) {
     Objects.requireNonNull(device, "device");

@@ -69,6 +69,21 @@ class DeviceTensorsTest {
   }
 
   @Test
+  void chunkedCopyToTheDeviceAndBackIsExact() {
+    int[] values = new int[25_003];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = i * 31 - 7;
+    }
+    try (Tensor source = Tensor.of(allocator, values);
+        ChunkedCopier copier = ChunkedCopier.create(device, 4096, 3);
+        DeviceBuffer onDevice = DeviceTensors.toDevice(copier, source);
+        Tensor back =
+            DeviceTensors.toHost(copier, onDevice, 0, DType.INT32, source.shape(), allocator)) {
+      assertArrayEquals(values, back.toIntArray());
+    }
+  }
+
+  @Test
   void copyPastTheDeviceBufferIsRefusedAndAllocatesNothing() {
     try (Tensor source = Tensor.of(allocator, new int[] {1, 2, 3});
         DeviceBuffer onDevice = DeviceTensors.toDevice(device, source)) {

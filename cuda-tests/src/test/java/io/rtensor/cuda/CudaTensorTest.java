@@ -6,18 +6,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.rtensor.device.ChunkedCopier;
 import io.rtensor.device.Device;
 import io.rtensor.device.DeviceBuffer;
+import io.rtensor.device.DeviceMemory;
 import io.rtensor.device.HostMemory;
 import io.rtensor.device.arrow.PinnedAllocators;
 import io.rtensor.device.arrow.PinnedBufferAllocator;
 import io.rtensor.tensor.DType;
+import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.DeviceTensors;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** An arrow-rtensor Tensor filled from GPU memory with one DMA into pinned Arrow memory. */
+/** arrow-rtensor tensors and GPU memory: one DMA into pinned Arrow memory, DLPack in place. */
 @Tag("gpu")
 @Order(3)
 class CudaTensorTest {
@@ -47,5 +51,32 @@ class CudaTensorTest {
         assertEquals(Float.intBitsToFloat(0x3f3f3f3f), (float) chunked.getDouble(512, 2048));
       }
     }
+  }
+
+  @Test
+  void aDeviceTensorCrossesDlpackOnTheGpuInPlaceAndIsFreedByTheLastReference() {
+    Device device = Gpu.cudaOrSkip().device(0);
+    long liveBefore = DeviceMemory.liveCount();
+    float[] values = new float[3 * 1000 + 1];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = i * 0.5f - 11;
+    }
+    try (BufferAllocator allocator = new RootAllocator()) {
+      long exported;
+      long address;
+      try (Tensor host = Tensor.of(allocator, values);
+          DeviceTensor t = DeviceTensor.copyOf(device, host)) {
+        address = t.address();
+        exported = t.toDlpack();
+      }
+      assertEquals(liveBefore + 1, DeviceMemory.liveCount(), "the export keeps the GPU memory");
+      try (DeviceTensor back = DeviceTensor.fromDlpack(exported);
+          Tensor host = back.toHost(allocator)) {
+        assertEquals(address, back.address());
+        assertEquals(device, back.device());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(values, host.toFloatArray());
+      }
+    }
+    assertEquals(liveBefore, DeviceMemory.liveCount(), "freed with the last reference");
   }
 }

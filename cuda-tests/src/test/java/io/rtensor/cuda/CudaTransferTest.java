@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Device-to-host transport on a real NVIDIA GPU, into page-locked Arrow memory. */
+/** Transport between a real NVIDIA GPU and (page-locked) Arrow memory, both ways. */
 @Tag("gpu")
 @Order(2)
 class CudaTransferTest {
@@ -112,6 +112,30 @@ class CudaTransferTest {
       long want = NativeHost.checksum(expected.memoryAddress(), n);
       assertEquals(want, NativeHost.checksum(pinnedOut.memoryAddress(), n));
       assertEquals(want, NativeHost.checksum(pageableOut.memoryAddress(), n));
+    }
+  }
+
+  @Test
+  void chunkedCopiesFromPinnedAndPageableMemoryToTheDeviceMatch() {
+    long n = (300L << 20) + 13;
+    try (PinnedBufferAllocator pinned = PinnedAllocators.create(device, 1L << 30);
+        BufferAllocator pageable = new RootAllocator(Long.MAX_VALUE);
+        ChunkedCopier copier = ChunkedCopier.create(device, 8L << 20, 4);
+        DeviceBuffer fromPinned = device.allocate(n);
+        DeviceBuffer fromPageable = device.allocate(n);
+        ArrowBuf pinnedIn = pinned.buffer(n);
+        ArrowBuf pageableIn = pageable.buffer(n);
+        ArrowBuf back = pageable.buffer(n)) {
+      pattern(pinnedIn, n, 5);
+      pattern(pageableIn, n, 5);
+      long want = NativeHost.checksum(pageableIn.memoryAddress(), n);
+      copier.copyToDevice(HostMemory.of(pinnedIn), 0, fromPinned, 0, n);
+      copier.copyToDevice(HostMemory.of(pageableIn), 0, fromPageable, 0, n);
+      device.copyToHost(fromPinned, 0, HostMemory.of(back), 0, n);
+      assertEquals(want, NativeHost.checksum(back.memoryAddress(), n), "from pinned memory");
+      back.setZero(0, n);
+      device.copyToHost(fromPageable, 0, HostMemory.of(back), 0, n);
+      assertEquals(want, NativeHost.checksum(back.memoryAddress(), n), "from pageable memory");
     }
   }
 

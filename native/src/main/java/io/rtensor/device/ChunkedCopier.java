@@ -10,22 +10,27 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Pipelined device-to-host copies for large tensors: the copy is cut into chunks spread over
- * several streams so the chunks' DMAs overlap.
+ * Pipelined copies of large tensors between device and host, both ways: the copy is cut into chunks
+ * spread over several streams so the chunks' DMAs overlap.
  *
- * <p>A page-locked destination receives every chunk directly ({@link #chunkBytes()} per DMA, over
- * {@link #streamCount()} streams). A pageable destination is served through page-locked staging
- * memory: each of {@link #stagingLanes()} lanes has its own stream, a lane thread and a ring of
- * {@value #STAGING_SLOTS} staging slots of {@link #stagingChunkBytes()} bytes. A lane keeps DMAs
- * queued into the free slots while it copies the oldest arrived chunk out into the destination, so
- * the host copies of all lanes run in parallel with each other and with the DMAs. Staging is bound
- * by host memory traffic as much as by the bus, so the copies out of staging use streaming stores
- * ({@link HostOps#stream_copy_bytes}: the destination is not read into the cache first), slots are
- * small and there are more lanes than DMA streams. Measured on an H200 host (16 cores), 1 GiB into
- * pageable memory: 8 MiB slots, 4 lanes and memcpy about 0.4 of the raw pinned rate; 2 MiB slots, 8
- * lanes and memcpy about 0.5; the same with streaming stores about 0.8.
+ * <p>Page-locked host memory takes part in every chunk's DMA directly ({@link #chunkBytes()} per
+ * DMA, over {@link #streamCount()} streams), with no host copy. Pageable host memory is served
+ * through page-locked staging memory: each of {@link #stagingLanes()} lanes has its own stream, a
+ * lane thread and a ring of {@value #STAGING_SLOTS} staging slots of {@link #stagingChunkBytes()}
+ * bytes, and every byte is copied once between the pageable memory and a slot. Device to host, a
+ * lane keeps DMAs queued into its free slots while it copies the oldest arrived chunk out into the
+ * destination; host to device, it copies the next chunk of the source into a free slot while the
+ * DMAs of the slots filled before it run, reusing a slot once its DMA has completed. The host
+ * copies of all lanes run in parallel with each other and with the DMAs. Staging is bound by host
+ * memory traffic as much as by the bus, so the copies use streaming stores ({@link
+ * HostOps#stream_copy_bytes}: the destination is not read into the cache first), slots are small
+ * and there are more lanes than DMA streams. Measured on an H200 host (16 cores), 1 GiB from device
+ * into pageable memory: 8 MiB slots, 4 lanes and memcpy about 0.4 of the raw pinned rate; 2 MiB
+ * slots, 8 lanes and memcpy about 0.5; the same with streaming stores about 0.8.
  *
- * <p>Owns its streams, events, staging memory and lane threads; one copy at a time per copier.
+ * <p>A failed copy throws the runtime's {@link DeviceException} once nothing is in flight any more,
+ * and frees the staging memory (the next pageable copy allocates it again). Owns its streams,
+ * events, staging memory and lane threads; one copy at a time per copier.
  */
 public final class ChunkedCopier implements AutoCloseable {
   /** Default chunk size of direct (page-locked destination) copies: 8 MiB. */
@@ -117,6 +122,11 @@ public final class ChunkedCopier implements AutoCloseable {
         DEFAULT_STAGING_LANES);
   }
 
+  /** The device whose memory this copier copies to and from. */
+  public Device device() {
+    return device;
+  }
+
   /** The chunk size of direct copies in bytes. */
   public long chunkBytes() {
     return chunkBytes;
@@ -152,9 +162,7 @@ public final class ChunkedCopier implements AutoCloseable {
    */
   public synchronized void copyToHost(
       DeviceBuffer src, long srcOffset, HostMemory dst, long dstOffset, long bytes) {
-    if (closed) {
-      throw new IllegalStateException("copier is closed");
-    }
+    checkOpen();
     device.checkOwn(src, "source");
     if (dst == null) {
       throw new NullPointerException("destination");
@@ -167,13 +175,47 @@ public final class ChunkedCopier implements AutoCloseable {
     long from = src.address() + srcOffset;
     long to = dst.address() + dstOffset;
     if (dst.pinned() || device.kind() == RuntimeKind.CPU) {
-      copyDirect(from, to, bytes);
+      copyDirect(DeviceOps.COPY_D2H, to, from, bytes, "memcpyDtoHAsync");
     } else {
-      copyStaged(from, to, bytes);
+      copyStaged(false, from, to, bytes);
     }
   }
 
-  private void copyDirect(long from, long to, long bytes) {
+  /**
+   * Copies {@code bytes} bytes from host memory to device memory and returns when they have all
+   * arrived. Pinned sources feed the chunks' DMAs directly; pageable ones are staged through
+   * page-locked slots, each byte copied once on the host. The source must not change until the call
+   * returns.
+   */
+  public synchronized void copyToDevice(
+      HostMemory src, long srcOffset, DeviceBuffer dst, long dstOffset, long bytes) {
+    checkOpen();
+    if (src == null) {
+      throw new NullPointerException("source");
+    }
+    device.checkOwn(dst, "destination");
+    Ranges.check("source", srcOffset, bytes, src.size());
+    Ranges.check("destination", dstOffset, bytes, dst.size());
+    if (bytes == 0) {
+      return;
+    }
+    long from = src.address() + srcOffset;
+    long to = dst.address() + dstOffset;
+    if (src.pinned() || device.kind() == RuntimeKind.CPU) {
+      copyDirect(DeviceOps.COPY_H2D, to, from, bytes, "memcpyHtoDAsync");
+    } else {
+      copyStaged(true, from, to, bytes);
+    }
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("copier is closed");
+    }
+  }
+
+  /** Chunks straight between the two addresses, round-robin over the streams. */
+  private void copyDirect(int kind, long to, long from, long bytes, String operation) {
     long chunks = chunkCount(bytes);
     int used = (int) Math.min(chunks, streams.size());
     RuntimeException failure = null;
@@ -182,13 +224,12 @@ public final class ChunkedCopier implements AutoCloseable {
         long offset = c * chunkBytes;
         long n = Math.min(chunkBytes, bytes - offset);
         DeviceStream stream = streams.get((int) (c % streams.size()));
-        device.enqueueCopy(
-            DeviceOps.COPY_D2H, to + offset, from + offset, n, stream, "memcpyDtoHAsync");
+        device.enqueueCopy(kind, to + offset, from + offset, n, stream, operation);
       }
     } catch (RuntimeException e) {
       failure = e;
     }
-    // Always drain every stream used, so nothing is in flight into the destination on return.
+    // Always drain every stream used, so nothing is in flight on the host memory on return.
     for (int i = 0; i < used; i++) {
       try {
         streams.get(i).synchronize();
@@ -203,7 +244,11 @@ public final class ChunkedCopier implements AutoCloseable {
     }
   }
 
-  private void copyStaged(long from, long to, long bytes) {
+  /**
+   * Chunk c goes through lane c % lanes. {@code toDevice}: {@code from} is pageable host memory,
+   * {@code to} device memory; otherwise the reverse.
+   */
+  private void copyStaged(boolean toDevice, long from, long to, long bytes) {
     ensureLanes();
     long chunks = chunks(bytes, stagingChunkBytes);
     int used = (int) Math.min(chunks, lanes.size());
@@ -212,9 +257,16 @@ public final class ChunkedCopier implements AutoCloseable {
     for (int i = 0; i < used; i++) {
       Lane lane = lanes.get(i);
       int first = i;
+      int stride = lanes.size();
       running.add(
           laneThreads.submit(
-              () -> lane.run(from, to, bytes, first, lanes.size(), chunks, failure)));
+              () -> {
+                if (toDevice) {
+                  lane.runToDevice(from, to, bytes, first, stride, chunks, failure);
+                } else {
+                  lane.runToHost(from, to, bytes, first, stride, chunks, failure);
+                }
+              }));
     }
     boolean interrupted = false;
     for (Future<?> f : running) {
@@ -234,7 +286,15 @@ public final class ChunkedCopier implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     if (failure.get() != null) {
-      throw failure.get();
+      // Every lane has drained its stream: free the staging memory rather than keep slots whose
+      // stream just failed; the next staged copy allocates them again.
+      RuntimeException cause = failure.get();
+      try {
+        closeLanes();
+      } catch (RuntimeException e) {
+        cause.addSuppressed(e);
+      }
+      throw cause;
     }
   }
 
@@ -253,11 +313,14 @@ public final class ChunkedCopier implements AutoCloseable {
       lanes.clear();
       throw e;
     }
+    if (laneThreads != null) {
+      return;
+    }
     laneThreads =
         Executors.newFixedThreadPool(
             lanes.size(),
             r -> {
-              Thread t = new Thread(r, "rtensor-d2h-lane-" + device);
+              Thread t = new Thread(r, "rtensor-copy-lane-" + device);
               t.setDaemon(true);
               return t;
             });
@@ -285,10 +348,10 @@ public final class ChunkedCopier implements AutoCloseable {
     }
 
     /**
-     * Copies chunks first, first + stride, ... of the transfer: up to {@value #STAGING_SLOTS} DMAs
-     * queued at once, each slot copied out in order as its DMA completes.
+     * Device to host, chunks first, first + stride, ... of the transfer: up to {@value
+     * #STAGING_SLOTS} DMAs queued at once, each slot copied out in order as its DMA completes.
      */
-    void run(
+    void runToHost(
         long from,
         long to,
         long bytes,
@@ -344,7 +407,57 @@ public final class ChunkedCopier implements AutoCloseable {
       }
       long offset = chunk * stagingChunkBytes;
       long n = Math.min(stagingChunkBytes, bytes - offset);
-      HostOps.stream_copy_bytes(to + offset, staging.address() + slot * stagingChunkBytes, n);
+      DeviceOps.staging_copy(
+          device.backend(), to + offset, staging.address() + slot * stagingChunkBytes, n);
+    }
+
+    /**
+     * Host to device, chunks first, first + stride, ... of the transfer: each chunk is copied into
+     * the next slot of the ring and its DMA queued, so up to {@value #STAGING_SLOTS} DMAs run while
+     * the lane fills the next slot; a slot is refilled only after its previous DMA has completed.
+     */
+    void runToDevice(
+        long from,
+        long to,
+        long bytes,
+        int first,
+        int stride,
+        long chunks,
+        AtomicReference<RuntimeException> failure) {
+      boolean[] inFlight = new boolean[STAGING_SLOTS];
+      int slot = 0;
+      try {
+        for (long c = first; c < chunks && failure.get() == null; c += stride) {
+          if (inFlight[slot]) {
+            if (ready[slot] != null) {
+              ready[slot].synchronize();
+            } else {
+              // No events (Ascend): the stream is the only completion there is, and it frees all.
+              stream.synchronize();
+              java.util.Arrays.fill(inFlight, false);
+            }
+          }
+          long offset = c * stagingChunkBytes;
+          long n = Math.min(stagingChunkBytes, bytes - offset);
+          long slotAddress = staging.address() + slot * stagingChunkBytes;
+          DeviceOps.staging_copy(device.backend(), slotAddress, from + offset, n);
+          device.enqueueCopy(
+              DeviceOps.COPY_H2D, to + offset, slotAddress, n, stream, "memcpyHtoDAsync");
+          if (ready[slot] != null) {
+            ready[slot].record(stream);
+          }
+          inFlight[slot] = true;
+          slot = (slot + 1) % STAGING_SLOTS;
+        }
+      } catch (RuntimeException e) {
+        failure.compareAndSet(null, e);
+      } finally {
+        try {
+          stream.synchronize();
+        } catch (RuntimeException e) {
+          failure.compareAndSet(null, e);
+        }
+      }
     }
 
     @Override
@@ -379,6 +492,22 @@ public final class ChunkedCopier implements AutoCloseable {
     }
   }
 
+  /** Frees every lane's stream, events and staging memory; the lane threads stay. */
+  private void closeLanes() {
+    RuntimeException failure = null;
+    for (Lane lane : lanes) {
+      try {
+        lane.close();
+      } catch (RuntimeException e) {
+        failure = failure == null ? e : failure;
+      }
+    }
+    lanes.clear();
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
   private void closeQuietly() {
     for (DeviceStream s : streams) {
       try {
@@ -400,12 +529,10 @@ public final class ChunkedCopier implements AutoCloseable {
       laneThreads.shutdownNow();
     }
     RuntimeException failure = null;
-    for (Lane lane : lanes) {
-      try {
-        lane.close();
-      } catch (RuntimeException e) {
-        failure = failure == null ? e : failure;
-      }
+    try {
+      closeLanes();
+    } catch (RuntimeException e) {
+      failure = e;
     }
     for (DeviceStream s : streams) {
       try {

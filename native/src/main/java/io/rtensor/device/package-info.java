@@ -20,9 +20,12 @@
  * memory another library allocated), page-locked {@link io.rtensor.device.HostBuffer}s, {@link
  * io.rtensor.device.DeviceStream}s and {@link io.rtensor.device.DeviceEvent}s, and copies D2H, H2D
  * and D2D, synchronously or on a stream with a {@link io.rtensor.device.CopyHandle}. {@link
- * io.rtensor.device.ChunkedCopier} pipelines large device-to-host copies over several streams and
- * serves pageable destinations through page-locked staging. Arguments are checked in Java before
- * native code runs; runtime failures are {@link io.rtensor.device.DeviceException}s.
+ * io.rtensor.device.ChunkedCopier} pipelines large copies both ways over several streams and serves
+ * pageable host memory through page-locked staging. {@link io.rtensor.device.DeviceMemory} is
+ * device memory whose references are counted natively, so that another library may drop the last
+ * one; {@link io.rtensor.device.Dlpack} imports and exports it as DLPack {@code DLManagedTensor}s.
+ * Arguments are checked in Java before native code runs; runtime failures are {@link
+ * io.rtensor.device.DeviceException}s.
  *
  * <pre>{@code
  * DeviceRuntime runtime = DeviceRuntimes.best();

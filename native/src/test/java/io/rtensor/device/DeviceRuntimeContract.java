@@ -286,6 +286,58 @@ abstract class DeviceRuntimeContract {
     }
   }
 
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void chunkedHostToDeviceCopiesAreExactAtEveryChunkBoundary(boolean pinned) {
+    long chunk = 4096;
+    long[] sizes = {1, chunk - 1, chunk, chunk + 1, 2 * chunk, 3 * chunk + 5, 11 * chunk + 77};
+    long size = 12 * chunk + 200;
+    try (ChunkedCopier copier = ChunkedCopier.create(device(), chunk, 3);
+        DeviceBuffer dst = device().allocate(size);
+        HostBuffer pinnedIn = device().allocateHost(size);
+        HostBytes pageableIn = new HostBytes(size);
+        HostBytes out = new HostBytes(size)) {
+      HostMemory src = pinned ? pinnedIn.memory() : pageableIn.memory();
+      fillPattern(src, 23);
+      for (long n : sizes) {
+        for (long offset : new long[] {0, 13}) {
+          device().fill(dst, 0, size, 0);
+          copier.copyToDevice(src, offset, dst, offset + 1, n);
+          device().copyToHost(dst, 0, out.memory(), 0, size);
+          assertEquals(
+              -1, out.firstMismatch(offset + 1, n, offset, 23), "size " + n + " at " + offset);
+          assertEquals(0, out.get(offset), "byte before the range untouched");
+          assertEquals(0, out.get(offset + 1 + n), "byte after the range untouched");
+        }
+      }
+    }
+  }
+
+  @Test
+  void chunkedHostToDeviceCopiesRejectBadRanges() {
+    try (ChunkedCopier copier = ChunkedCopier.create(device(), 1024, 2);
+        DeviceBuffer dst = device().allocate(50);
+        HostBytes in = new HostBytes(100)) {
+      assertThrows(
+          IndexOutOfBoundsException.class, () -> copier.copyToDevice(in.memory(), 0, dst, 0, 100));
+      assertThrows(
+          IndexOutOfBoundsException.class, () -> copier.copyToDevice(in.memory(), 90, dst, 0, 20));
+      assertThrows(NullPointerException.class, () -> copier.copyToDevice(null, 0, dst, 0, 1));
+      copier.copyToDevice(in.memory(), 100, dst, 50, 0);
+      copier.close();
+      assertThrows(
+          IllegalStateException.class, () -> copier.copyToDevice(in.memory(), 0, dst, 0, 10));
+    }
+  }
+
+  /** Fills host memory with the test pattern of {@link HostBytes}. */
+  static void fillPattern(HostMemory memory, int seed) {
+    org.bytedeco.javacpp.BytePointer p = view(memory);
+    for (long i = 0; i < memory.size(); i++) {
+      p.put(i, HostBytes.pattern(i, seed));
+    }
+  }
+
   /** A JavaCPP view of host memory, for reading and clearing it in tests. */
   static org.bytedeco.javacpp.BytePointer view(HostMemory memory) {
     return new org.bytedeco.javacpp.BytePointer() {

@@ -18,6 +18,21 @@ class FakeAclRuntimeTest extends FakeRuntimeTestBase {
     return RuntimeKind.ASCEND;
   }
 
+  @Override
+  String asyncCopyFunction(boolean toDevice) {
+    return "aclrtMemcpyAsync";
+  }
+
+  @Override
+  int invalidArgumentCode() {
+    return ACL_ERROR_INVALID_PARAM;
+  }
+
+  @Override
+  String invalidArgumentName() {
+    return "ACL_ERROR_INVALID_PARAM";
+  }
+
   @Test
   void loadsTheFakeAclThroughTheOverrideProperty() {
     assertTrue(runtime().library().endsWith("libfakeacl.so"), runtime().library());

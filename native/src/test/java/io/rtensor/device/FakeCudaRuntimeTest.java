@@ -23,6 +23,21 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
     return RuntimeKind.CUDA;
   }
 
+  @Override
+  String asyncCopyFunction(boolean toDevice) {
+    return toDevice ? "cuMemcpyHtoDAsync_v2" : "cuMemcpyDtoHAsync_v2";
+  }
+
+  @Override
+  int invalidArgumentCode() {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+
+  @Override
+  String invalidArgumentName() {
+    return "CUDA_ERROR_INVALID_VALUE";
+  }
+
   @Test
   void loadsTheFakeDriverThroughTheOverrideProperty() {
     assertTrue(runtime().library().endsWith("libfakecuda.so"), runtime().library());
@@ -172,6 +187,30 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
   }
 
   @Test
+  void pageableHostToDeviceLanesOverlapTheirCopies() {
+    long chunk = 1 << 16;
+    long n = 16 * chunk;
+    try (ChunkedCopier copier = ChunkedCopier.create(device(), chunk, 4);
+        DeviceBuffer dst = device().allocate(n);
+        HostBytes in = new HostBytes(n).fillPattern(4);
+        HostBytes out = new HostBytes(n).fill(0)) {
+      // Long enough per copy that scheduling noise on a busy machine cannot hide the overlap.
+      FakeRuntime.setCopyDelayMicros(kind(), 40_000);
+      long start = System.nanoTime();
+      try {
+        copier.copyToDevice(in.memory(), 0, dst, 0, n);
+      } finally {
+        FakeRuntime.setCopyDelayMicros(kind(), 0);
+      }
+      long took = System.nanoTime() - start;
+      long serialNanos = 16 * 40_000_000L;
+      assertTrue(took < serialNanos * 3 / 4, "lanes overlap: " + took / 1_000_000 + " ms");
+      device().copyToHost(dst, 0, out.memory(), 0, n);
+      assertEquals(-1, out.firstMismatch(0, n, 0, 4));
+    }
+  }
+
+  @Test
   void stagedCopiesUseTheirOwnSlotSizeAndLaneCount() {
     long slot = 4096;
     long n = 10 * slot + 5;
@@ -272,5 +311,27 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
         FakeRuntime.setCopyDelayMicros(kind(), 0);
       }
     }
+  }
+
+  @Test
+  void hostTensorsOfDlpackLandOnTheCpuBackend() {
+    long deletes = FakeRuntime.dlpackCount(kind(), FakeRuntime.DLPACK_DELETER_CALLS);
+    long managed =
+        FakeRuntime.dlpackMake(
+            kind(), Dlpack.KDL_CPU, 0, Dlpack.KDL_INT, 64, 1, new long[] {5}, null, 8, 3);
+    try (DeviceMemory m = Dlpack.importTensor(managed).memory()) {
+      assertEquals(RuntimeKind.CPU, m.device().kind());
+      assertEquals(40, m.size());
+      HostBytes expected = new HostBytes(40).fillPattern(3);
+      try (expected) {
+        assertEquals(
+            -1, DeviceRuntimeContract.mismatch(HostMemory.pageable(m.address(), 40), 0, 40, 0, 3));
+      }
+    }
+    long onCpu1 =
+        FakeRuntime.dlpackMake(
+            kind(), Dlpack.KDL_CPU, 1, Dlpack.KDL_INT, 64, 1, new long[] {5}, null, 0, 3);
+    assertThrows(DlpackException.class, () -> Dlpack.importTensor(onCpu1));
+    assertEquals(deletes + 2, FakeRuntime.dlpackCount(kind(), FakeRuntime.DLPACK_DELETER_CALLS));
   }
 }

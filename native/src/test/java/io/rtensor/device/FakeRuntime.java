@@ -11,6 +11,21 @@ final class FakeRuntime {
   static final int PINNED_MEMORY = 1;
   static final int REGISTERED_MEMORY = 2;
 
+  /** Counters of {@link #copiedBytes}: bytes the fake copied, by direction. */
+  static final int COPIED_H2D = 0;
+
+  static final int COPIED_D2H = 1;
+  static final int COPIED_D2D = 2;
+
+  /** Host-to-host bytes: staging copies rtensor made for the runtime, and ACL HOST_TO_HOST. */
+  static final int COPIED_H2H = 3;
+
+  /** Host-to-device bytes read from pageable memory (neither page-locked nor registered). */
+  static final int COPIED_H2D_FROM_PAGEABLE = 4;
+
+  /** Device-to-host bytes written into pageable memory. */
+  static final int COPIED_D2H_INTO_PAGEABLE = 5;
+
   private FakeRuntime() {}
 
   /** The directory the test build put the fake libraries in. */
@@ -36,6 +51,73 @@ final class FakeRuntime {
 
   static long liveBytes(RuntimeKind kind, int memoryKind) {
     return DeviceOps.fake_live_bytes(kind.backend(), memoryKind);
+  }
+
+  /** Bytes copied since the fake loaded, by counter ({@code COPIED_*}). */
+  static long copiedBytes(RuntimeKind kind, int counter) {
+    long n = DeviceOps.fake_copied_bytes(kind.backend(), counter);
+    if (n < 0) {
+      throw new IllegalStateException("the loaded " + kind + " runtime is not the fake");
+    }
+    return n;
+  }
+
+  /** All counters at once, to compare before and after a copy. */
+  static long[] copiedBytes(RuntimeKind kind) {
+    long[] all = new long[6];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = copiedBytes(kind, i);
+    }
+    return all;
+  }
+
+  /** Counters of the fake's DLPack producer ({@link #dlpackCount}). */
+  static final int DLPACK_MADE = 0;
+
+  static final int DLPACK_DELETER_CALLS = 1;
+
+  /** Deleter calls on a tensor whose deleter had already run: never legitimate. */
+  static final int DLPACK_REPEATED_DELETES = 2;
+
+  static final int DLPACK_LIVE = 3;
+
+  /**
+   * A {@code DLManagedTensor} made by the fake, as a framework would export one: memory on the
+   * fake's device (device type kDLCUDA or kDLAscend) or host memory, holding {@link
+   * HostBytes#pattern} of {@code seed} from {@code byteOffset}; {@code strides} may be null.
+   */
+  static long dlpackMake(
+      RuntimeKind kind,
+      int deviceType,
+      int deviceId,
+      int code,
+      int bits,
+      int lanes,
+      long[] shape,
+      long[] strides,
+      long byteOffset,
+      int seed) {
+    long address =
+        DeviceOps.fake_dlpack_make(
+            kind.backend(),
+            deviceType,
+            deviceId,
+            code,
+            bits,
+            lanes,
+            shape.length,
+            shape,
+            strides,
+            byteOffset,
+            seed);
+    if (address == 0) {
+      throw new IllegalStateException("the loaded " + kind + " runtime is not the fake");
+    }
+    return address;
+  }
+
+  static long dlpackCount(RuntimeKind kind, int which) {
+    return DeviceOps.fake_dlpack_count(kind.backend(), which);
   }
 
   static void setCopyDelayMicros(RuntimeKind kind, int micros) {

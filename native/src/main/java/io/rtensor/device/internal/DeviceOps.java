@@ -7,13 +7,15 @@ import org.bytedeco.javacpp.annotation.Platform;
 
 /**
  * JavaCPP mirror of {@code rtensor_device.h}: the device runtimes (CPU, CUDA driver, Ascend ACL)
- * behind one flat C++ API. Each method returns the runtime's status code (0 on success); on failure
- * {@link #last_error_name()} and {@link #last_error_text()} describe it, read on the same thread.
- * Addresses travel as {@code long}. No argument checking happens here: callers in {@code
- * io.rtensor.device} check everything before calling.
+ * behind one flat C++ API, and of {@code rtensor_dlpack.h}: reference-counted device memory
+ * (leases) and DLPack import and export (one library, so both see the same loaded runtimes). Each
+ * method returns the runtime's status code (0 on success); on failure {@link #last_error_name()}
+ * and {@link #last_error_text()} describe it, read on the same thread. Addresses travel as {@code
+ * long}. No argument checking happens here: callers in {@code io.rtensor.device} check everything
+ * before calling.
  */
 @Platform(
-    include = "rtensor_device.h",
+    include = {"rtensor_device.h", "rtensor_dlpack.h"},
     link = "dl",
     compiler = {"default", "cpp17"})
 @Namespace("rtensor")
@@ -123,6 +125,16 @@ public final class DeviceOps {
   public static native int memset_d8(
       int backend, int device, @Cast("uint64_t") long ptr, int value, @Cast("size_t") long bytes);
 
+  /**
+   * Copies {@code bytes} bytes between host memory and page-locked staging memory of a runtime
+   * (streaming stores); the fake runtimes count these copies.
+   */
+  public static native void staging_copy(
+      int backend,
+      @Cast("uint64_t") long dst,
+      @Cast("uint64_t") long src,
+      @Cast("size_t") long bytes);
+
   public static native int stream_create(int backend, int device, @Cast("uint64_t*") long[] out);
 
   public static native int stream_sync(int backend, int device, @Cast("uint64_t") long stream);
@@ -148,6 +160,41 @@ public final class DeviceOps {
 
   public static native int event_destroy(int backend, int device, @Cast("uint64_t") long event);
 
+  // Leases and DLPack (rtensor_dlpack.h).
+
+  /** out[0] = the lease, out[1] = the memory. */
+  public static native int lease_allocate(
+      int backend, int device, @Cast("size_t") long bytes, @Cast("uint64_t*") long[] out);
+
+  public static native int lease_import(
+      @Cast("uint64_t") long managed, @Cast("uint64_t*") long[] out);
+
+  public static native int dlpack_describe(
+      @Cast("uint64_t") long managed,
+      @Cast("int64_t*") long[] meta,
+      @Cast("int64_t*") long[] shape,
+      @Cast("int64_t*") long[] strides,
+      int maxNdim);
+
+  public static native @Cast("long long") long lease_retain(@Cast("uint64_t") long lease);
+
+  public static native int lease_release(@Cast("uint64_t") long lease);
+
+  public static native int dlpack_export(
+      @Cast("uint64_t") long lease,
+      @Cast("uint64_t") long data,
+      int deviceType,
+      int deviceId,
+      int code,
+      int bits,
+      int ndim,
+      @Cast("const int64_t*") long[] shape,
+      @Cast("uint64_t*") long[] out);
+
+  public static native void dlpack_delete(@Cast("uint64_t") long managed);
+
+  public static native @Cast("long long") long live_leases();
+
   // Test hooks: reach the control entry points of the fake runtimes (RT_E_UNSUPPORTED otherwise).
 
   public static native int fake_inject_error(int backend, String function, int code, int after);
@@ -155,6 +202,8 @@ public final class DeviceOps {
   public static native @Cast("long long") long fake_call_count(int backend, String function);
 
   public static native @Cast("long long") long fake_live_bytes(int backend, int kind);
+
+  public static native @Cast("long long") long fake_copied_bytes(int backend, int counter);
 
   public static native int fake_set_copy_delay_us(int backend, int micros);
 
@@ -164,4 +213,19 @@ public final class DeviceOps {
       int backend, String value, int physicalCount, int[] out, int max);
 
   public static native int fake_physical_device_of(int backend, @Cast("uint64_t") long ptr);
+
+  public static native @Cast("uint64_t") long fake_dlpack_make(
+      int backend,
+      int deviceType,
+      int deviceId,
+      int code,
+      int bits,
+      int lanes,
+      int ndim,
+      @Cast("const int64_t*") long[] shape,
+      @Cast("const int64_t*") long[] strides,
+      @Cast("uint64_t") long byteOffset,
+      int seed);
+
+  public static native @Cast("long long") long fake_dlpack_count(int backend, int which);
 }
