@@ -2,9 +2,12 @@ package io.rtensor.testing;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.ray.api.Ray;
+import io.ray.api.runtimecontext.NodeInfo;
 import io.rtensor.scheduler.ray.RayConnection;
 import java.io.File;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
@@ -13,7 +16,8 @@ import org.junit.jupiter.api.Assumptions;
  * The test JVM's one connection to the Ray head that {@code scripts/ray-head start} runs.
  *
  * <p>Without an address the Ray tests fail under CI (the {@code CI} variable is set) and skip with
- * a printed reason elsewhere.
+ * a printed reason elsewhere; so do the tests that need more nodes than the cluster has ({@link
+ * #requireNodes}).
  */
 public final class RayTestCluster {
   private static RayConnection connection;
@@ -41,6 +45,64 @@ public final class RayTestCluster {
         RayConnection.builder().address(address).codeSearchPath(codeSearchPath()).connect();
     Runtime.getRuntime().addShutdownHook(new Thread(connection::close, "ray-test-shutdown"));
     return connection;
+  }
+
+  /** The nodes the GCS lists alive. */
+  public static List<NodeInfo> aliveNodes() {
+    connect();
+    return Ray.getRuntimeContext().getAllNodeInfo().stream().filter(n -> n.isAlive).toList();
+  }
+
+  /**
+   * Requires {@code n} alive nodes ({@code scripts/test} starts two): fails under CI, skips with a
+   * printed reason elsewhere.
+   */
+  public static void requireNodes(int n) {
+    List<NodeInfo> alive = aliveNodes();
+    if (alive.size() >= n) {
+      return;
+    }
+    String reason =
+        "the Ray cluster has "
+            + alive.size()
+            + " alive node(s), the test needs "
+            + n
+            + " (scripts/test starts two; by hand: scripts/ray-head start --nodes "
+            + n
+            + ")";
+    if (System.getenv("CI") != null) {
+      fail(reason);
+    }
+    System.out.println("[ray tests] skipped: " + reason);
+    Assumptions.abort(reason);
+  }
+
+  /** The IP of the alive node with this id (hex), as the GCS lists it. */
+  public static String nodeIp(String nodeId) {
+    return aliveNodes().stream()
+        .filter(n -> n.nodeId.toString().equals(nodeId))
+        .map(n -> n.nodeAddress)
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no alive node " + nodeId + ": " + aliveNodes()));
+  }
+
+  /** Waits until the GCS lists exactly {@code n} alive nodes; fails after {@code timeout}. */
+  public static List<NodeInfo> awaitAliveNodes(int n, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    List<NodeInfo> alive = aliveNodes();
+    while (alive.size() != n) {
+      if (System.nanoTime() > deadline) {
+        fail("the GCS lists " + alive.size() + " alive nodes, not " + n + ": " + alive);
+      }
+      try {
+        Thread.sleep(200);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+      alive = aliveNodes();
+    }
+    return alive;
   }
 
   /**
