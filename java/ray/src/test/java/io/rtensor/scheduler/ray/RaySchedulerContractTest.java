@@ -20,7 +20,7 @@ class RaySchedulerContractTest extends SchedulerContractTest {
     RayTestCluster.connect();
     return RayScheduler.builder()
         .startupTimeout(Duration.ofSeconds(90))
-        .shardGetTimeout(Duration.ofSeconds(5))
+        .shardGetTimeout(Duration.ofSeconds(20))
         .build();
   }
 
