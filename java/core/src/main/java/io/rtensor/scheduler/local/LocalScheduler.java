@@ -15,13 +15,11 @@ import io.rtensor.scheduler.WorkerCreationException;
 import io.rtensor.scheduler.WorkerFailedException;
 import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.scheduler.core.ControlFailure;
+import io.rtensor.scheduler.core.ControllerData;
 import io.rtensor.scheduler.core.Deadline;
 import io.rtensor.scheduler.core.SchedulerCore;
 import io.rtensor.scheduler.core.SchedulerSettings;
 import io.rtensor.scheduler.local.internal.ControlClient;
-import io.rtensor.transport.FetchCache;
-import io.rtensor.transport.FlightDataPlane;
-import io.rtensor.transport.FlightShardServer;
 import io.rtensor.transport.Remotizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -33,11 +31,10 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The embedded default {@link Scheduler}: each worker is a child JVM on this machine running {@link
@@ -58,11 +55,7 @@ public final class LocalScheduler
   private final boolean removeLogsOnClose;
   private final List<String> command;
   private final int basePort;
-  private final BufferAllocator allocator = new RootAllocator();
-  private final FlightShardServer controllerServer;
-  private final FlightDataPlane controllerPlane;
-  private final FetchCache controllerCache;
-  private final Remotizer remotizer;
+  private final ControllerData controller;
 
   /**
    * One worker process. {@code client} is null until the worker reported its ports; {@code
@@ -88,21 +81,9 @@ public final class LocalScheduler
       counts.put(type, count != null ? count : probe(type));
     }
     this.devices = new DeviceTable(counts);
-    // The controller's own shard store: what it remotizes is served from here to the workers.
-    try {
-      this.controllerServer =
-          FlightShardServer.builder(allocator, secret.value())
-              .host("127.0.0.1")
-              .capBytes(b.controllerStoreCap())
-              .start();
-    } catch (IOException e) {
-      allocator.close();
-      throw new UncheckedIOException("cannot start the controller's Flight shard store", e);
-    }
-    this.controllerPlane =
-        FlightDataPlane.builder(allocator, secret.value()).localServer(controllerServer).build();
-    this.controllerCache = new FetchCache(b.controllerCacheCap());
-    this.remotizer = new Remotizer(controllerPlane, controllerCache, allocator);
+    this.controller =
+        ControllerData.flight(
+            secret.value(), "127.0.0.1", b.controllerStoreCap(), b.controllerCacheCap());
     this.basePort = b.basePort;
     try {
       this.logDir =
@@ -173,7 +154,7 @@ public final class LocalScheduler
 
   @Override
   public Remotizer dataPlane() {
-    return remotizer;
+    return controller.remotizer();
   }
 
   // ---------------------------------------------------------------- the backend
@@ -275,7 +256,8 @@ public final class LocalScheduler
         List.of(
             WorkerFiles.readPort(proc.readyFile(), "control="),
             WorkerFiles.readPort(proc.readyFile(), "data="));
-    ControlClient client = new ControlClient(allocator, "127.0.0.1", ports.get(0), secret);
+    ControlClient client =
+        new ControlClient(controller.allocator(), "127.0.0.1", ports.get(0), secret);
     return new Proc(
         proc.process(),
         client,
@@ -354,10 +336,7 @@ public final class LocalScheduler
 
   @Override
   protected void closeBackend() {
-    controllerCache.close();
-    controllerPlane.close();
-    controllerServer.close();
-    allocator.close();
+    controller.close();
     if (removeLogsOnClose) {
       WorkerFiles.removeTree(logDir);
     }
@@ -397,24 +376,31 @@ public final class LocalScheduler
 
     /** Where worker logs go (default: a fresh directory under {@link #defaultLogRoot()}). */
     public Builder logDir(Path dir) {
-      this.logDir = dir;
+      this.logDir = Objects.requireNonNull(dir, "dir");
       return this;
     }
 
     /** The class path of worker JVMs (default: this JVM's). */
     public Builder classPath(String classPath) {
+      if (classPath == null || classPath.isBlank()) {
+        throw new IllegalArgumentException(
+            "a worker class path is needed, got '" + classPath + "'");
+      }
       this.classPath = classPath;
       return this;
     }
 
     /** An extra worker JVM flag (after the project's JVM flags), e.g. {@code -Xmx2g}. */
     public Builder addJvmArg(String arg) {
-      this.extraJvmArgs.add(arg);
+      extraJvmArgs.add(Objects.requireNonNull(arg, "arg"));
       return this;
     }
 
     /** The first control port workers try (they step up when one is taken); 0: any free port. */
     public Builder basePort(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("a base port is in [0, 65535], got " + port);
+      }
       this.basePort = port;
       return this;
     }

@@ -23,19 +23,14 @@ import io.rtensor.scheduler.WorkerCreationException;
 import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.scheduler.core.ControlFailure;
 import io.rtensor.scheduler.core.ControlFailure.Kind;
+import io.rtensor.scheduler.core.ControllerData;
 import io.rtensor.scheduler.core.Deadline;
 import io.rtensor.scheduler.core.SchedulerCore;
 import io.rtensor.scheduler.core.SchedulerSettings;
-import io.rtensor.transport.DataPlane;
 import io.rtensor.transport.DataPlaneKind;
-import io.rtensor.transport.FetchCache;
-import io.rtensor.transport.FlightDataPlane;
-import io.rtensor.transport.FlightShardServer;
 import io.rtensor.transport.Remotizer;
 import io.rtensor.transport.ray.RayObjectStorePlane;
 import io.rtensor.wire.DecodeLimits;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -45,8 +40,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.stream.Collectors;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,11 +65,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
   private final String id;
   private final DataPlaneKind dataPlaneKind;
   private final SessionSecret secret = SessionSecret.generate();
-  private final BufferAllocator allocator = new RootAllocator();
-  private final FlightShardServer controllerServer;
-  private final DataPlane controllerPlane;
-  private final FetchCache controllerCache;
-  private final Remotizer remotizer;
+  private final ControllerData controller;
   private final long shardGetTimeoutMillis;
   private final int nGpusPerNode;
 
@@ -93,28 +82,16 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     this.nGpusPerNode = b.nGpusPerNode > 0 ? b.nGpusPerNode : RayCluster.mostGpusOnANode();
     this.dataPlaneKind = b.dataPlane;
     this.shardGetTimeoutMillis = b.shardGetTimeout.toMillis();
-    if (dataPlaneKind == DataPlaneKind.FLIGHT) {
-      // The controller's own shard store, on this node's address: what it remotizes is served from
-      // here to the workers, as on the local scheduler.
-      try {
-        this.controllerServer =
-            FlightShardServer.builder(allocator, secret.value())
-                .host(RayRpcServer.nodeIp())
-                .capBytes(b.controllerStoreCap())
-                .start();
-      } catch (IOException e) {
-        allocator.close();
-        throw new UncheckedIOException("cannot start the controller's Flight shard store", e);
-      }
-      this.controllerPlane =
-          FlightDataPlane.builder(allocator, secret.value()).localServer(controllerServer).build();
-    } else {
-      this.controllerServer = null;
-      this.controllerPlane =
-          new RayObjectStorePlane(DecodeLimits.DEFAULT, b.shardGetTimeout.toMillis());
-    }
-    this.controllerCache = new FetchCache(b.controllerCacheCap());
-    this.remotizer = new Remotizer(controllerPlane, controllerCache, allocator);
+    this.controller =
+        dataPlaneKind == DataPlaneKind.FLIGHT
+            ? ControllerData.flight(
+                secret.value(),
+                RayRpcServer.nodeIp(),
+                b.controllerStoreCap(),
+                b.controllerCacheCap())
+            : ControllerData.of(
+                new RayObjectStorePlane(DecodeLimits.DEFAULT, shardGetTimeoutMillis),
+                b.controllerCacheCap());
   }
 
   /** A builder: GPUs per node (default: the most any node of the cluster has), timeouts, id. */
@@ -155,7 +132,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
 
   @Override
   public Remotizer dataPlane() {
-    return remotizer;
+    return controller.remotizer();
   }
 
   /**
@@ -384,12 +361,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
 
   @Override
   protected void closeBackend() {
-    controllerCache.close();
-    controllerPlane.close();
-    if (controllerServer != null) {
-      controllerServer.close();
-    }
-    allocator.close();
+    controller.close();
   }
 
   // ---------------------------------------------------------------- helpers
@@ -430,12 +402,18 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
 
     /** A name prefix for this scheduler's actors and groups (default: random). */
     public Builder id(String id) {
+      if (id == null || id.isBlank() || id.contains("/")) {
+        throw new IllegalArgumentException("a scheduler id is a non-empty name without '/'");
+      }
       this.id = id;
       return this;
     }
 
     /** GPUs per node for DEFERRED bundle splits (default: the most any node has, at least 1). */
     public Builder nGpusPerNode(int n) {
+      if (n < 0) {
+        throw new IllegalArgumentException("GPUs per node must be >= 0 (0: detect), got " + n);
+      }
       this.nGpusPerNode = n;
       return this;
     }
