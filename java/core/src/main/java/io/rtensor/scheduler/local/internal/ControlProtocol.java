@@ -5,6 +5,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.NotSerializableException;
+import java.io.ObjectInputFilter;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.ObjectStreamClass;
@@ -43,8 +44,30 @@ public final class ControlProtocol {
     }
     try (ObjectInputStream in =
         new LoaderObjectInputStream(new ByteArrayInputStream(bytes), loader)) {
+      in.setObjectInputFilter(boundedBy(bytes.length));
       return in.readObject();
     }
+  }
+
+  /** Deepest nesting of objects a control message may have. */
+  static final int MAX_DEPTH = 256;
+
+  /**
+   * Bounds what a message of {@code length} bytes may make the decoder allocate: no array longer
+   * than the message has bytes (each element takes at least one), no more bytes read and no more
+   * references than it has, and a bounded depth. A mutated length field is refused before its array
+   * is allocated.
+   */
+  private static ObjectInputFilter boundedBy(int length) {
+    return info -> {
+      if (info.arrayLength() > length
+          || info.streamBytes() > length
+          || info.references() > length
+          || info.depth() > MAX_DEPTH) {
+        return ObjectInputFilter.Status.REJECTED;
+      }
+      return ObjectInputFilter.Status.UNDECIDED;
+    };
   }
 
   private static final class LoaderObjectInputStream extends ObjectInputStream {
