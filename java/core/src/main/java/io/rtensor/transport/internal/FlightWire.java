@@ -48,8 +48,24 @@ public final class FlightWire {
   public static final String ACTION_CLEAR = "clear";
   public static final String ACTION_STATS = "stats";
 
-  /** Most ids in one ticket or action body. */
-  public static final int MAX_IDS = 1 << 16;
+  /**
+   * Most ids in one ticket or action body: the client cuts larger requests (fetches by {@code
+   * shardsPerRequest}, clears into several actions).
+   */
+  public static final int MAX_IDS = 8192;
+
+  /** Most bytes of a ticket or action body: {@link #MAX_IDS} ids of 128 characters, one a line. */
+  public static final int MAX_REQUEST_BYTES = MAX_IDS * 129;
+
+  /**
+   * Most bytes of one request message on the wire (a protobuf Ticket or Action around a body of
+   * {@link #MAX_REQUEST_BYTES}); the server refuses a larger one as it arrives, before buffering
+   * it.
+   */
+  public static final int MAX_REQUEST_MESSAGE_BYTES = MAX_REQUEST_BYTES + 4096;
+
+  /** The prefix of a DoPut descriptor's command that declares the stream's shard bytes. */
+  private static final String PUT_COMMAND = "rtensor-put bytes=";
 
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
 
@@ -85,7 +101,7 @@ public final class FlightWire {
     if (body == null || body.length == 0) {
       throw new IllegalArgumentException(what + " names no shard ids");
     }
-    if (body.length > MAX_IDS * 130) {
+    if (body.length > MAX_REQUEST_BYTES) {
       throw new IllegalArgumentException(what + " of " + body.length + " bytes is too long");
     }
     String text;
@@ -108,6 +124,38 @@ public final class FlightWire {
       throw new IllegalArgumentException(what + " names more than " + MAX_IDS + " shards");
     }
     return new ArrayList<>(ids);
+  }
+
+  /** The command of a DoPut descriptor declaring {@code bytes} of shards. */
+  public static byte[] putCommand(long bytes) {
+    return (PUT_COMMAND + bytes).getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /**
+   * The shard bytes a DoPut descriptor's command declares, or -1 where it declares none (an empty
+   * command, as other Flight clients send).
+   *
+   * @throws IllegalArgumentException if it declares something malformed
+   */
+  public static long declaredPutBytes(byte[] command) {
+    if (command == null || command.length == 0) {
+      return -1;
+    }
+    String text = new String(command, StandardCharsets.US_ASCII);
+    if (command.length > 64 || !text.startsWith(PUT_COMMAND)) {
+      throw new IllegalArgumentException(
+          "the put descriptor's command is not '" + PUT_COMMAND + "N'");
+    }
+    try {
+      long bytes = Long.parseLong(text.substring(PUT_COMMAND.length()));
+      if (bytes < 0) {
+        throw new IllegalArgumentException("the put declares " + bytes + " bytes");
+      }
+      return bytes;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "the put descriptor's command is not '" + PUT_COMMAND + "N'");
+    }
   }
 
   /**
