@@ -121,7 +121,9 @@ public final class FlightShardClient implements AutoCloseable {
         NettyChannelBuilder.forAddress(host, port)
             .usePlaintext()
             .flowControlWindow(RECEIVE_WINDOW)
-            .maxInboundMessageSize(Integer.MAX_VALUE);
+            .maxInboundMessageSize(Integer.MAX_VALUE)
+            // A NOT_FOUND lists the missing ids in its trailers: up to a ticket's worth.
+            .maxInboundMetadataSize(FlightWire.MAX_REQUEST_BYTES + (64 << 10));
     // Socket reads of up to 1 MiB (Netty's default stops at 64 KiB): a 16 MiB frame then arrives
     // in a few pieces, with fewer read calls and fewer pieces for DoGetReader to walk.
     builder.withOption(

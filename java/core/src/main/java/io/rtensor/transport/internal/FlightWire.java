@@ -243,7 +243,12 @@ public final class FlightWire {
   /** One row of a received batch: the id and where its shard bytes lie. */
   public record Row(String id, ArrowBuf data, long offset, long length) {}
 
-  /** The rows of {@code root} (of {@link #SCHEMA}); the buffers stay the root's. */
+  /**
+   * The rows of {@code root} (of {@link #SCHEMA}); the buffers stay the root's.
+   *
+   * @throws IllegalArgumentException if the root is not of the schema, holds a null or an invalid
+   *     id, or its offsets name bytes outside its buffers (a sender's bytes: checked, not trusted)
+   */
   public static List<Row> rows(VectorSchemaRoot root) {
     if (!SCHEMA.equals(root.getSchema())) {
       throw new IllegalArgumentException(
@@ -251,17 +256,75 @@ public final class FlightWire {
     }
     VarCharVector ids = (VarCharVector) root.getVector(0);
     LargeVarBinaryVector shards = (LargeVarBinaryVector) root.getVector(1);
-    List<Row> rows = new ArrayList<>();
-    for (int i = 0; i < root.getRowCount(); i++) {
+    int n = root.getRowCount();
+    if (n < 0 || n > ids.getValueCount() || n > shards.getValueCount()) {
+      throw new IllegalArgumentException(
+          "a batch of "
+              + n
+              + " rows with "
+              + ids.getValueCount()
+              + " ids and "
+              + shards.getValueCount()
+              + " shards");
+    }
+    if (n == 0) {
+      return List.of();
+    }
+    checkValidity(ids.getValidityBuffer(), n, "id");
+    checkValidity(shards.getValidityBuffer(), n, "shard");
+    ArrowBuf idOffsets = ids.getOffsetBuffer();
+    ArrowBuf shardOffsets = shards.getOffsetBuffer();
+    if (idOffsets.capacity() < 4L * (n + 1) || shardOffsets.capacity() < 8L * (n + 1)) {
+      throw new IllegalArgumentException("the offsets of a batch of " + n + " rows are short");
+    }
+    long idLimit = ids.getDataBuffer().capacity();
+    long shardLimit = shards.getDataBuffer().capacity();
+    List<Row> rows = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
       if (ids.isNull(i) || shards.isNull(i)) {
         throw new IllegalArgumentException("row " + i + " holds a null");
       }
-      String id = checkId(new String(ids.get(i), StandardCharsets.UTF_8));
-      long start = shards.getOffsetBuffer().getLong((long) i * 8);
-      long end = shards.getOffsetBuffer().getLong((long) (i + 1) * 8);
+      long idStart = idOffsets.getInt(4L * i);
+      long idEnd = idOffsets.getInt(4L * (i + 1));
+      if (idStart < 0 || idEnd < idStart || idEnd > idLimit) {
+        throw new IllegalArgumentException(
+            "row "
+                + i
+                + ": id offsets ["
+                + idStart
+                + ", "
+                + idEnd
+                + ") outside "
+                + idLimit
+                + " bytes");
+      }
+      byte[] idBytes = new byte[(int) (idEnd - idStart)];
+      ids.getDataBuffer().getBytes(idStart, idBytes);
+      String id = checkId(new String(idBytes, StandardCharsets.UTF_8));
+      long start = shardOffsets.getLong(8L * i);
+      long end = shardOffsets.getLong(8L * (i + 1));
+      if (start < 0 || end < start || end > shardLimit) {
+        throw new IllegalArgumentException(
+            "row "
+                + i
+                + ": shard offsets ["
+                + start
+                + ", "
+                + end
+                + ") outside "
+                + shardLimit
+                + " bytes");
+      }
       rows.add(new Row(id, shards.getDataBuffer(), start, end - start));
     }
     return rows;
+  }
+
+  private static void checkValidity(ArrowBuf validity, int rows, String what) {
+    if (validity.capacity() < (rows + 7) / 8) {
+      throw new IllegalArgumentException(
+          "the " + what + " validity of a batch of " + rows + " rows is short");
+    }
   }
 
   /** A JSON object of long-valued fields, in argument order: {@code json("a", 1, "b", 2)}. */
