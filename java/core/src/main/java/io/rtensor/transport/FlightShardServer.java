@@ -367,6 +367,10 @@ public final class FlightShardServer implements AutoCloseable {
         List<FlightWire.Row> rows = new ArrayList<>();
         List<ArrowBuf> held = new ArrayList<>();
         try {
+          // The reads below wait on the client. Their deadline is the client's: gRPC cancels the
+          // call (and these reads end) at the deadline a client sends, as ours always does
+          // (DataPlaneDeadlines). A client that sends none holds one server thread until it
+          // disconnects; Flight's server stream offers no timed read.
           FlightDescriptor descriptor = stream.getDescriptor();
           long declared =
               descriptor != null && descriptor.isCommand()

@@ -143,6 +143,10 @@ public final class RayObjectStorePlane implements DataPlane {
    */
   public RayObjectStorePlane(DecodeLimits limits, long getTimeoutMillis, ObjectAccess access) {
     this.limits = Objects.requireNonNull(limits, "limits");
+    if (getTimeoutMillis <= 0) {
+      // Ray reads a negative timeout as "wait forever": every get here has a deadline.
+      throw new IllegalArgumentException("getTimeoutMillis must be > 0, got " + getTimeoutMillis);
+    }
     this.getTimeoutMillis = getTimeoutMillis;
     Objects.requireNonNull(access, "access");
     if (!Ray.isInitialized()) {
@@ -519,6 +523,7 @@ public final class RayObjectStorePlane implements DataPlane {
       }
     }
     if (!free.isEmpty()) {
+      // Asks the raylets to delete the objects and returns; it does not wait on their owners.
       Ray.internal().free(free, false);
     }
     listeners.forEach(l -> l.accept(List.copyOf(shardIds)));
