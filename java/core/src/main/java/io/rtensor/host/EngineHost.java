@@ -195,6 +195,8 @@ public final class EngineHost implements AutoCloseable {
       target.setAccessible(true);
       result = target.invoke(engine, localArgs);
       if (result instanceof Future<?> future) {
+        // No deadline here: this is the engine's own work, as long as a training step may be, like
+        // a method that runs long. The caller's call timeout bounds the wait for the answer.
         result = future.get();
       }
     } catch (InvocationTargetException e) {

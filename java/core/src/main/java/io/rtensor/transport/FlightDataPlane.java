@@ -5,7 +5,9 @@ import io.rtensor.handle.ShardLocation;
 import io.rtensor.memory.BlockPool;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.internal.FlightShardClient;
+import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.wire.DecodeLimits;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -13,11 +15,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.apache.arrow.flight.FlightRuntimeException;
@@ -33,6 +38,11 @@ import org.apache.arrow.memory.BufferAllocator;
  * {@link Builder#shardsPerRequest} shards and {@link Builder#bytesPerRequest} bytes and run
  * concurrently ({@link Builder#concurrency}) across and within workers; a request that fails to
  * connect is retried with exponential backoff, any other error is not.
+ *
+ * <p>Every call has deadlines ({@link Builder#deadlines}, {@link DataPlaneDeadlines}): a fetch
+ * fails with {@link FetchStalledException} when a peer sends nothing for the stall deadline and
+ * with {@link FetchTimeoutException} past its overall deadline (proportional to the bytes asked
+ * for), naming the peer and the shards; the request is then cancelled and its thread freed.
  *
  * <p>The bytes of a fetched shard are copied once in user space: the server hands its stored
  * buffers to gRPC without copying (Flight's zero-copy write), and the client reads each DoGet
@@ -52,9 +62,13 @@ public final class FlightDataPlane implements DataPlane {
   private final int maxAttempts;
   private final long backoffMillis;
   private final DecodeLimits limits;
+  private final DataPlaneDeadlines deadlines;
   private final ExecutorService executor;
   private final BlockPool blocks;
   private final Map<String, FlightShardClient> clients = new ConcurrentHashMap<>();
+
+  /** How long a fetch waits for a request past the fetch's deadline (the request's cancel). */
+  private static final long AWAIT_SLACK_NANOS = TimeUnit.SECONDS.toNanos(15);
 
   private FlightDataPlane(Builder b) {
     this.allocator = b.allocator.newChildAllocator("flight-data-plane", 0, Long.MAX_VALUE);
@@ -66,6 +80,7 @@ public final class FlightDataPlane implements DataPlane {
     this.maxAttempts = b.maxAttempts;
     this.backoffMillis = b.backoffMillis;
     this.limits = b.limits;
+    this.deadlines = b.deadlines != null ? b.deadlines : DataPlaneDeadlines.fromEnvironment();
     this.blocks = new BlockPool(b.keepFreedBytes);
     AtomicInteger n = new AtomicInteger();
     this.executor =
@@ -117,8 +132,11 @@ public final class FlightDataPlane implements DataPlane {
   public Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator target) {
     Map<String, List<String>> byLocation = new LinkedHashMap<>();
     Map<String, Long> sizes = new java.util.HashMap<>();
+    long totalBytes = 0;
     for (RTensor h : handles) {
-      sizes.put(h.shardId(), h.byteSize());
+      if (sizes.put(h.shardId(), h.byteSize()) == null) {
+        totalBytes += Math.max(0, h.byteSize());
+      }
       if (h.location().plane() != ShardLocation.Plane.FLIGHT) {
         throw new IllegalArgumentException(h + " is not a Flight shard");
       }
@@ -130,8 +148,12 @@ public final class FlightDataPlane implements DataPlane {
     Map<String, TensorBatch> out = new LinkedHashMap<>();
     Map<String, List<String>> missing = new LinkedHashMap<>();
     RuntimeException failure = null;
-    List<Future<Map<String, TensorBatch>>> futures = new ArrayList<>();
+    // One overall deadline for the whole fetch, however its requests are queued and retried.
+    long start = System.nanoTime();
+    long deadline = start + deadlines.overallFor(totalBytes).toNanos();
+    List<CompletableFuture<Map<String, TensorBatch>>> futures = new ArrayList<>();
     List<String> futureLocations = new ArrayList<>();
+    List<List<String>> futureIds = new ArrayList<>();
     for (Map.Entry<String, List<String>> e : byLocation.entrySet()) {
       String location = e.getKey();
       List<String> ids = e.getValue();
@@ -148,25 +170,48 @@ public final class FlightDataPlane implements DataPlane {
       }
       for (List<String> chunk : chunks(ids, sizes)) {
         futures.add(
-            executor.submit(() -> withRetries(location, c -> c.get(chunk, target, limits))));
+            CompletableFuture.supplyAsync(
+                () ->
+                    withRetries(
+                        location,
+                        deadline,
+                        chunk,
+                        c -> c.get(chunk, target, limits, deadlines.stall(), deadline)),
+                executor));
         futureLocations.add(location);
+        futureIds.add(chunk);
       }
     }
     for (int i = 0; i < futures.size(); i++) {
       try {
-        out.putAll(futures.get(i).get());
+        // Each request ends by its own deadlines; the slack covers its cancellation. Waiting
+        // longer would mean a request that ignores them: give up on it (and free what it returns).
+        long wait = deadline - System.nanoTime() + AWAIT_SLACK_NANOS;
+        out.putAll(futures.get(i).get(Math.max(0, wait), TimeUnit.NANOSECONDS));
+      } catch (TimeoutException e) {
+        futures.get(i).thenAccept(m -> m.values().forEach(TensorBatch::close));
+        if (failure == null) {
+          failure =
+              new FetchTimeoutException(
+                  futureLocations.get(i),
+                  futureIds.get(i),
+                  Duration.ofNanos(deadline - start),
+                  "a request to " + futureLocations.get(i) + " outlived the fetch's deadline");
+        }
       } catch (ExecutionException e) {
-        if (e.getCause() instanceof MissingShardsException m) {
+        if (unwrap(e) instanceof MissingShardsException m) {
           m.missingByLocation()
               .forEach((l, ids) -> missing.computeIfAbsent(l, k -> new ArrayList<>()).addAll(ids));
         } else if (failure == null) {
+          Throwable cause = unwrap(e);
           failure =
-              e.getCause() instanceof RuntimeException r
+              cause instanceof RuntimeException r
                   ? r
-                  : new DataPlaneException(futureLocations.get(i), "fetch failed", e.getCause());
+                  : new DataPlaneException(futureLocations.get(i), "fetch failed", cause);
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+        futures.get(i).thenAccept(m -> m.values().forEach(TensorBatch::close));
         if (failure == null) {
           failure = new DataPlaneException(futureLocations.get(i), "interrupted", e);
         }
@@ -177,6 +222,10 @@ public final class FlightDataPlane implements DataPlane {
       throw failure != null ? failure : new MissingShardsException(missing);
     }
     return out;
+  }
+
+  private static Throwable unwrap(ExecutionException e) {
+    return e.getCause() instanceof CompletionException c ? c.getCause() : e.getCause();
   }
 
   /**
@@ -247,7 +296,7 @@ public final class FlightDataPlane implements DataPlane {
 
   private FlightShardClient client(String location) {
     return clients.computeIfAbsent(
-        location, l -> new FlightShardClient(l, allocator, secret, blocks));
+        location, l -> new FlightShardClient(l, allocator, secret, blocks, deadlines));
   }
 
   private interface Call<T> {
@@ -255,6 +304,16 @@ public final class FlightDataPlane implements DataPlane {
   }
 
   private <T> T withRetries(String location, Call<T> call) {
+    return withRetries(location, Long.MAX_VALUE, null, call);
+  }
+
+  /**
+   * Runs {@code call}, retrying connection failures with backoff; with {@code ids} (a fetch), no
+   * retry starts past {@code deadline} ({@link System#nanoTime()} clock): the fetch then fails with
+   * {@link FetchTimeoutException}.
+   */
+  private <T> T withRetries(String location, long deadline, List<String> ids, Call<T> call) {
+    long start = System.nanoTime();
     for (int attempt = 1; ; attempt++) {
       try {
         return call.run(client(location));
@@ -269,8 +328,16 @@ public final class FlightDataPlane implements DataPlane {
               : e;
         }
       }
+      long backoff = TimeUnit.MILLISECONDS.toNanos(backoffMillis << Math.min(attempt - 1, 10));
+      if (ids != null && deadline - System.nanoTime() < backoff) {
+        throw new FetchTimeoutException(
+            location,
+            ids,
+            Duration.ofNanos(deadline - start),
+            location + " was unreachable for " + attempt + " attempts until the fetch's deadline");
+      }
       try {
-        Thread.sleep(backoffMillis << Math.min(attempt - 1, 10));
+        TimeUnit.NANOSECONDS.sleep(backoff);
       } catch (InterruptedException ie) {
         Thread.currentThread().interrupt();
         throw new DataPlaneException(location, "interrupted while retrying", ie);
@@ -291,6 +358,7 @@ public final class FlightDataPlane implements DataPlane {
     private long backoffMillis = 50;
     private DecodeLimits limits = DecodeLimits.DEFAULT;
     private long keepFreedBytes = BlockPool.DEFAULT_MAX_IDLE;
+    private DataPlaneDeadlines deadlines;
 
     private Builder(BufferAllocator allocator, String secret) {
       this.allocator = Objects.requireNonNull(allocator, "allocator");
@@ -324,10 +392,11 @@ public final class FlightDataPlane implements DataPlane {
       return this;
     }
 
-    /** Most shards one DoGet asks for (default 1024). */
+    /** Most shards one DoGet asks for (default 1024; at most {@link FlightWire#MAX_IDS}). */
     public Builder shardsPerRequest(int n) {
-      if (n < 1) {
-        throw new IllegalArgumentException("shardsPerRequest must be >= 1");
+      if (n < 1 || n > FlightWire.MAX_IDS) {
+        throw new IllegalArgumentException(
+            "shardsPerRequest must be in [1, " + FlightWire.MAX_IDS + "], got " + n);
       }
       this.shardsPerRequest = n;
       return this;
@@ -366,6 +435,16 @@ public final class FlightDataPlane implements DataPlane {
         throw new IllegalArgumentException("keepFreedBytes must be >= 0");
       }
       this.keepFreedBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How long calls wait on a peer: stall and overall deadlines of fetches and puts, and the
+     * deadline of clears and stats (default: {@link DataPlaneDeadlines#fromEnvironment()}, which is
+     * {@link DataPlaneDeadlines#DEFAULT} unless the process's environment sets them).
+     */
+    public Builder deadlines(DataPlaneDeadlines deadlines) {
+      this.deadlines = Objects.requireNonNull(deadlines, "deadlines");
       return this;
     }
 

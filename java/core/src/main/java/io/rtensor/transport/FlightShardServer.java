@@ -7,6 +7,7 @@ import io.rtensor.runtime.HostPort;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.internal.DirectWrites;
 import io.rtensor.transport.internal.FlightWire;
+import io.rtensor.transport.internal.RequestSizeLimit;
 import io.rtensor.transport.internal.SessionTokenAuthenticator;
 import io.rtensor.transport.internal.ShardStore;
 import io.rtensor.wire.DecodeLimits;
@@ -23,6 +24,7 @@ import org.apache.arrow.flight.Action;
 import org.apache.arrow.flight.ActionType;
 import org.apache.arrow.flight.CallStatus;
 import org.apache.arrow.flight.ErrorFlightMetadata;
+import org.apache.arrow.flight.FlightDescriptor;
 import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.FlightServer;
 import org.apache.arrow.flight.FlightStream;
@@ -64,7 +66,9 @@ public final class FlightShardServer implements AutoCloseable {
                   ChannelOption.WRITE_BUFFER_WATER_MARK,
                   new WriteBufferWaterMark(WRITE_BUFFER_HIGH / 2, WRITE_BUFFER_HIGH))
               // Stored shards go to the socket without Netty copying them: see DirectWrites.
-              .protocolNegotiator(DirectWrites.serverPlaintext());
+              .protocolNegotiator(DirectWrites.serverPlaintext())
+              // Tickets and action bodies are refused past their limit as they arrive.
+              .addStreamTracerFactory(new RequestSizeLimit(FlightWire.MAX_REQUEST_MESSAGE_BYTES));
 
   private final BufferAllocator allocator;
   private final ShardStore store;
@@ -80,8 +84,12 @@ public final class FlightShardServer implements AutoCloseable {
           FlightServer.builder(
                   allocator, Location.forGrpcInsecure(b.host, b.port), new Producer(this))
               .headerAuthenticator(new SessionTokenAuthenticator(b.secret))
+              // One message carries at most one shard, which fits the decoder's limit and the cap.
               .maxInboundMessageSize(
-                  (int) Math.min(Integer.MAX_VALUE, b.limits.maxBodyBytes() + (1 << 20)))
+                  (int)
+                      Math.min(
+                          Integer.MAX_VALUE,
+                          Math.min(b.limits.maxBodyBytes(), b.capBytes) + (1 << 20)))
               .transportHint("grpc.builderConsumer", SERVER_TRANSPORT)
               .build();
       f.start();
@@ -261,7 +269,10 @@ public final class FlightShardServer implements AutoCloseable {
                           + " shards not stored at "
                           + owner.address
                           + ": "
-                          + missing)
+                          // The metadata lists them all; the message stays short.
+                          + (missing.size() <= 16
+                              ? missing
+                              : missing.subList(0, 16) + " and " + (missing.size() - 16) + " more"))
                   .withMetadata(meta)
                   .toRuntimeException());
           return;
@@ -342,28 +353,66 @@ public final class FlightShardServer implements AutoCloseable {
       return true;
     }
 
+    /**
+     * Stores a put stream's shards, all or none. The stream is refused with RESOURCE_EXHAUSTED as
+     * soon as it cannot fit the store: when its descriptor declares more bytes than the store has
+     * free ({@link FlightWire#putCommand}), or when the shard bytes received so far pass that, so a
+     * put over the cap is not received in full first. Bytes that are not a valid put stream are
+     * INVALID_ARGUMENT.
+     */
     @Override
     public Runnable acceptPut(
         CallContext context, FlightStream stream, StreamListener<PutResult> ack) {
       return () -> {
+        List<FlightWire.Row> rows = new ArrayList<>();
+        List<ArrowBuf> held = new ArrayList<>();
         try {
-          List<FlightWire.Row> rows = new ArrayList<>();
-          List<ArrowBuf> held = new ArrayList<>();
-          try {
-            while (stream.next()) {
-              VectorSchemaRoot root = stream.getRoot();
-              for (FlightWire.Row r : FlightWire.rows(root)) {
-                // The root is refilled by the next message: hold this one's data buffer.
-                ArrowBuf data = r.data();
-                data.getReferenceManager().retain();
-                held.add(data);
-                rows.add(r);
-              }
-            }
-            owner.store.putAll(rows);
-          } finally {
-            held.forEach(ArrowBuf::close);
+          // The reads below wait on the client. Their deadline is the client's: gRPC cancels the
+          // call (and these reads end) at the deadline a client sends, as ours always does
+          // (DataPlaneDeadlines). A client that sends none holds one server thread until it
+          // disconnects; Flight's server stream offers no timed read.
+          FlightDescriptor descriptor = stream.getDescriptor();
+          long declared =
+              descriptor != null && descriptor.isCommand()
+                  ? FlightWire.declaredPutBytes(descriptor.getCommand())
+                  : -1;
+          long free = owner.store.freeBytes();
+          if (declared > free) {
+            throw new ShardStore.StoreFullException(
+                "shard store at "
+                    + owner.address
+                    + " is full: the put declares "
+                    + declared
+                    + " bytes and "
+                    + free
+                    + " of its cap of "
+                    + owner.store.stats().capBytes()
+                    + " bytes are free; clear shards first");
           }
+          long received = 0;
+          while (next(stream)) {
+            for (FlightWire.Row r : FlightWire.rows(stream.getRoot())) {
+              received += r.length();
+              if (received > free) {
+                throw new ShardStore.StoreFullException(
+                    "shard store at "
+                        + owner.address
+                        + " is full: the put passed the "
+                        + free
+                        + " bytes its cap of "
+                        + owner.store.stats().capBytes()
+                        + " left free, after "
+                        + (rows.size() + 1)
+                        + " shard(s); clear shards first");
+              }
+              // The root is refilled by the next message: hold this one's data buffer.
+              ArrowBuf data = r.data();
+              data.getReferenceManager().retain();
+              held.add(data);
+              rows.add(r);
+            }
+          }
+          owner.store.putAll(rows);
           ack.onCompleted();
         } catch (WireFormatException e) {
           ack.onError(
@@ -373,7 +422,7 @@ public final class FlightShardServer implements AutoCloseable {
         } catch (ShardStore.StoreFullException e) {
           ack.onError(
               CallStatus.RESOURCE_EXHAUSTED.withDescription(e.getMessage()).toRuntimeException());
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
           ack.onError(
               CallStatus.INVALID_ARGUMENT
                   .withDescription("malformed put: " + e.getMessage())
@@ -383,8 +432,26 @@ public final class FlightShardServer implements AutoCloseable {
         } catch (RuntimeException e) {
           ack.onError(
               CallStatus.INTERNAL.withDescription(e.toString()).withCause(e).toRuntimeException());
+        } finally {
+          held.forEach(ArrowBuf::close);
         }
       };
+    }
+
+    /**
+     * The next message of a put stream. Arrow reports bytes it cannot read as a message of the
+     * stream (a bad IPC header or body layout) with assorted runtime exceptions: those are the
+     * sender's, so they become IllegalArgumentException (INVALID_ARGUMENT); a Flight status (the
+     * client cancelled) passes through.
+     */
+    private static boolean next(FlightStream stream) {
+      try {
+        return stream.next();
+      } catch (FlightRuntimeException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("unreadable put message: " + e, e);
+      }
     }
 
     @Override

@@ -70,6 +70,8 @@ public final class FlightShardServerMain {
       System.out.flush();
       InputStream in = System.in;
       byte[] sink = new byte[256];
+      // No deadline on purpose: the server lives as long as its parent, which ends it by closing
+      // stdin (or by dying, which closes it too).
       while (in.read(sink) >= 0) {
         // Wait for the parent to close stdin (or die).
       }

@@ -25,16 +25,42 @@ public final class WorkerDataPlane implements AutoCloseable {
   /**
    * A Flight worker: a server on {@code host} (ephemeral port) storing at most {@code
    * storeCapBytes} bytes, guarded by the session {@code secret} (from {@link
-   * SessionSecret#fromEnvironment()} in a worker), and a fetch cache of {@code cacheCapBytes}.
+   * SessionSecret#fromEnvironment()} in a worker), and a fetch cache of {@code cacheCapBytes}. Its
+   * fetches wait as {@link DataPlaneDeadlines#fromEnvironment()} says (the defaults unless the
+   * worker's environment, for example its job's, sets them).
    */
   public static WorkerDataPlane flight(
       BufferAllocator allocator, String secret, String host, long storeCapBytes, long cacheCapBytes)
+      throws IOException {
+    return flight(
+        allocator,
+        secret,
+        host,
+        storeCapBytes,
+        cacheCapBytes,
+        DataPlaneDeadlines.fromEnvironment());
+  }
+
+  /**
+   * As {@link #flight(BufferAllocator, String, String, long, long)}, with its fetches' {@code
+   * deadlines}.
+   */
+  public static WorkerDataPlane flight(
+      BufferAllocator allocator,
+      String secret,
+      String host,
+      long storeCapBytes,
+      long cacheCapBytes,
+      DataPlaneDeadlines deadlines)
       throws IOException {
     FlightShardServer server =
         FlightShardServer.builder(allocator, secret).host(host).capBytes(storeCapBytes).start();
     try {
       FlightDataPlane plane =
-          FlightDataPlane.builder(allocator, secret).localServer(server).build();
+          FlightDataPlane.builder(allocator, secret)
+              .localServer(server)
+              .deadlines(deadlines)
+              .build();
       return new WorkerDataPlane(server, plane, allocator, cacheCapBytes);
     } catch (RuntimeException e) {
       server.close();

@@ -95,6 +95,7 @@ final class DoGetReader {
    * (taken from {@code pool} unless it is null) that the caller closes (through the frame).
    */
   static Frame read(InputStream in, BufferAllocator allocator, BlockPool pool) throws IOException {
+    // gRPC hands over a message once it has received it whole: these reads never wait on the peer.
     byte[] header = null;
     ArrowBuf body = null;
     try {

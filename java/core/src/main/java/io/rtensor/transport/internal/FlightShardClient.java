@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
+import io.grpc.ClientStreamTracer;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -19,7 +20,11 @@ import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.BadShardRequestException;
 import io.rtensor.transport.ClearResult;
 import io.rtensor.transport.DataPlaneAuthException;
+import io.rtensor.transport.DataPlaneDeadlines;
 import io.rtensor.transport.DataPlaneException;
+import io.rtensor.transport.DataPlaneTimeoutException;
+import io.rtensor.transport.FetchStalledException;
+import io.rtensor.transport.FetchTimeoutException;
 import io.rtensor.transport.MissingShardsException;
 import io.rtensor.transport.ShardStoreFullException;
 import io.rtensor.transport.StoreStats;
@@ -28,6 +33,7 @@ import io.rtensor.wire.ShardCodec;
 import io.rtensor.wire.WireFormatException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,6 +42,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import org.apache.arrow.flatbuf.MessageHeader;
 import org.apache.arrow.flight.Action;
 import org.apache.arrow.flight.AsyncPutListener;
@@ -62,6 +70,10 @@ public final class FlightShardClient implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int RECEIVE_WINDOW = 64 << 20;
   private static final int MAX_READ = 1 << 20;
+
+  /** gRPC's deadline on a DoGet is this much later than ours, so ours names what passed. */
+  private static final long GRPC_DEADLINE_SLACK = TimeUnit.SECONDS.toNanos(1);
+
   private static final Metadata.Key<String> AUTH_KEY =
       Metadata.Key.of(FlightWire.AUTH_HEADER, Metadata.ASCII_STRING_MARSHALLER);
   private final String address;
@@ -71,6 +83,7 @@ public final class FlightShardClient implements AutoCloseable {
   private final HeaderCallOption auth;
   private final String bearer;
   private final BlockPool pool;
+  private final DataPlaneDeadlines deadlines;
 
   /** A client of the server at {@code host:port}; {@code secret} null sends no token. */
   public FlightShardClient(String address, BufferAllocator parent, String secret) {
@@ -82,8 +95,22 @@ public final class FlightShardClient implements AutoCloseable {
    * taken from {@code pool} (null: plain allocations of the target allocator).
    */
   public FlightShardClient(String address, BufferAllocator parent, String secret, BlockPool pool) {
+    this(address, parent, secret, pool, DataPlaneDeadlines.DEFAULT);
+  }
+
+  /**
+   * As {@link #FlightShardClient(String, BufferAllocator, String, BlockPool)}, with the deadlines
+   * of its puts and actions (a fetch is given its own).
+   */
+  public FlightShardClient(
+      String address,
+      BufferAllocator parent,
+      String secret,
+      BlockPool pool,
+      DataPlaneDeadlines deadlines) {
     this.address = address;
     this.pool = pool;
+    this.deadlines = java.util.Objects.requireNonNull(deadlines, "deadlines");
     this.allocator = parent.newChildAllocator("flight-client " + address, 0, Long.MAX_VALUE);
     // A large HTTP/2 receive window: with gRPC's default (1 MiB, grown slowly by BDP probes) a
     // 16 MiB shard takes many window-update round trips.
@@ -94,7 +121,9 @@ public final class FlightShardClient implements AutoCloseable {
         NettyChannelBuilder.forAddress(host, port)
             .usePlaintext()
             .flowControlWindow(RECEIVE_WINDOW)
-            .maxInboundMessageSize(Integer.MAX_VALUE);
+            .maxInboundMessageSize(Integer.MAX_VALUE)
+            // A NOT_FOUND lists the missing ids in its trailers: up to a ticket's worth.
+            .maxInboundMetadataSize(FlightWire.MAX_REQUEST_BYTES + (64 << 10));
     // Socket reads of up to 1 MiB (Netty's default stops at 64 KiB): a 16 MiB frame then arrives
     // in a few pieces, with fewer read calls and fewer pieces for DoGetReader to walk.
     builder.withOption(
@@ -116,19 +145,54 @@ public final class FlightShardClient implements AutoCloseable {
   }
 
   /**
-   * Fetches {@code ids} in one DoGet; the batches are decoded into {@code target} (their tensors
-   * share the received bytes, copied once from gRPC's buffers into {@code target}: see {@link
-   * DoGetReader}) and owned by the caller.
+   * Fetches {@code ids} in one DoGet with this client's stall deadline and base overall deadline:
+   * as {@link #get(List, BufferAllocator, DecodeLimits, Duration, long)}.
    */
   public Map<String, TensorBatch> get(
       List<String> ids, BufferAllocator target, DecodeLimits limits) {
+    DataPlaneDeadlines d = deadlines;
+    return get(ids, target, limits, d.stall(), System.nanoTime() + d.base().toNanos());
+  }
+
+  /**
+   * Fetches {@code ids} in one DoGet; the batches are decoded into {@code target} (their tensors
+   * share the received bytes, copied once from gRPC's buffers into {@code target}: see {@link
+   * DoGetReader}) and owned by the caller.
+   *
+   * <p>The call fails with {@link FetchStalledException} when no byte of it arrives for {@code
+   * stall} (progress is counted as gRPC receives bytes of the stream, at most one HTTP/2 frame at a
+   * time), and with {@link FetchTimeoutException} at {@code deadlineNanos} ({@link
+   * System#nanoTime()} clock). Either way, and on interruption, the call is cancelled and what was
+   * decoded is freed before this returns.
+   */
+  public Map<String, TensorBatch> get(
+      List<String> ids,
+      BufferAllocator target,
+      DecodeLimits limits,
+      Duration stall,
+      long deadlineNanos) {
+    long start = System.nanoTime();
+    if (deadlineNanos - start <= 0) {
+      throw new FetchTimeoutException(
+          address,
+          ids,
+          Duration.ZERO,
+          "the fetch's overall deadline passed before this request to " + address + " started");
+    }
     Flight.Ticket ticket =
         Flight.Ticket.newBuilder()
             .setTicket(ByteString.copyFrom(FlightWire.encodeIds(ids)))
             .build();
+    AtomicLong progress = new AtomicLong(start);
     ClientCall<Flight.Ticket, InputStream> call =
-        channel.newCall(DoGetReader.DO_GET, CallOptions.DEFAULT);
-    GetListener listener = new GetListener(call, target, limits);
+        channel.newCall(
+            DoGetReader.DO_GET,
+            CallOptions.DEFAULT
+                // gRPC's own deadline (also sent to the server) backs up the wait below.
+                .withDeadlineAfter(
+                    deadlineNanos - start + GRPC_DEADLINE_SLACK, TimeUnit.NANOSECONDS)
+                .withStreamTracerFactory(new ProgressTracer(progress)));
+    GetListener listener = new GetListener(call, target, limits, progress);
     Metadata headers = new Metadata();
     if (bearer != null) {
       headers.put(AUTH_KEY, bearer);
@@ -139,7 +203,7 @@ public final class FlightShardClient implements AutoCloseable {
     call.request(1);
     Map<String, TensorBatch> out;
     try {
-      out = listener.result.get();
+      out = await(listener, call, ids, stall.toNanos(), start, deadlineNanos);
     } catch (InterruptedException e) {
       call.cancel("interrupted", e);
       listener.awaitClose();
@@ -148,6 +212,13 @@ public final class FlightShardClient implements AutoCloseable {
     } catch (ExecutionException e) {
       Throwable c = e.getCause();
       if (c instanceof StatusRuntimeException s) {
+        if (s.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
+          throw new FetchTimeoutException(
+              address,
+              ids,
+              Duration.ofNanos(deadlineNanos - start),
+              "no complete answer from " + address + " within the fetch's overall deadline");
+        }
         throw map(StatusUtils.fromGrpcRuntimeException(s));
       }
       if (c instanceof WireFormatException w) {
@@ -167,6 +238,87 @@ public final class FlightShardClient implements AutoCloseable {
   }
 
   /**
+   * Waits for the call's result while it makes progress and its deadline has not passed; else
+   * cancels it, waits (bounded) for it to close, and throws the deadline's exception.
+   */
+  private Map<String, TensorBatch> await(
+      GetListener listener,
+      ClientCall<Flight.Ticket, InputStream> call,
+      List<String> ids,
+      long stallNanos,
+      long start,
+      long deadlineNanos)
+      throws InterruptedException, ExecutionException {
+    while (true) {
+      long now = System.nanoTime();
+      long stallLeft = progress(listener) + stallNanos - now;
+      long overallLeft = deadlineNanos - now;
+      FetchTimeoutException expired = null;
+      if (overallLeft <= 0) {
+        expired =
+            new FetchTimeoutException(
+                address,
+                ids,
+                Duration.ofNanos(deadlineNanos - start),
+                "no complete answer from " + address + " within the fetch's overall deadline");
+      } else if (stallLeft <= 0) {
+        Duration quiet = Duration.ofNanos(now - progress(listener));
+        expired =
+            new FetchStalledException(
+                address,
+                ids,
+                Duration.ofNanos(stallNanos),
+                "no bytes from "
+                    + address
+                    + " for "
+                    + quiet.toMillis()
+                    + " ms (stall deadline "
+                    + Duration.ofNanos(stallNanos).toMillis()
+                    + " ms): the peer is not answering");
+      }
+      if (expired != null) {
+        call.cancel(expired.getMessage(), expired);
+        listener.awaitClose();
+        throw expired;
+      }
+      try {
+        return listener.result.get(Math.min(stallLeft, overallLeft), TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        // check the deadlines again
+      }
+    }
+  }
+
+  private static long progress(GetListener listener) {
+    return listener.progress.get();
+  }
+
+  /** Marks progress whenever gRPC receives bytes of the call's response (headers or body). */
+  private static final class ProgressTracer extends ClientStreamTracer.Factory {
+    private final AtomicLong progress;
+
+    ProgressTracer(AtomicLong progress) {
+      this.progress = progress;
+    }
+
+    @Override
+    public ClientStreamTracer newClientStreamTracer(
+        ClientStreamTracer.StreamInfo info, Metadata headers) {
+      return new ClientStreamTracer() {
+        @Override
+        public void inboundHeaders() {
+          progress.set(System.nanoTime());
+        }
+
+        @Override
+        public void inboundWireSize(long bytes) {
+          progress.set(System.nanoTime());
+        }
+      };
+    }
+  }
+
+  /**
    * Decodes a DoGet's messages as they arrive (one at a time, on gRPC's executor) and completes
    * {@link #result} when the call closes; on any failure it frees what it decoded.
    */
@@ -175,15 +327,20 @@ public final class FlightShardClient implements AutoCloseable {
     private final ClientCall<Flight.Ticket, InputStream> call;
     private final BufferAllocator target;
     private final DecodeLimits limits;
+    private final AtomicLong progress;
     private final Map<String, TensorBatch> out = new LinkedHashMap<>();
     private VectorSchemaRoot root;
     private Throwable failure;
 
     GetListener(
-        ClientCall<Flight.Ticket, InputStream> call, BufferAllocator target, DecodeLimits limits) {
+        ClientCall<Flight.Ticket, InputStream> call,
+        BufferAllocator target,
+        DecodeLimits limits,
+        AtomicLong progress) {
       this.call = call;
       this.target = target;
       this.limits = limits;
+      this.progress = progress;
     }
 
     @Override
@@ -191,6 +348,8 @@ public final class FlightShardClient implements AutoCloseable {
       if (failure != null) {
         return;
       }
+      // Decoding is this side's work, not the peer's silence.
+      progress.set(System.nanoTime());
       try (DoGetReader.Frame f = DoGetReader.read(message, target, pool)) {
         switch (f.header().headerType()) {
           case MessageHeader.Schema -> {
@@ -221,6 +380,7 @@ public final class FlightShardClient implements AutoCloseable {
               throw new DataPlaneException(
                   address, "server sent IPC message type " + f.header().headerType());
         }
+        progress.set(System.nanoTime());
         call.request(1);
       } catch (IOException e) {
         fail(new DataPlaneException(address, "server sent a malformed message: " + e, e));
@@ -267,26 +427,106 @@ public final class FlightShardClient implements AutoCloseable {
     }
   }
 
-  /** Stores {@code shards} (id to batch) in one DoPut, all or none. */
+  /**
+   * Stores {@code shards} (id to batch) in one DoPut, all or none. The stream declares its total
+   * size up front (so a server whose cap it would pass refuses it before any shard is sent); it
+   * fails with {@link DataPlaneTimeoutException} when the server accepts no next shard for the
+   * stall deadline (plus the time the previous shard needs at the deadlines' slowest rate) or the
+   * whole put passes its overall deadline, and the call is then cancelled.
+   */
   public void put(Map<String, TensorBatch> shards) {
+    long total = 0;
+    for (TensorBatch b : shards.values()) {
+      total += ShardCodec.encodedSize(b);
+    }
     try (BufferAllocator scratch = allocator.newChildAllocator("put", 0, Long.MAX_VALUE);
         VectorSchemaRoot root = VectorSchemaRoot.create(FlightWire.SCHEMA, scratch)) {
+      Duration overall = deadlines.overallFor(total);
+      StallAwarePutListener ack = new StallAwarePutListener();
       FlightClient.ClientStreamListener listener =
           client.startPut(
-              FlightDescriptor.command(new byte[0]), root, new AsyncPutListener(), auth);
+              FlightDescriptor.command(FlightWire.putCommand(total)),
+              root,
+              ack,
+              auth,
+              org.apache.arrow.flight.CallOptions.timeout(
+                  overall.toMillis(), TimeUnit.MILLISECONDS));
+      long previous = 0;
       for (Map.Entry<String, TensorBatch> e : shards.entrySet()) {
         long size = ShardCodec.encodedSize(e.getValue());
         try (ArrowBuf buf = scratch.buffer(size)) {
           ShardCodec.encodeInto(e.getValue(), buf);
           FlightWire.loadRow(root, e.getKey(), buf, 0, size, scratch);
+          ack.awaitingNext(
+              deadlines.stall().plus(deadlines.overallFor(previous)).minus(deadlines.base()));
           listener.putNext();
+          previous = size;
+        }
+        if (ack.stalled()) {
+          break;
         }
       }
       root.clear();
+      if (ack.stalled()) {
+        Duration allowed = ack.allowed();
+        DataPlaneTimeoutException stalled =
+            new DataPlaneTimeoutException(
+                address,
+                allowed,
+                "put of "
+                    + shards.size()
+                    + " shard(s): the server accepted nothing for "
+                    + allowed.toMillis()
+                    + " ms (stall deadline): it is not answering");
+        listener.error(stalled);
+        throw stalled;
+      }
       listener.completed();
       listener.getResult();
     } catch (FlightRuntimeException e) {
       throw map(e);
+    }
+  }
+
+  /**
+   * Arrow's put listener, whose {@link #isCancelled()} (which Arrow's {@code putNext} polls while
+   * the transport is full) also ends the wait when the server has accepted nothing for the allowed
+   * time, and parks briefly between polls instead of spinning a core.
+   */
+  private static final class StallAwarePutListener extends AsyncPutListener {
+    private volatile long allowedNanos = Long.MAX_VALUE;
+    private volatile long waitingSince;
+    private volatile boolean waiting;
+    private volatile boolean stalled;
+
+    void awaitingNext(Duration allowed) {
+      allowedNanos = allowed.toNanos();
+      waiting = false;
+    }
+
+    boolean stalled() {
+      return stalled;
+    }
+
+    Duration allowed() {
+      return Duration.ofNanos(allowedNanos);
+    }
+
+    @Override
+    public boolean isCancelled() {
+      if (super.isCancelled() || stalled) {
+        return true;
+      }
+      long now = System.nanoTime();
+      if (!waiting) {
+        waiting = true;
+        waitingSince = now;
+      } else if (now - waitingSince > allowedNanos) {
+        stalled = true;
+        return true;
+      }
+      LockSupport.parkNanos(50_000);
+      return false;
     }
   }
 
@@ -298,7 +538,11 @@ public final class FlightShardClient implements AutoCloseable {
       buf.setBytes(0, bytes);
       FlightClient.ClientStreamListener listener =
           client.startPut(
-              FlightDescriptor.command(new byte[0]), root, new AsyncPutListener(), auth);
+              FlightDescriptor.command(new byte[0]),
+              root,
+              new AsyncPutListener(),
+              auth,
+              actionTimeout());
       FlightWire.loadRow(root, id, buf, 0, bytes.length, scratch);
       listener.putNext();
       root.clear();
@@ -309,12 +553,20 @@ public final class FlightShardClient implements AutoCloseable {
     }
   }
 
-  /** Removes {@code ids}; returns the count and the stats afterwards. */
+  /**
+   * Removes {@code ids} (in actions of at most {@link FlightWire#MAX_IDS} ids); returns the count
+   * and the stats afterwards.
+   */
   public ClearResult clear(List<String> ids) {
-    JsonNode n = action(FlightWire.ACTION_CLEAR, FlightWire.encodeIds(ids));
+    long cleared = 0;
+    JsonNode n = null;
+    for (int from = 0; from < ids.size() || n == null; from += FlightWire.MAX_IDS) {
+      List<String> part = ids.subList(from, Math.min(ids.size(), from + FlightWire.MAX_IDS));
+      n = action(FlightWire.ACTION_CLEAR, FlightWire.encodeIds(part));
+      cleared += n.get("cleared").asLong();
+    }
     return new ClearResult(
-        n.get("cleared").asLong(),
-        new StoreStats(address, n.get("entries").asLong(), n.get("bytes").asLong(), -1));
+        cleared, new StoreStats(address, n.get("entries").asLong(), n.get("bytes").asLong(), -1));
   }
 
   /** The server's entries, bytes and cap. */
@@ -324,10 +576,13 @@ public final class FlightShardClient implements AutoCloseable {
         address, n.get("entries").asLong(), n.get("bytes").asLong(), n.get("capBytes").asLong());
   }
 
-  /** Runs an action and parses its one JSON result. */
+  /**
+   * Runs an action and parses its one JSON result, within the action deadline ({@link
+   * DataPlaneDeadlines#action()}; past it: {@link DataPlaneTimeoutException}).
+   */
   public JsonNode action(String type, byte[] body) {
     try {
-      Iterator<Result> results = client.doAction(new Action(type, body), auth);
+      Iterator<Result> results = client.doAction(new Action(type, body), auth, actionTimeout());
       if (!results.hasNext()) {
         throw new DataPlaneException(address, "action " + type + " returned nothing");
       }
@@ -341,6 +596,11 @@ public final class FlightShardClient implements AutoCloseable {
     } catch (IOException e) {
       throw new DataPlaneException(address, "action " + type + " returned bad JSON", e);
     }
+  }
+
+  private org.apache.arrow.flight.CallOption actionTimeout() {
+    return org.apache.arrow.flight.CallOptions.timeout(
+        deadlines.action().toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** Our exception for a Flight error status. */
@@ -361,6 +621,9 @@ public final class FlightShardClient implements AutoCloseable {
       }
       case RESOURCE_EXHAUSTED -> new ShardStoreFullException(address, what);
       case INVALID_ARGUMENT -> new BadShardRequestException(address, what, e);
+      case TIMED_OUT ->
+          new DataPlaneTimeoutException(
+              address, deadlines.action(), "no answer within the deadline: " + what);
       default -> new DataPlaneException(address, code + ": " + what, e);
     };
   }

@@ -48,8 +48,24 @@ public final class FlightWire {
   public static final String ACTION_CLEAR = "clear";
   public static final String ACTION_STATS = "stats";
 
-  /** Most ids in one ticket or action body. */
-  public static final int MAX_IDS = 1 << 16;
+  /**
+   * Most ids in one ticket or action body: the client cuts larger requests (fetches by {@code
+   * shardsPerRequest}, clears into several actions).
+   */
+  public static final int MAX_IDS = 8192;
+
+  /** Most bytes of a ticket or action body: {@link #MAX_IDS} ids of 128 characters, one a line. */
+  public static final int MAX_REQUEST_BYTES = MAX_IDS * 129;
+
+  /**
+   * Most bytes of one request message on the wire (a protobuf Ticket or Action around a body of
+   * {@link #MAX_REQUEST_BYTES}); the server refuses a larger one as it arrives, before buffering
+   * it.
+   */
+  public static final int MAX_REQUEST_MESSAGE_BYTES = MAX_REQUEST_BYTES + 4096;
+
+  /** The prefix of a DoPut descriptor's command that declares the stream's shard bytes. */
+  private static final String PUT_COMMAND = "rtensor-put bytes=";
 
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
 
@@ -85,7 +101,7 @@ public final class FlightWire {
     if (body == null || body.length == 0) {
       throw new IllegalArgumentException(what + " names no shard ids");
     }
-    if (body.length > MAX_IDS * 130) {
+    if (body.length > MAX_REQUEST_BYTES) {
       throw new IllegalArgumentException(what + " of " + body.length + " bytes is too long");
     }
     String text;
@@ -108,6 +124,38 @@ public final class FlightWire {
       throw new IllegalArgumentException(what + " names more than " + MAX_IDS + " shards");
     }
     return new ArrayList<>(ids);
+  }
+
+  /** The command of a DoPut descriptor declaring {@code bytes} of shards. */
+  public static byte[] putCommand(long bytes) {
+    return (PUT_COMMAND + bytes).getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /**
+   * The shard bytes a DoPut descriptor's command declares, or -1 where it declares none (an empty
+   * command, as other Flight clients send).
+   *
+   * @throws IllegalArgumentException if it declares something malformed
+   */
+  public static long declaredPutBytes(byte[] command) {
+    if (command == null || command.length == 0) {
+      return -1;
+    }
+    String text = new String(command, StandardCharsets.US_ASCII);
+    if (command.length > 64 || !text.startsWith(PUT_COMMAND)) {
+      throw new IllegalArgumentException(
+          "the put descriptor's command is not '" + PUT_COMMAND + "N'");
+    }
+    try {
+      long bytes = Long.parseLong(text.substring(PUT_COMMAND.length()));
+      if (bytes < 0) {
+        throw new IllegalArgumentException("the put declares " + bytes + " bytes");
+      }
+      return bytes;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "the put descriptor's command is not '" + PUT_COMMAND + "N'");
+    }
   }
 
   /**
@@ -195,7 +243,12 @@ public final class FlightWire {
   /** One row of a received batch: the id and where its shard bytes lie. */
   public record Row(String id, ArrowBuf data, long offset, long length) {}
 
-  /** The rows of {@code root} (of {@link #SCHEMA}); the buffers stay the root's. */
+  /**
+   * The rows of {@code root} (of {@link #SCHEMA}); the buffers stay the root's.
+   *
+   * @throws IllegalArgumentException if the root is not of the schema, holds a null or an invalid
+   *     id, or its offsets name bytes outside its buffers (a sender's bytes: checked, not trusted)
+   */
   public static List<Row> rows(VectorSchemaRoot root) {
     if (!SCHEMA.equals(root.getSchema())) {
       throw new IllegalArgumentException(
@@ -203,17 +256,75 @@ public final class FlightWire {
     }
     VarCharVector ids = (VarCharVector) root.getVector(0);
     LargeVarBinaryVector shards = (LargeVarBinaryVector) root.getVector(1);
-    List<Row> rows = new ArrayList<>();
-    for (int i = 0; i < root.getRowCount(); i++) {
+    int n = root.getRowCount();
+    if (n < 0 || n > ids.getValueCount() || n > shards.getValueCount()) {
+      throw new IllegalArgumentException(
+          "a batch of "
+              + n
+              + " rows with "
+              + ids.getValueCount()
+              + " ids and "
+              + shards.getValueCount()
+              + " shards");
+    }
+    if (n == 0) {
+      return List.of();
+    }
+    checkValidity(ids.getValidityBuffer(), n, "id");
+    checkValidity(shards.getValidityBuffer(), n, "shard");
+    ArrowBuf idOffsets = ids.getOffsetBuffer();
+    ArrowBuf shardOffsets = shards.getOffsetBuffer();
+    if (idOffsets.capacity() < 4L * (n + 1) || shardOffsets.capacity() < 8L * (n + 1)) {
+      throw new IllegalArgumentException("the offsets of a batch of " + n + " rows are short");
+    }
+    long idLimit = ids.getDataBuffer().capacity();
+    long shardLimit = shards.getDataBuffer().capacity();
+    List<Row> rows = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
       if (ids.isNull(i) || shards.isNull(i)) {
         throw new IllegalArgumentException("row " + i + " holds a null");
       }
-      String id = checkId(new String(ids.get(i), StandardCharsets.UTF_8));
-      long start = shards.getOffsetBuffer().getLong((long) i * 8);
-      long end = shards.getOffsetBuffer().getLong((long) (i + 1) * 8);
+      long idStart = idOffsets.getInt(4L * i);
+      long idEnd = idOffsets.getInt(4L * (i + 1));
+      if (idStart < 0 || idEnd < idStart || idEnd > idLimit) {
+        throw new IllegalArgumentException(
+            "row "
+                + i
+                + ": id offsets ["
+                + idStart
+                + ", "
+                + idEnd
+                + ") outside "
+                + idLimit
+                + " bytes");
+      }
+      byte[] idBytes = new byte[(int) (idEnd - idStart)];
+      ids.getDataBuffer().getBytes(idStart, idBytes);
+      String id = checkId(new String(idBytes, StandardCharsets.UTF_8));
+      long start = shardOffsets.getLong(8L * i);
+      long end = shardOffsets.getLong(8L * (i + 1));
+      if (start < 0 || end < start || end > shardLimit) {
+        throw new IllegalArgumentException(
+            "row "
+                + i
+                + ": shard offsets ["
+                + start
+                + ", "
+                + end
+                + ") outside "
+                + shardLimit
+                + " bytes");
+      }
       rows.add(new Row(id, shards.getDataBuffer(), start, end - start));
     }
     return rows;
+  }
+
+  private static void checkValidity(ArrowBuf validity, int rows, String what) {
+    if (validity.capacity() < (rows + 7) / 8) {
+      throw new IllegalArgumentException(
+          "the " + what + " validity of a batch of " + rows + " rows is short");
+    }
   }
 
   /** A JSON object of long-valued fields, in argument order: {@code json("a", 1, "b", 2)}. */

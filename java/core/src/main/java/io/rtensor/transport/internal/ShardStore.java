@@ -184,6 +184,11 @@ public final class ShardStore implements AutoCloseable {
     return new StoreStats(location, shards.size(), bytes, allocator.getLimit());
   }
 
+  /** Bytes the cap leaves free now (what a put may still add). */
+  public long freeBytes() {
+    return Math.max(0, allocator.getLimit() - allocator.getAllocatedMemory());
+  }
+
   public DecodeLimits limits() {
     return limits;
   }

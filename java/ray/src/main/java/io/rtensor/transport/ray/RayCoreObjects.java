@@ -67,6 +67,9 @@ public final class RayCoreObjects {
     requireAvailable();
     byte[] id = new byte[ID_BYTES];
     long[] created = new long[2];
+    // No deadline of ours: creating waits only while Ray's object store makes room (spilling,
+    // eviction), which Ray bounds itself (its grace period, then a fallback allocation on disk or
+    // ObjectStoreFull, a RayCoreException here); it never waits on another worker.
     if (RayCoreOps.create_object(size, id, created) != 0) {
       throw new RayCoreException(RayCoreOps.error_text());
     }

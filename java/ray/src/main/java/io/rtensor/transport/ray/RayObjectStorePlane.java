@@ -3,6 +3,7 @@ package io.rtensor.transport.ray;
 import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
 import io.ray.api.exception.RayException;
+import io.ray.api.exception.RayTimeoutException;
 import io.ray.runtime.object.ObjectRefImpl;
 import io.rtensor.handle.RTensor;
 import io.rtensor.handle.ShardLocation;
@@ -13,6 +14,7 @@ import io.rtensor.transport.ClearResult;
 import io.rtensor.transport.DataPlane;
 import io.rtensor.transport.DataPlaneException;
 import io.rtensor.transport.DataPlaneKind;
+import io.rtensor.transport.FetchTimeoutException;
 import io.rtensor.transport.MissingShardsException;
 import io.rtensor.transport.StoreStats;
 import io.rtensor.transport.ray.RayCoreObjects.Fetched;
@@ -33,7 +35,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
-import java.util.function.IntPredicate;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.slf4j.Logger;
@@ -69,7 +70,13 @@ import org.slf4j.LoggerFactory;
  * get copies each object into a new {@code byte[]} that the decode copies again. Large put arrays
  * are kept (softly, one per plane) and reused by the next put of a shard of the same length.
  *
- * <p>Fetching many shards is one get of many references.
+ * <p>Fetching many shards is one get of many references, bounded by the plane's get timeout (the
+ * {@code getTimeoutMillis} of the constructors; the schedulers pass their {@code shardGetTimeout},
+ * 5 minutes by default). Ray's get reports no progress while it waits, so that timeout is the only
+ * deadline: a get that has not answered by then is probed object by object (at most {@value
+ * #PROBE_BUDGET_MILLIS} ms in all), and objects that still do not answer (their owner alive but not
+ * answering, for example stopped) fail the fetch with {@link FetchTimeoutException} naming them and
+ * their owners' addresses; objects Ray reports gone are {@link MissingShardsException}.
  */
 public final class RayObjectStorePlane implements DataPlane {
   private static final Logger LOG = LoggerFactory.getLogger(RayObjectStorePlane.class);
@@ -88,6 +95,9 @@ public final class RayObjectStorePlane implements DataPlane {
    */
   public static final Map<String, String> WORKER_ENV =
       Map.of("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1");
+
+  /** Most time all probes of one failed batch get wait together (see {@code failureOf}). */
+  static final long PROBE_BUDGET_MILLIS = 3_000;
 
   /** Shards at least this large are encoded into a kept array (see the class comment). */
   static final int MIN_STAGED_BYTES = 1 << 20;
@@ -133,6 +143,10 @@ public final class RayObjectStorePlane implements DataPlane {
    */
   public RayObjectStorePlane(DecodeLimits limits, long getTimeoutMillis, ObjectAccess access) {
     this.limits = Objects.requireNonNull(limits, "limits");
+    if (getTimeoutMillis <= 0) {
+      // Ray reads a negative timeout as "wait forever": every get here has a deadline.
+      throw new IllegalArgumentException("getTimeoutMillis must be > 0, got " + getTimeoutMillis);
+    }
     this.getTimeoutMillis = getTimeoutMillis;
     Objects.requireNonNull(access, "access");
     if (!Ray.isInitialized()) {
@@ -269,7 +283,7 @@ public final class RayObjectStorePlane implements DataPlane {
     try {
       got = RayCoreObjects.get(list, getTimeoutMillis);
     } catch (RayCoreException e) {
-      throw missingOr(probe(ids, i -> probeInPlace(list.get(i))), ids, e);
+      throw failureOf(ids, list, e, this::probeInPlace);
     }
     try {
       List<String> missing = new ArrayList<>();
@@ -297,27 +311,106 @@ public final class RayObjectStorePlane implements DataPlane {
     }
   }
 
-  /** Whether one object answers in place within a short wait. */
-  private boolean probeInPlace(ObjectRef<byte[]> ref) {
+  /** What a probe of one object after a failed batch get found. */
+  private enum Answer {
+    /** The object answered with its bytes. */
+    PRESENT,
+    /** Ray answered with an error object: freed, lost, or its owner died. */
+    MISSING,
+    /** No answer within the wait: typically its owner is alive but not answering (stopped). */
+    UNANSWERED
+  }
+
+  /** Probes one object, waiting at most {@code millis}. */
+  private interface Prober {
+    Answer probe(ObjectRef<byte[]> ref, long millis);
+  }
+
+  /** One object through the core worker, waiting at most {@code millis}. */
+  private Answer probeInPlace(ObjectRef<byte[]> ref, long millis) {
     try {
-      List<Fetched> one = RayCoreObjects.get(List.of(ref), Math.min(getTimeoutMillis, 1_000));
+      List<Fetched> one = RayCoreObjects.get(List.of(ref), millis);
       boolean there = !one.get(0).isError();
       one.forEach(Fetched::close);
-      return there;
+      return there ? Answer.PRESENT : Answer.MISSING;
     } catch (RayCoreException e) {
-      return false;
+      return Answer.UNANSWERED;
     }
   }
 
-  /** The {@code ids} at whose index {@code answers} is false. */
-  private static List<String> probe(List<String> ids, IntPredicate answers) {
+  /** One object through Ray's Java API, waiting at most {@code millis}. */
+  private static Answer probeThroughJava(ObjectRef<byte[]> ref, long millis) {
+    try {
+      Ray.get(ref, millis);
+      return Answer.PRESENT;
+    } catch (RayTimeoutException e) {
+      return Answer.UNANSWERED;
+    } catch (RayException e) {
+      return Answer.MISSING;
+    }
+  }
+
+  /**
+   * The error for a batch get that failed after waiting its timeout: each object is probed briefly
+   * (what is there answers at once; all probes together wait at most {@link #PROBE_BUDGET_MILLIS}),
+   * and the objects that still do not answer make it a {@link FetchTimeoutException} naming them
+   * and their owners; else the objects Ray reports gone make it a {@link MissingShardsException};
+   * else it is the get's own failure.
+   */
+  private RuntimeException failureOf(
+      List<String> ids, List<ObjectRef<byte[]>> refs, RuntimeException failure, Prober prober) {
+    long deadline = System.nanoTime() + Math.min(getTimeoutMillis, PROBE_BUDGET_MILLIS) * 1_000_000;
     List<String> missing = new ArrayList<>();
+    List<String> unanswered = new ArrayList<>();
+    java.util.Set<String> owners = new java.util.LinkedHashSet<>();
     for (int i = 0; i < ids.size(); i++) {
-      if (!answers.test(i)) {
-        missing.add(ids.get(i));
+      long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+      switch (prober.probe(refs.get(i), Math.min(left, 1_000))) {
+        case MISSING -> missing.add(ids.get(i));
+        case UNANSWERED -> {
+          unanswered.add(ids.get(i));
+          owners.add(ownerOf(refs.get(i)));
+        }
+        case PRESENT -> {}
       }
     }
-    return missing;
+    if (!unanswered.isEmpty()) {
+      return new FetchTimeoutException(
+          ShardLocation.RAY_OBJECT_STORE,
+          unanswered,
+          java.time.Duration.ofMillis(getTimeoutMillis),
+          "no answer from the object store within the get timeout of "
+              + getTimeoutMillis
+              + " ms: the owner(s) "
+              + owners
+              + " may be stopped or unreachable"
+              + (missing.isEmpty() ? "" : "; missing besides: " + missing));
+    }
+    return missingOr(missing, ids, failure);
+  }
+
+  /**
+   * Where Ray says the owner of {@code ref} is ({@code ip:port worker <id>}), or "unknown" where it
+   * cannot say. Read from this process's own reference table: no call to the owner.
+   */
+  static String ownerOf(ObjectRef<?> ref) {
+    try {
+      Object runtime = Ray.internal();
+      java.lang.reflect.Method store = runtime.getClass().getMethod("getObjectStore");
+      Object objectStore = store.invoke(runtime);
+      if (objectStore instanceof io.ray.runtime.object.ObjectStore os) {
+        io.ray.runtime.generated.Common.Address a =
+            os.getOwnerAddress(((ObjectRefImpl<?>) ref).getId());
+        StringBuilder worker = new StringBuilder();
+        for (byte b : a.getWorkerId().toByteArray()) {
+          worker.append(String.format("%02x", b));
+        }
+        return a.getIpAddress() + ":" + a.getPort() + " worker " + worker;
+      }
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      // below
+    }
+    return "unknown";
   }
 
   /** The error for a failed batch get: the missing shards, or the failure where none is missing. */
@@ -338,20 +431,7 @@ public final class RayObjectStorePlane implements DataPlane {
     try {
       bytes = Ray.get(list, getTimeoutMillis);
     } catch (RayException e) {
-      // The batch already waited its timeout: what is there answers at once, so probe briefly.
-      long probeMillis = Math.min(getTimeoutMillis, 1_000);
-      List<String> missing =
-          probe(
-              ids,
-              i -> {
-                try {
-                  Ray.get(list.get(i), probeMillis);
-                  return true;
-                } catch (RayException each) {
-                  return false;
-                }
-              });
-      throw missingOr(missing, ids, e);
+      throw failureOf(ids, list, e, RayObjectStorePlane::probeThroughJava);
     }
     return decodeAll(
         ids,
@@ -443,6 +523,7 @@ public final class RayObjectStorePlane implements DataPlane {
       }
     }
     if (!free.isEmpty()) {
+      // Asks the raylets to delete the objects and returns; it does not wait on their owners.
       Ray.internal().free(free, false);
     }
     listeners.forEach(l -> l.accept(List.copyOf(shardIds)));
