@@ -255,4 +255,19 @@ class SessionAuthTest {
       assertEquals(List.of(), relay.tokens(), "no token reached the relay");
     }
   }
+
+  @Test
+  void aSealedSecretOpensOnlyWithTheReceiversKey() {
+    SecretSeal.Receiver receiver = new SecretSeal.Receiver();
+    byte[] secret = SECRET.value().getBytes(StandardCharsets.UTF_8);
+    byte[] sealed = SecretSeal.seal(secret, receiver.publicKey());
+    assertFalse(
+        new String(sealed, StandardCharsets.ISO_8859_1).contains(SECRET.value()),
+        "the sealed bytes do not contain the secret");
+    assertArrayEquals(secret, receiver.open(sealed));
+    assertThrows(IllegalArgumentException.class, () -> new SecretSeal.Receiver().open(sealed));
+    byte[] altered = sealed.clone();
+    altered[altered.length - 1] ^= 1;
+    assertThrows(IllegalArgumentException.class, () -> receiver.open(altered));
+  }
 }
