@@ -48,8 +48,9 @@ import org.apache.arrow.memory.BufferAllocator;
  * buffers to gRPC without copying (Flight's zero-copy write), and the client reads each DoGet
  * message body from gRPC's receive buffers straight into the destination allocator, where the
  * decoded tensors slice it (see {@code internal.DoGetReader}). Everything else is plain Flight:
- * DoGet of a ticket of shard ids, the session secret on every call. Bodies of 1 MiB and more land
- * in blocks of the plane's {@link BlockPool}, kept when freed and reused by later fetches ({@link
+ * DoGet of a ticket of shard ids, a session token on every call (from a mutual handshake over each
+ * connection, see {@link io.rtensor.auth.SessionAuth}). Bodies of 1 MiB and more land in blocks of
+ * the plane's {@link BlockPool}, kept when freed and reused by later fetches ({@link
  * Builder#keepFreedBytes}).
  */
 public final class FlightDataPlane implements DataPlane {

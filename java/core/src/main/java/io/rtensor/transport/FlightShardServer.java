@@ -3,12 +3,13 @@ package io.rtensor.transport;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
+import io.rtensor.auth.SessionAuthServer;
 import io.rtensor.runtime.HostPort;
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.internal.DirectWrites;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.transport.internal.RequestSizeLimit;
-import io.rtensor.transport.internal.SessionTokenAuthenticator;
 import io.rtensor.transport.internal.ShardStore;
 import io.rtensor.wire.DecodeLimits;
 import io.rtensor.wire.WireFormatException;
@@ -44,8 +45,10 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  * <p>Calls: DoGet with a ticket of shard ids (one per line) streams those shards; DoPut with a
  * stream of {@code (id, shard)} rows stores them, all or none; actions {@code clear} (body: ids;
  * result: {@code {"cleared","entries","bytes"}}) and {@code stats} (result: {@code
- * {"entries","bytes","capBytes"}}). Every call must carry the session secret ({@code authorization:
- * Bearer <secret>}); a bad request gets a Flight error status and the server keeps serving.
+ * {"entries","bytes","capBytes"}}). Every call must carry a token from the session handshake
+ * ({@link io.rtensor.auth.SessionAuth}: the client proves it holds the session's data-plane key,
+ * and this server proves it too, for its own address); a bad request gets a Flight error status and
+ * the server keeps serving.
  */
 public final class FlightShardServer implements AutoCloseable {
   /**
@@ -76,6 +79,8 @@ public final class FlightShardServer implements AutoCloseable {
   private final String address;
 
   private FlightShardServer(Builder b) throws IOException {
+    SessionAuthServer auth =
+        new SessionAuthServer(SessionSecret.of(b.secret).key(SessionSecret.DATA_PLANE));
     this.allocator = b.parent.newChildAllocator("flight-shard-server", 0, Long.MAX_VALUE);
     ShardStore s = null;
     FlightServer f = null;
@@ -83,7 +88,7 @@ public final class FlightShardServer implements AutoCloseable {
       f =
           FlightServer.builder(
                   allocator, Location.forGrpcInsecure(b.host, b.port), new Producer(this))
-              .headerAuthenticator(new SessionTokenAuthenticator(b.secret))
+              .authHandler(auth)
               // One message carries at most one shard, which fits the decoder's limit and the cap.
               .maxInboundMessageSize(
                   (int)
@@ -92,7 +97,7 @@ public final class FlightShardServer implements AutoCloseable {
                           Math.min(b.limits.maxBodyBytes(), b.capBytes) + (1 << 20)))
               .transportHint("grpc.builderConsumer", SERVER_TRANSPORT)
               .build();
-      f.start();
+      auth.start(f, b.host);
       String addr = HostPort.join(b.host, f.getPort());
       s = new ShardStore(addr, allocator, b.capBytes, b.limits);
     } catch (IOException | RuntimeException e) {

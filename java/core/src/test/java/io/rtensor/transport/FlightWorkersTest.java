@@ -12,6 +12,7 @@ import io.rtensor.testing.FlightWorkerProcess;
 import io.rtensor.testing.PythonEnv;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
@@ -122,7 +123,7 @@ class FlightWorkersTest {
   }
 
   @Test
-  void pyarrowFlightClientWithTheTokenFetchesAShardFromAJavaWorker() throws Exception {
+  void pyarrowFlightClientAfterTheHandshakeFetchesAShardFromAJavaWorker() throws Exception {
     Path script = Path.of(FlightWorkersTest.class.getResource("/python/flight_fetch.py").toURI());
     PythonEnv.python();
     try (FlightWorkerProcess worker = FlightWorkerProcess.start(SECRET);
@@ -138,16 +139,16 @@ class FlightWorkersTest {
       try (Tensor t = Tensor.of(root, values)) {
         h = (RTensor) Remotizer.remotize(t, plane);
       }
-      PythonEnv.Result result =
-          PythonEnv.run(
-              script,
-              Map.of(SessionSecret.ENV, SECRET),
-              120,
-              worker.address(),
-              h.shardId(),
-              Integer.toString(n));
-      assertEquals(0, result.exitCode(), result.output());
-      assertTrue(result.output().contains("OK 1000 values"), result.output());
+      // With the session secret, and with only the data-plane key derived from it.
+      String dataKey =
+          HexFormat.of().formatHex(SessionSecret.of(SECRET).key(SessionSecret.DATA_PLANE));
+      for (Map<String, String> env :
+          List.of(Map.of(SessionSecret.ENV, SECRET), Map.of("RTENSOR_DATA_PLANE_KEY", dataKey))) {
+        PythonEnv.Result result =
+            PythonEnv.run(script, env, 120, worker.address(), h.shardId(), Integer.toString(n));
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("OK 1000 values"), result.output());
+      }
     }
   }
 }

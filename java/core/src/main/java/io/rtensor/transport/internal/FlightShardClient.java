@@ -14,8 +14,10 @@ import io.grpc.netty.InternalNettyChannelBuilder;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
+import io.rtensor.auth.SessionAuthClient;
 import io.rtensor.memory.BlockPool;
 import io.rtensor.runtime.HostPort;
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.BadShardRequestException;
 import io.rtensor.transport.ClearResult;
@@ -47,6 +49,7 @@ import java.util.concurrent.locks.LockSupport;
 import org.apache.arrow.flatbuf.MessageHeader;
 import org.apache.arrow.flight.Action;
 import org.apache.arrow.flight.AsyncPutListener;
+import org.apache.arrow.flight.CallOption;
 import org.apache.arrow.flight.FlightCallHeaders;
 import org.apache.arrow.flight.FlightClient;
 import org.apache.arrow.flight.FlightDescriptor;
@@ -74,18 +77,19 @@ public final class FlightShardClient implements AutoCloseable {
   /** gRPC's deadline on a DoGet is this much later than ours, so ours names what passed. */
   private static final long GRPC_DEADLINE_SLACK = TimeUnit.SECONDS.toNanos(1);
 
-  private static final Metadata.Key<String> AUTH_KEY =
-      Metadata.Key.of(FlightWire.AUTH_HEADER, Metadata.ASCII_STRING_MARSHALLER);
   private final String address;
   private final BufferAllocator allocator;
   private final ManagedChannel channel;
   private final FlightClient client;
-  private final HeaderCallOption auth;
-  private final String bearer;
+  private final SessionAuthClient session;
   private final BlockPool pool;
   private final DataPlaneDeadlines deadlines;
 
-  /** A client of the server at {@code host:port}; {@code secret} null sends no token. */
+  /**
+   * A client of the server at {@code host:port}, which must prove it holds the session's data-plane
+   * key for that address before this client sends it anything but a nonce; {@code secret} null
+   * authenticates nothing (every call is then refused).
+   */
   public FlightShardClient(String address, BufferAllocator parent, String secret) {
     this(address, parent, secret, null);
   }
@@ -132,12 +136,18 @@ public final class FlightShardClient implements AutoCloseable {
     InternalNettyChannelBuilder.setProtocolNegotiatorFactory(builder, LargeFrames::client);
     this.channel = builder.build();
     this.client = FlightGrpcUtils.createFlightClient(allocator, channel);
-    this.bearer = secret == null ? null : FlightWire.BEARER + secret;
-    FlightCallHeaders headers = new FlightCallHeaders();
-    if (secret != null) {
-      headers.insert(FlightWire.AUTH_HEADER, bearer);
-    }
-    this.auth = new HeaderCallOption(headers);
+    this.session =
+        secret == null
+            ? null
+            : new SessionAuthClient(
+                channel,
+                SessionSecret.of(secret).key(SessionSecret.DATA_PLANE),
+                hostPort.toString());
+  }
+
+  /** The session token for a call through {@link #client} (a handshake first if needed). */
+  public CallOption auth() {
+    return session == null ? new HeaderCallOption(new FlightCallHeaders()) : session.callOption();
   }
 
   public String address() {
@@ -183,6 +193,14 @@ public final class FlightShardClient implements AutoCloseable {
         Flight.Ticket.newBuilder()
             .setTicket(ByteString.copyFrom(FlightWire.encodeIds(ids)))
             .build();
+    Metadata headers = new Metadata();
+    if (session != null) {
+      try {
+        session.attach(headers);
+      } catch (FlightRuntimeException e) {
+        throw map(e);
+      }
+    }
     AtomicLong progress = new AtomicLong(start);
     ClientCall<Flight.Ticket, InputStream> call =
         channel.newCall(
@@ -193,10 +211,6 @@ public final class FlightShardClient implements AutoCloseable {
                     deadlineNanos - start + GRPC_DEADLINE_SLACK, TimeUnit.NANOSECONDS)
                 .withStreamTracerFactory(new ProgressTracer(progress)));
     GetListener listener = new GetListener(call, target, limits, progress);
-    Metadata headers = new Metadata();
-    if (bearer != null) {
-      headers.put(AUTH_KEY, bearer);
-    }
     call.start(listener, headers);
     call.sendMessage(ticket);
     call.halfClose();
@@ -448,7 +462,7 @@ public final class FlightShardClient implements AutoCloseable {
               FlightDescriptor.command(FlightWire.putCommand(total)),
               root,
               ack,
-              auth,
+              auth(),
               org.apache.arrow.flight.CallOptions.timeout(
                   overall.toMillis(), TimeUnit.MILLISECONDS));
       long previous = 0;
@@ -541,7 +555,7 @@ public final class FlightShardClient implements AutoCloseable {
               FlightDescriptor.command(new byte[0]),
               root,
               new AsyncPutListener(),
-              auth,
+              auth(),
               actionTimeout());
       FlightWire.loadRow(root, id, buf, 0, bytes.length, scratch);
       listener.putNext();
@@ -582,7 +596,7 @@ public final class FlightShardClient implements AutoCloseable {
    */
   public JsonNode action(String type, byte[] body) {
     try {
-      Iterator<Result> results = client.doAction(new Action(type, body), auth, actionTimeout());
+      Iterator<Result> results = client.doAction(new Action(type, body), auth(), actionTimeout());
       if (!results.hasNext()) {
         throw new DataPlaneException(address, "action " + type + " returned nothing");
       }
@@ -608,8 +622,12 @@ public final class FlightShardClient implements AutoCloseable {
     FlightStatusCode code = e.status().code();
     String what = e.status().description();
     return switch (code) {
-      case UNAUTHENTICATED, UNAUTHORIZED ->
-          new DataPlaneAuthException(address, "refused: " + what, e);
+      case UNAUTHENTICATED, UNAUTHORIZED -> {
+        if (session != null) {
+          session.invalidate();
+        }
+        yield new DataPlaneAuthException(address, "refused: " + what, e);
+      }
       case NOT_FOUND -> {
         String ids =
             e.status().metadata().containsKey(FlightWire.MISSING_KEY)

@@ -35,11 +35,6 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * reads the messages with {@link DoGetReader}, landing each body in the caller's allocator.
  */
 public final class FlightWire {
-  /** Header carrying the session secret: {@code authorization: Bearer <secret>}. */
-  public static final String AUTH_HEADER = "authorization";
-
-  public static final String BEARER = "Bearer ";
-
   /**
    * Error metadata key listing missing shard ids, comma-separated (a header value has no newlines).
    */

@@ -3,6 +3,7 @@ package io.rtensor.scheduler.ray;
 import io.ray.api.Ray;
 import io.ray.api.id.UniqueId;
 import io.ray.api.runtimecontext.NodeInfo;
+import io.rtensor.auth.SecretSeal;
 import io.rtensor.device.DeviceVisibility;
 import io.rtensor.device.RuntimeKind;
 import io.rtensor.host.CallResult;
@@ -21,9 +22,12 @@ import io.rtensor.transport.ray.RayObjectStorePlane;
 import io.rtensor.wire.DecodeLimits;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -38,18 +42,28 @@ public class RayRpcServer {
   /** Bytes of fetched shards a worker caches. */
   static final long CACHE_CAP_BYTES = 1L << 30;
 
+  /**
+   * How long a Flight worker's calls wait for the scheduler to hand it the session secret (it does
+   * right after creating the actor; this bounds the wait if it never does).
+   */
+  static final long SECRET_WAIT_MILLIS = 120_000;
+
   private final BufferAllocator allocator = FlightShardServerMain.newRootAllocator();
-  private final WorkerDataPlane data;
-  private final WorkerControl control;
+  private final String workerId;
+  private final List<Integer> gpus;
+  private final SecretSeal.Receiver receiver;
+  private final CountDownLatch opened = new CountDownLatch(1);
+  private volatile WorkerDataPlane data;
+  private volatile WorkerControl control;
 
   /**
    * Ray constructs the actor with the worker id it serves, the data plane its engines use ({@link
-   * DataPlaneKind} name) and how long a fetch from the object store may wait. A Flight plane reads
-   * the session secret from {@code RTENSOR_SESSION_SECRET}, which the scheduler puts in the actor's
-   * runtime environment.
+   * DataPlaneKind} name) and how long a fetch from the object store may wait. A Flight worker opens
+   * its plane once the scheduler has handed it the session secret, sealed to the key this actor
+   * makes ({@link #sealingKey}, {@link #provision}; see {@code SecretDelivery}): never through the
+   * runtime env, which Ray logs.
    */
-  public RayRpcServer(String workerId, String dataPlane, long shardGetTimeoutMillis)
-      throws IOException {
+  public RayRpcServer(String workerId, String dataPlane, long shardGetTimeoutMillis) {
     this(workerId, dataPlane, shardGetTimeoutMillis, "");
   }
 
@@ -59,28 +73,68 @@ public class RayRpcServer {
    * share (Ray's id for a share of a bundle's GPU need not be the id the target got).
    */
   public RayRpcServer(
-      String workerId, String dataPlane, long shardGetTimeoutMillis, String inheritedDevices)
-      throws IOException {
+      String workerId, String dataPlane, long shardGetTimeoutMillis, String inheritedDevices) {
+    this.workerId = workerId;
     // Ray's Java runtime sets no CUDA_VISIBLE_DEVICES for Java actors (its Python one does): make
     // the engines' device 0 the GPU Ray assigned, before any device runtime initialises here.
-    List<Integer> gpus = inheritedDevices.isBlank() ? assignedGpus() : parseIds(inheritedDevices);
+    this.gpus = inheritedDevices.isBlank() ? assignedGpus() : parseIds(inheritedDevices);
     DeviceVisibility.restrict(RuntimeKind.CUDA, gpus);
-    DataPlaneKind kind = DataPlaneKind.valueOf(dataPlane);
-    this.data =
-        kind == DataPlaneKind.FLIGHT
-            ? WorkerDataPlane.flight(
-                allocator,
-                SessionSecret.fromEnvironment().value(),
-                nodeIp(),
-                STORE_CAP_BYTES,
-                CACHE_CAP_BYTES)
-            : WorkerDataPlane.of(
-                new RayObjectStorePlane(DecodeLimits.DEFAULT, shardGetTimeoutMillis),
-                allocator,
-                CACHE_CAP_BYTES);
+    if (DataPlaneKind.valueOf(dataPlane) == DataPlaneKind.FLIGHT) {
+      this.receiver = new SecretSeal.Receiver();
+    } else {
+      this.receiver = null;
+      open(
+          WorkerDataPlane.of(
+              new RayObjectStorePlane(DecodeLimits.DEFAULT, shardGetTimeoutMillis),
+              allocator,
+              CACHE_CAP_BYTES));
+    }
+  }
+
+  private void open(WorkerDataPlane plane) {
     EngineHost host =
-        new EngineHost(workerId, data.transport(), RayRpcServer.class.getClassLoader(), gpus);
-    this.control = new EngineHostControl(host, data, allocator, nodeIp(), Ray::exitActor);
+        new EngineHost(workerId, plane.transport(), RayRpcServer.class.getClassLoader(), gpus);
+    this.data = plane;
+    this.control = new EngineHostControl(host, plane, allocator, nodeIp(), Ray::exitActor);
+    opened.countDown();
+  }
+
+  /** The public key the session secret is sealed to (a Flight worker; X.509 X25519). */
+  public byte[] sealingKey() {
+    if (receiver == null) {
+      throw new IllegalStateException(workerId + " uses no session secret");
+    }
+    return receiver.publicKey();
+  }
+
+  /** Opens the sealed session secret and, with it, this worker's Flight plane; once. */
+  public synchronized boolean provision(byte[] sealed) throws IOException {
+    if (receiver == null || data != null) {
+      throw new IllegalStateException(workerId + " already has its data plane");
+    }
+    SessionSecret secret =
+        SessionSecret.of(new String(receiver.open(sealed), StandardCharsets.UTF_8));
+    open(
+        WorkerDataPlane.flight(
+            allocator, secret.value(), nodeIp(), STORE_CAP_BYTES, CACHE_CAP_BYTES));
+    return true;
+  }
+
+  /** The worker control, once the data plane is open (a Flight worker waits for its secret). */
+  private WorkerControl control() {
+    try {
+      if (!opened.await(SECRET_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+        throw new IllegalStateException(
+            workerId
+                + ": the scheduler did not hand this worker its session secret within "
+                + SECRET_WAIT_MILLIS
+                + " ms");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(workerId + ": interrupted waiting for the session secret", e);
+    }
+    return control;
   }
 
   private static List<Integer> parseIds(String ids) {
@@ -102,13 +156,14 @@ public class RayRpcServer {
 
   /** The worker's Flight data address ({@code host:port}), or "" on the object store. */
   public String dataAddress() {
+    control();
     String address = data.dataAddress();
     return address == null ? "" : address;
   }
 
   /** See {@link WorkerControl#ping}. */
   public WorkerInfo ping() {
-    return control.ping();
+    return control().ping();
   }
 
   /** The process id of the worker JVM. */
@@ -123,47 +178,47 @@ public class RayRpcServer {
 
   /** See {@link WorkerControl#clearCache}. */
   public int clearCache(List<String> shardIds) {
-    return control.clearCache(shardIds);
+    return control().clearCache(shardIds);
   }
 
   /** See {@link WorkerControl#memory}. */
   public WorkerMemory memory() {
-    return control.memory();
+    return control().memory();
   }
 
   /** See {@link WorkerControl#allocPorts}. */
   public List<Integer> allocPorts(int count) {
-    return control.allocPorts(count);
+    return control().allocPorts(count);
   }
 
   /** See {@link WorkerControl#configure}. */
   public boolean configure(String role, int rank, long seed) {
-    return control.configure(role, rank, seed);
+    return control().configure(role, rank, seed);
   }
 
   /** See {@link WorkerControl#setEnv}. */
   public boolean setEnv(Map<String, String> env) {
-    return control.setEnv(env);
+    return control().setEnv(env);
   }
 
   /** See {@link WorkerControl#createEngine}. */
   public CallResult createEngine(String className, String engineName, Object[] args) {
-    return control.createEngine(className, engineName, args);
+    return control().createEngine(className, engineName, args);
   }
 
   /** See {@link WorkerControl#call}. */
   public CallResult call(String engineName, String method, Object[] args) {
-    return control.call(engineName, method, args);
+    return control().call(engineName, method, args);
   }
 
   /** See {@link WorkerControl#destroy}. */
   public List<String> destroy() {
-    return control.destroy();
+    return control().destroy();
   }
 
   /** See {@link WorkerControl#exit}. */
   public boolean exit() {
-    return control.exit();
+    return control().exit();
   }
 
   /** The node's address and a free port on it: where rank 0 of a training role listens. */

@@ -257,9 +257,9 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
       List<Integer> inheritedDevices) {
     String name = "rtensor-" + id + "-" + workerId.replace('/', '-');
     Map<String, String> actorEnv = new LinkedHashMap<>(env);
-    if (dataPlaneKind == DataPlaneKind.FLIGHT) {
-      actorEnv.put(SessionSecret.ENV, secret.value());
-    } else if (dataPlaneKind == DataPlaneKind.RAY_OBJECT_STORE) {
+    // The Flight plane's session secret is not in the env: Ray logs runtime envs (see
+    // SecretDelivery).
+    if (dataPlaneKind == DataPlaneKind.RAY_OBJECT_STORE) {
       RayObjectStorePlane.WORKER_ENV.forEach(actorEnv::putIfAbsent); // the job's env wins
     }
     RuntimeEnv runtimeEnv = Ray.internal().createRuntimeEnv();
@@ -276,7 +276,11 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
             .setPlacementGroup(group, bundle)
             .setRuntimeEnv(runtimeEnv);
     resources.forEach(creator::setResource);
-    return new Actor(creator.remote(), group, bundle, name);
+    ActorHandle<RayRpcServer> handle = creator.remote();
+    if (dataPlaneKind == DataPlaneKind.FLIGHT) {
+      SecretDelivery.deliver(handle, name, secret, timeouts().startup());
+    }
+    return new Actor(handle, group, bundle, name);
   }
 
   /** Ray queues calls until the actor is alive: the first ping is the wait. */

@@ -1,6 +1,10 @@
 package io.rtensor.scheduler.local.internal;
 
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.rtensor.auth.SessionAuthClient;
 import io.rtensor.host.ControlRequest;
+import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.core.ControlFailure;
 import io.rtensor.scheduler.core.ControlFailure.Kind;
@@ -11,25 +15,34 @@ import java.time.Duration;
 import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
 import org.apache.arrow.flight.Action;
+import org.apache.arrow.flight.CallOption;
 import org.apache.arrow.flight.CallOptions;
-import org.apache.arrow.flight.FlightCallHeaders;
 import org.apache.arrow.flight.FlightClient;
+import org.apache.arrow.flight.FlightGrpcUtils;
 import org.apache.arrow.flight.FlightRuntimeException;
-import org.apache.arrow.flight.HeaderCallOption;
-import org.apache.arrow.flight.Location;
+import org.apache.arrow.flight.FlightStatusCode;
 import org.apache.arrow.flight.Result;
 import org.apache.arrow.memory.BufferAllocator;
 
-/** The scheduler's side of one worker's control endpoint. */
+/**
+ * The scheduler's side of one worker's control endpoint. Before its first request on a connection
+ * it runs the session handshake ({@link SessionAuthClient}, the session's control key), so a
+ * process that took over a dead worker's port is sent nothing but a nonce.
+ */
 public final class ControlClient implements AutoCloseable {
   private final FlightClient client;
-  private final HeaderCallOption secretHeader;
+  private final SessionAuthClient session;
 
   public ControlClient(BufferAllocator allocator, String host, int port, SessionSecret secret) {
-    this.client = FlightClient.builder(allocator, Location.forGrpcInsecure(host, port)).build();
-    FlightCallHeaders headers = new FlightCallHeaders();
-    headers.insert(ControlProtocol.SECRET_HEADER, secret.value());
-    this.secretHeader = new HeaderCallOption(headers);
+    ManagedChannel channel =
+        NettyChannelBuilder.forAddress(host, port)
+            .usePlaintext()
+            .maxInboundMessageSize(Integer.MAX_VALUE)
+            .build();
+    this.client = FlightGrpcUtils.createFlightClient(allocator, channel);
+    this.session =
+        new SessionAuthClient(
+            channel, secret.key(SessionSecret.CONTROL), HostPort.join(host, port));
   }
 
   /**
@@ -46,11 +59,7 @@ public final class ControlClient implements AutoCloseable {
     }
     byte[] reply;
     try {
-      Iterator<Result> results =
-          client.doAction(
-              new Action(request.name(), bytes),
-              CallOptions.timeout(timeout.toMillis(), TimeUnit.MILLISECONDS),
-              secretHeader);
+      Iterator<Result> results = doAction(new Action(request.name(), bytes), timeout);
       if (!results.hasNext()) {
         throw new ControlFailure(Kind.BROKEN, request.name() + " returned no result", null);
       }
@@ -67,6 +76,40 @@ public final class ControlClient implements AutoCloseable {
       return value;
     } catch (IOException | ClassNotFoundException | ClassCastException e) {
       throw new ControlFailure(Kind.BROKEN, "unreadable reply to " + request.name() + ": " + e, e);
+    }
+  }
+
+  /**
+   * Runs the action with a session token (a handshake first if this client has none). A token the
+   * worker refuses (expired, or issued by a worker that restarted) is refused before the action
+   * runs: then this handshakes once more and resends.
+   */
+  private Iterator<Result> doAction(Action action, Duration timeout) throws ControlFailure {
+    for (int attempt = 1; ; attempt++) {
+      CallOption token;
+      try {
+        token = session.callOption();
+      } catch (FlightRuntimeException e) {
+        // Nothing of the request left this process; a server that failed its proof is refused.
+        throw new ControlFailure(
+            e.status().code() == FlightStatusCode.UNAUTHENTICATED
+                ? Kind.REFUSED
+                : Kind.NOT_DELIVERED,
+            "session handshake: " + e.getMessage(),
+            e);
+      }
+      try {
+        Iterator<Result> results =
+            client.doAction(
+                action, CallOptions.timeout(timeout.toMillis(), TimeUnit.MILLISECONDS), token);
+        results.hasNext(); // waits for the first answer: a refused token shows here
+        return results;
+      } catch (FlightRuntimeException e) {
+        if (e.status().code() != FlightStatusCode.UNAUTHENTICATED || attempt > 1) {
+          throw e;
+        }
+        session.invalidate();
+      }
     }
   }
 

@@ -13,14 +13,12 @@ import java.io.ObjectStreamClass;
 /**
  * The local workers' control protocol: one Arrow Flight action per {@link
  * io.rtensor.host.ControlRequest}, its type the request's name and its body the Java-serialized
- * request; the result's body is the Java-serialized reply. Every call carries the session secret;
- * only the scheduler that launched a worker knows it, which is what makes deserializing its bodies
- * acceptable.
+ * request; the result's body is the Java-serialized reply. Every call carries a token the worker
+ * issued after a mutual handshake proving both sides hold the session's control key ({@link
+ * io.rtensor.auth.SessionAuth}); only the scheduler that launched a worker holds it, which is what
+ * makes deserializing its bodies acceptable.
  */
 public final class ControlProtocol {
-  /** The header that carries the session secret. */
-  public static final String SECRET_HEADER = "rtensor-session-secret";
-
   private ControlProtocol() {}
 
   /** Java-serializes a value (null allowed). */

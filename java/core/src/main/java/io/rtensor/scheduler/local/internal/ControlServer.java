@@ -1,5 +1,6 @@
 package io.rtensor.scheduler.local.internal;
 
+import io.rtensor.auth.SessionAuthServer;
 import io.rtensor.host.ControlRequest;
 import io.rtensor.host.EngineHost;
 import io.rtensor.host.WorkerControl;
@@ -12,13 +13,14 @@ import org.apache.arrow.flight.FlightServer;
 import org.apache.arrow.flight.Location;
 import org.apache.arrow.flight.NoOpFlightProducer;
 import org.apache.arrow.flight.Result;
-import org.apache.arrow.flight.auth2.CallHeaderAuthenticator;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
  * A worker's control endpoint: an Arrow Flight server that carries {@link ControlRequest}s to one
- * {@link WorkerControl}. Every call must carry the session secret; a body that is not a request of
- * the action's type is refused with INVALID_ARGUMENT before anything runs.
+ * {@link WorkerControl}. Every call must carry a token from the session handshake ({@link
+ * io.rtensor.auth.SessionAuth}, with the session's control key: a data-plane key does not open it);
+ * a body that is not a request of the action's type is refused with INVALID_ARGUMENT before
+ * anything runs.
  */
 public final class ControlServer extends NoOpFlightProducer implements AutoCloseable {
   private final WorkerControl control;
@@ -33,20 +35,13 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
       int port)
       throws IOException {
     this.control = control;
-    CallHeaderAuthenticator authenticator =
-        headers -> {
-          if (!secret.matches(headers.get(ControlProtocol.SECRET_HEADER))) {
-            throw CallStatus.UNAUTHENTICATED
-                .withDescription("missing or wrong session secret")
-                .toRuntimeException();
-          }
-          return () -> "scheduler";
-        };
+    SessionAuthServer auth = new SessionAuthServer(secret.key(SessionSecret.CONTROL));
     this.server =
-        FlightServer.builder(allocator, Location.forGrpcInsecure(bindHost, port), this)
-            .headerAuthenticator(authenticator)
-            .build()
-            .start();
+        auth.start(
+            FlightServer.builder(allocator, Location.forGrpcInsecure(bindHost, port), this)
+                .authHandler(auth)
+                .build(),
+            bindHost);
   }
 
   /** The port the server listens on. */
