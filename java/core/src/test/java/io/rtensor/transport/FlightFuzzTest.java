@@ -8,6 +8,7 @@ import io.grpc.Status;
 import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.Tensor;
+import io.rtensor.testing.SessionClients;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.wire.ShardCodec;
 import java.nio.charset.StandardCharsets;
@@ -22,14 +23,12 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.arrow.flight.Action;
+import org.apache.arrow.flight.CallOption;
 import org.apache.arrow.flight.CallOptions;
-import org.apache.arrow.flight.FlightCallHeaders;
 import org.apache.arrow.flight.FlightClient;
 import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.FlightStatusCode;
 import org.apache.arrow.flight.FlightStream;
-import org.apache.arrow.flight.HeaderCallOption;
-import org.apache.arrow.flight.Location;
 import org.apache.arrow.flight.Result;
 import org.apache.arrow.flight.Ticket;
 import org.apache.arrow.flight.impl.Flight;
@@ -63,10 +62,11 @@ class FlightFuzzTest {
           FlightStatusCode.RESOURCE_EXHAUSTED);
   private static final int STORED = 10;
 
-  private static HeaderCallOption auth() {
-    FlightCallHeaders headers = new FlightCallHeaders();
-    headers.insert(FlightWire.AUTH_HEADER, FlightWire.BEARER + SECRET);
-    return new HeaderCallOption(headers);
+  /** The handshake client of the raw client the test uses. */
+  private static SessionClients session;
+
+  private static CallOption auth() {
+    return session.auth();
   }
 
   private static CallOptions.GrpcCallOption deadline() {
@@ -104,9 +104,9 @@ class FlightFuzzTest {
     byte[] shard;
     try (FlightShardServer server =
             FlightShardServer.builder(serverRoot, SECRET).capBytes(64L << 20).start();
-        FlightClient client =
-            FlightClient.builder(clientRoot, Location.forGrpcInsecure("127.0.0.1", server.port()))
-                .build()) {
+        SessionClients clients = SessionClients.dataPlane(clientRoot, server.address(), SECRET);
+        FlightClient client = clients.client()) {
+      session = clients;
       try (Tensor t = Tensor.of(clientRoot, new float[] {1f, 2f, 3f, 4f})) {
         shard = ShardCodec.encode(RTensor.TENSOR_COLUMN, t);
         for (int i = 0; i < STORED; i++) {

@@ -12,6 +12,7 @@ import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.FlightWorkerProcess;
+import io.rtensor.testing.SessionClients;
 import io.rtensor.transport.internal.FlightShardClient;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.wire.ShardCodec;
@@ -25,14 +26,12 @@ import java.util.List;
 import java.util.Map;
 import org.apache.arrow.flight.Action;
 import org.apache.arrow.flight.AsyncPutListener;
-import org.apache.arrow.flight.FlightCallHeaders;
+import org.apache.arrow.flight.CallOption;
 import org.apache.arrow.flight.FlightClient;
 import org.apache.arrow.flight.FlightDescriptor;
 import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.FlightStatusCode;
 import org.apache.arrow.flight.FlightStream;
-import org.apache.arrow.flight.HeaderCallOption;
-import org.apache.arrow.flight.Location;
 import org.apache.arrow.flight.Ticket;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
@@ -53,19 +52,17 @@ import org.junit.jupiter.api.Timeout;
 class FlightServerLimitsTest {
   private static final String SECRET = SessionSecret.generate().value();
 
-  private static HeaderCallOption auth() {
-    FlightCallHeaders headers = new FlightCallHeaders();
-    headers.insert(FlightWire.AUTH_HEADER, FlightWire.BEARER + SECRET);
-    return new HeaderCallOption(headers);
+  /** The handshake client of the one raw client a test uses at a time. */
+  private static SessionClients current;
+
+  private static CallOption auth() {
+    return current.auth();
   }
 
+  /** A plain client of the server at {@code address}, authenticated by the session handshake. */
   private static FlightClient raw(BufferAllocator allocator, String address) {
-    int colon = address.lastIndexOf(':');
-    return FlightClient.builder(
-            allocator,
-            Location.forGrpcInsecure(
-                address.substring(0, colon), Integer.parseInt(address.substring(colon + 1))))
-        .build();
+    current = SessionClients.dataPlane(allocator, address, SECRET);
+    return current.client();
   }
 
   private static FlightRuntimeException drain(FlightClient client, byte[] ticket) {
