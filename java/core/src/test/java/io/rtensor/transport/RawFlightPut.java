@@ -7,8 +7,9 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.netty.NettyChannelBuilder;
+import io.rtensor.auth.SessionAuthClient;
 import io.rtensor.runtime.HostPort;
-import io.rtensor.transport.internal.FlightWire;
+import io.rtensor.runtime.SessionSecret;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,10 +32,8 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * writer (or means harm) can send. For tests of the server's checks.
  */
 final class RawFlightPut implements AutoCloseable {
-  private static final Metadata.Key<String> AUTH =
-      Metadata.Key.of(FlightWire.AUTH_HEADER, Metadata.ASCII_STRING_MARSHALLER);
   private final ManagedChannel channel;
-  private final String secret;
+  private final SessionAuthClient session;
 
   RawFlightPut(String address, String secret) {
     HostPort hp = HostPort.parse(address);
@@ -43,7 +42,9 @@ final class RawFlightPut implements AutoCloseable {
             .usePlaintext()
             .maxInboundMessageSize(1 << 20)
             .build();
-    this.secret = secret;
+    this.session =
+        new SessionAuthClient(
+            channel, SessionSecret.of(secret).key(SessionSecret.DATA_PLANE), hp.toString());
   }
 
   /** One IPC message split as Flight carries it: the flatbuffer header and the body. */
@@ -107,7 +108,7 @@ final class RawFlightPut implements AutoCloseable {
             CallOptions.DEFAULT.withDeadlineAfter(seconds, TimeUnit.SECONDS));
     CompletableFuture<Status> closed = new CompletableFuture<>();
     Metadata headers = new Metadata();
-    headers.put(AUTH, FlightWire.BEARER + secret);
+    session.attach(headers);
     call.start(
         new ClientCall.Listener<>() {
           @Override
