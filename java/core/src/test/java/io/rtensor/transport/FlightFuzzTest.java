@@ -8,7 +8,7 @@ import io.grpc.Status;
 import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.Tensor;
-import io.rtensor.testing.SessionClients;
+import io.rtensor.transport.internal.FlightShardClient;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.wire.ShardCodec;
 import java.nio.charset.StandardCharsets;
@@ -29,6 +29,7 @@ import org.apache.arrow.flight.FlightClient;
 import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.FlightStatusCode;
 import org.apache.arrow.flight.FlightStream;
+import org.apache.arrow.flight.Location;
 import org.apache.arrow.flight.Result;
 import org.apache.arrow.flight.Ticket;
 import org.apache.arrow.flight.impl.Flight;
@@ -61,13 +62,6 @@ class FlightFuzzTest {
           FlightStatusCode.NOT_FOUND,
           FlightStatusCode.RESOURCE_EXHAUSTED);
   private static final int STORED = 10;
-
-  /** The handshake client of the raw client the test uses. */
-  private static SessionClients session;
-
-  private static CallOption auth() {
-    return session.auth();
-  }
 
   private static CallOptions.GrpcCallOption deadline() {
     return (CallOptions.GrpcCallOption) CallOptions.timeout(CASE_SECONDS, TimeUnit.SECONDS);
@@ -104,9 +98,14 @@ class FlightFuzzTest {
     byte[] shard;
     try (FlightShardServer server =
             FlightShardServer.builder(serverRoot, SECRET).capBytes(64L << 20).start();
-        SessionClients clients = SessionClients.dataPlane(clientRoot, server.address(), SECRET);
-        FlightClient client = clients.client()) {
-      session = clients;
+        FlightClient client =
+            FlightClient.builder(clientRoot, Location.forGrpcInsecure("127.0.0.1", server.port()))
+                .build()) {
+      // A session token from our client's handshake, for the plain client's calls.
+      CallOption auth;
+      try (FlightShardClient c = new FlightShardClient(server.address(), clientRoot, SECRET)) {
+        auth = c.auth();
+      }
       try (Tensor t = Tensor.of(clientRoot, new float[] {1f, 2f, 3f, 4f})) {
         shard = ShardCodec.encode(RTensor.TENSOR_COLUMN, t);
         for (int i = 0; i < STORED; i++) {
@@ -120,7 +119,7 @@ class FlightFuzzTest {
 
       // Connect and load the paths once, outside the timed cases.
       try (FlightStream s =
-          client.getStream(new Ticket("s0".getBytes(StandardCharsets.UTF_8)), auth())) {
+          client.getStream(new Ticket("s0".getBytes(StandardCharsets.UTF_8)), auth)) {
         while (s.next()) {
           // drain
         }
@@ -131,7 +130,7 @@ class FlightFuzzTest {
         long start = System.nanoTime();
         FlightStatusCode code;
         Object detail = ticket.length + " bytes";
-        try (FlightStream s = client.getStream(new Ticket(ticket), auth(), deadline())) {
+        try (FlightStream s = client.getStream(new Ticket(ticket), auth, deadline())) {
           int rows = 0;
           while (s.next()) {
             rows += s.getRoot().getRowCount();
@@ -160,7 +159,7 @@ class FlightFuzzTest {
         FlightStatusCode code = FlightStatusCode.OK;
         Object detail = type;
         try {
-          Iterator<Result> results = client.doAction(new Action(type, body), auth(), deadline());
+          Iterator<Result> results = client.doAction(new Action(type, body), auth, deadline());
           while (results.hasNext()) {
             results.next();
           }
@@ -226,7 +225,7 @@ class FlightFuzzTest {
       // The server still serves what it stored.
       try (FlightStream s =
           client.getStream(
-              new Ticket(String.join("\n", stored).getBytes(StandardCharsets.UTF_8)), auth())) {
+              new Ticket(String.join("\n", stored).getBytes(StandardCharsets.UTF_8)), auth)) {
         int rows = 0;
         while (s.next()) {
           rows += s.getRoot().getRowCount();

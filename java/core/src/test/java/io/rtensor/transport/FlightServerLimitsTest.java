@@ -12,7 +12,6 @@ import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.FlightWorkerProcess;
-import io.rtensor.testing.SessionClients;
 import io.rtensor.transport.internal.FlightShardClient;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.wire.ShardCodec;
@@ -32,6 +31,7 @@ import org.apache.arrow.flight.FlightDescriptor;
 import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.FlightStatusCode;
 import org.apache.arrow.flight.FlightStream;
+import org.apache.arrow.flight.Location;
 import org.apache.arrow.flight.Ticket;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
@@ -52,24 +52,27 @@ import org.junit.jupiter.api.Timeout;
 class FlightServerLimitsTest {
   private static final String SECRET = SessionSecret.generate().value();
 
-  /** The handshake client of the one raw client a test uses at a time. */
-  private static SessionClients current;
-
-  private static CallOption auth() {
-    return current.auth();
+  /** A session token for calls to the server at {@code address} (from our client's handshake). */
+  private static CallOption auth(BufferAllocator root, String address) {
+    try (FlightShardClient c = new FlightShardClient(address, root, SECRET)) {
+      return c.auth();
+    }
   }
 
-  /** A plain client of the server at {@code address}, authenticated by the session handshake. */
   private static FlightClient raw(BufferAllocator allocator, String address) {
-    current = SessionClients.dataPlane(allocator, address, SECRET);
-    return current.client();
+    int colon = address.lastIndexOf(':');
+    return FlightClient.builder(
+            allocator,
+            Location.forGrpcInsecure(
+                address.substring(0, colon), Integer.parseInt(address.substring(colon + 1))))
+        .build();
   }
 
-  private static FlightRuntimeException drain(FlightClient client, byte[] ticket) {
+  private static FlightRuntimeException drain(FlightClient client, CallOption auth, byte[] ticket) {
     return assertThrows(
         FlightRuntimeException.class,
         () -> {
-          try (FlightStream s = client.getStream(new Ticket(ticket), auth())) {
+          try (FlightStream s = client.getStream(new Ticket(ticket), auth)) {
             while (s.next()) {
               // drain
             }
@@ -93,18 +96,19 @@ class FlightServerLimitsTest {
             FlightWorkerProcess.start(SECRET, "--seed-shards", "1", "--shard-bytes", "4096");
         RootAllocator root = new RootAllocator();
         FlightClient client = raw(root, worker.address())) {
+      CallOption auth = auth(root, worker.address());
       // Warm the worker's request path up so the growth measured is the request's.
-      drain(client, "no-such-shard".getBytes(StandardCharsets.UTF_8));
+      drain(client, auth, "no-such-shard".getBytes(StandardCharsets.UTF_8));
       long before = rssBytes(worker.process().pid());
       byte[] huge = new byte[100 << 20];
       Arrays.fill(huge, (byte) 'a');
       long start = System.nanoTime();
-      FlightRuntimeException ticket = drain(client, huge);
+      FlightRuntimeException ticket = drain(client, auth, huge);
       assertEquals(FlightStatusCode.RESOURCE_EXHAUSTED, ticket.status().code(), ticket.toString());
       FlightRuntimeException action =
           assertThrows(
               FlightRuntimeException.class,
-              () -> client.doAction(new Action(FlightWire.ACTION_CLEAR, huge), auth()).hasNext());
+              () -> client.doAction(new Action(FlightWire.ACTION_CLEAR, huge), auth).hasNext());
       assertEquals(FlightStatusCode.RESOURCE_EXHAUSTED, action.status().code(), action.toString());
       double seconds = (System.nanoTime() - start) / 1e9;
       long grew = rssBytes(worker.process().pid()) - before;
@@ -132,7 +136,7 @@ class FlightServerLimitsTest {
         tooMany.add("s" + i);
       }
       FlightRuntimeException e =
-          drain(client, String.join("\n", tooMany).getBytes(StandardCharsets.UTF_8));
+          drain(client, auth, String.join("\n", tooMany).getBytes(StandardCharsets.UTF_8));
       assertEquals(FlightStatusCode.INVALID_ARGUMENT, e.status().code(), e.toString());
       assertEquals(0, root.getAllocatedMemory());
     }
@@ -159,7 +163,11 @@ class FlightServerLimitsTest {
       // No declared size (as a plain Flight client sends): 64 shards of 1 MiB into a 4 MiB store.
       AsyncPutListener ack = new AsyncPutListener();
       FlightClient.ClientStreamListener put =
-          client.startPut(FlightDescriptor.command(new byte[0]), rows, ack, auth());
+          client.startPut(
+              FlightDescriptor.command(new byte[0]),
+              rows,
+              ack,
+              auth(clientMemory, server.address()));
       try (ArrowBuf buf = scratch.buffer(shard.length)) {
         buf.setBytes(0, shard);
         for (int i = 0; i < 64 && !ack.isCancelled(); i++) {
@@ -201,6 +209,7 @@ class FlightServerLimitsTest {
           FlightDataPlane.builder(clientMemory, SECRET).putTarget(server.address()).build()) {
         kept = (RTensor) Remotizer.remotize(keep, plane);
       }
+      CallOption auth = auth(clientMemory, server.address());
       byte[] shard = ShardCodec.encode(RTensor.TENSOR_COLUMN, keep);
       long[][] cases = {
         // id start, id end, shard start, shard end
@@ -223,7 +232,7 @@ class FlightServerLimitsTest {
       assertTrue(server.holds("ok"));
       // A missing shard is NOT_FOUND, naming it.
       FlightRuntimeException missing =
-          drain(client, "never-stored".getBytes(StandardCharsets.UTF_8));
+          drain(client, auth, "never-stored".getBytes(StandardCharsets.UTF_8));
       assertEquals(FlightStatusCode.NOT_FOUND, missing.status().code());
       assertTrue(missing.getMessage().contains("never-stored"), missing.getMessage());
       assertIntact(server, kept, keep, clientMemory);

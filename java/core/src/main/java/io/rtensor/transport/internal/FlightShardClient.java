@@ -42,6 +42,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -82,6 +85,16 @@ public final class FlightShardClient implements AutoCloseable {
   private final ManagedChannel channel;
   private final FlightClient client;
   private final SessionAuthClient session;
+
+  /** Runs handshakes a fetch waits for with its own deadlines (see {@code authorize}). */
+  private final ExecutorService handshakes =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "flight-handshake");
+            t.setDaemon(true);
+            return t;
+          });
+
   private final BlockPool pool;
   private final DataPlaneDeadlines deadlines;
 
@@ -150,6 +163,43 @@ public final class FlightShardClient implements AutoCloseable {
     return session == null ? new HeaderCallOption(new FlightCallHeaders()) : session.callOption();
   }
 
+  /**
+   * As {@link #auth()}, waiting at most {@code limit} for a handshake it needs, which is cancelled
+   * past it.
+   *
+   * @throws DataPlaneTimeoutException if the server does not complete the handshake in time
+   */
+  private CallOption auth(Duration limit) {
+    if (session == null) {
+      return auth();
+    }
+    Future<CallOption> handshake = handshakes.submit(session::callOption);
+    try {
+      return handshake.get(limit.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      handshake.cancel(true);
+      throw new DataPlaneTimeoutException(
+          address,
+          limit,
+          "no answer from "
+              + address
+              + " to the session handshake within "
+              + limit.toMillis()
+              + " ms");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof FlightRuntimeException f) {
+        throw map(f);
+      }
+      throw e.getCause() instanceof RuntimeException r
+          ? r
+          : new DataPlaneException(address, "session handshake failed: " + e.getCause(), e);
+    } catch (InterruptedException e) {
+      handshake.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new DataPlaneException(address, "interrupted during the session handshake", e);
+    }
+  }
+
   public String address() {
     return address;
   }
@@ -195,11 +245,7 @@ public final class FlightShardClient implements AutoCloseable {
             .build();
     Metadata headers = new Metadata();
     if (session != null) {
-      try {
-        session.attach(headers);
-      } catch (FlightRuntimeException e) {
-        throw map(e);
-      }
+      authorize(headers, ids, stall, start, deadlineNanos);
     }
     AtomicLong progress = new AtomicLong(start);
     ClientCall<Flight.Ticket, InputStream> call =
@@ -300,6 +346,56 @@ public final class FlightShardClient implements AutoCloseable {
       } catch (TimeoutException e) {
         // check the deadlines again
       }
+    }
+  }
+
+  /**
+   * Puts the session token in {@code headers}, running the handshake first where the client has
+   * none, within the fetch's deadlines: a peer that does not answer the handshake fails the fetch
+   * like one that does not answer the DoGet. The handshake runs on a helper thread, interrupted
+   * (which cancels its call) when the fetch gives up on it.
+   */
+  private void authorize(
+      Metadata headers, List<String> ids, Duration stall, long start, long deadlineNanos) {
+    Future<?> handshake = handshakes.submit(() -> session.attach(headers));
+    long stallEnd = start + stall.toNanos();
+    try {
+      handshake.get(
+          Math.max(0, Math.min(stallEnd, deadlineNanos) - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      handshake.cancel(true);
+      long waited = System.nanoTime() - start;
+      String what =
+          "no answer from "
+              + address
+              + " to the session handshake for "
+              + waited / 1_000_000
+              + " ms";
+      throw deadlineNanos - stallEnd <= 0
+          ? new FetchTimeoutException(
+              address,
+              ids,
+              Duration.ofNanos(deadlineNanos - start),
+              what + " (the fetch's overall deadline)")
+          : new FetchStalledException(address, ids, stall, what + " (stall deadline)");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof FlightRuntimeException f) {
+        if (f.status().code() == FlightStatusCode.TIMED_OUT) {
+          throw new FetchStalledException(
+              address,
+              ids,
+              Duration.ofMillis(SessionAuthClient.HANDSHAKE_TIMEOUT_MILLIS),
+              "no answer from " + address + " to the session handshake: " + f.getMessage());
+        }
+        throw map(f);
+      }
+      throw e.getCause() instanceof RuntimeException r
+          ? r
+          : new DataPlaneException(address, "session handshake failed: " + e.getCause(), e);
+    } catch (InterruptedException e) {
+      handshake.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new DataPlaneException(address, "interrupted during the session handshake", e);
     }
   }
 
@@ -462,7 +558,7 @@ public final class FlightShardClient implements AutoCloseable {
               FlightDescriptor.command(FlightWire.putCommand(total)),
               root,
               ack,
-              auth(),
+              auth(deadlines.stall()),
               org.apache.arrow.flight.CallOptions.timeout(
                   overall.toMillis(), TimeUnit.MILLISECONDS));
       long previous = 0;
@@ -555,7 +651,7 @@ public final class FlightShardClient implements AutoCloseable {
               FlightDescriptor.command(new byte[0]),
               root,
               new AsyncPutListener(),
-              auth(),
+              auth(deadlines.action()),
               actionTimeout());
       FlightWire.loadRow(root, id, buf, 0, bytes.length, scratch);
       listener.putNext();
@@ -596,7 +692,8 @@ public final class FlightShardClient implements AutoCloseable {
    */
   public JsonNode action(String type, byte[] body) {
     try {
-      Iterator<Result> results = client.doAction(new Action(type, body), auth(), actionTimeout());
+      Iterator<Result> results =
+          client.doAction(new Action(type, body), auth(deadlines.action()), actionTimeout());
       if (!results.hasNext()) {
         throw new DataPlaneException(address, "action " + type + " returned nothing");
       }
@@ -653,6 +750,7 @@ public final class FlightShardClient implements AutoCloseable {
 
   @Override
   public void close() {
+    handshakes.shutdownNow();
     try {
       client.close();
     } catch (InterruptedException e) {
