@@ -39,11 +39,6 @@ public final class EngineHostControl implements WorkerControl {
     this.exit = Objects.requireNonNull(exit, "exit");
   }
 
-  /** The engine host this control serves. */
-  public EngineHost host() {
-    return host;
-  }
-
   @Override
   public WorkerInfo ping() {
     return new WorkerInfo(

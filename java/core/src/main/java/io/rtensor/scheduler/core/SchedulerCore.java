@@ -688,11 +688,6 @@ public abstract class SchedulerCore<H, R> implements Scheduler {
 
   // ---------------------------------------------------------------- helpers for backends
 
-  /** Whether {@link #close()} has begun. */
-  protected final boolean isClosed() {
-    return closed;
-  }
-
   /** The role's state. @throws WorkerNotFoundException for an unknown role */
   protected final Role<H, R> role(String role) {
     Role<H, R> state = roles.get(role);

@@ -135,14 +135,6 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     return controller.remotizer();
   }
 
-  /**
-   * One no-op actor call to a worker, bypassing the scheduler core: the raw transport's round trip,
-   * which benchmarks compare {@code callEngine} with.
-   */
-  public Object rawControlPing(String workerId, Duration timeout) throws ControlFailure {
-    return send(slot(workerId).handle(), new ControlRequest.Ping(), timeout);
-  }
-
   // ---------------------------------------------------------------- the backend
 
   @Override
