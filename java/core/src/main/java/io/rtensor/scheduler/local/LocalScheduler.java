@@ -4,6 +4,7 @@ import io.rtensor.device.DeviceRuntime;
 import io.rtensor.device.DeviceRuntimes;
 import io.rtensor.device.RuntimeKind;
 import io.rtensor.host.ControlRequest;
+import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.JvmFlags;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
@@ -34,7 +35,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /**
  * The embedded default {@link Scheduler}: each worker is a child JVM on this machine running {@link
@@ -197,7 +197,7 @@ public final class LocalScheduler
       throw new WorkerCreationException(
           Worker.roleOf(workerId), "cannot reset " + ready + ": " + e, e);
     }
-    String ids = deviceIds.stream().map(String::valueOf).collect(Collectors.joining(","));
+    String ids = DeviceIds.format(deviceIds);
     List<String> cmd = new ArrayList<>(command);
     cmd.addAll(List.of("--id", workerId, "--ready-file", ready.toString(), "--devices", ids));
     if (basePort > 0) {

@@ -2,6 +2,7 @@ package io.rtensor.scheduler.local;
 
 import io.rtensor.host.EngineHost;
 import io.rtensor.host.EngineHostControl;
+import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.local.internal.ControlServer;
@@ -14,7 +15,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.apache.arrow.memory.BufferAllocator;
@@ -80,7 +80,7 @@ public final class LocalWorkerMain {
           case "--no-stdin-watch" -> watchStdin = false;
           case "--store-cap-mib" ->
               storeCapMib = Long.parseLong(value(args, ++i, "--store-cap-mib"));
-          case "--devices" -> devices = parseDevices(value(args, ++i, "--devices"));
+          case "--devices" -> devices = DeviceIds.parse(value(args, ++i, "--devices"));
           case "--destroy-grace-ms" ->
               destroyGraceMillis = Long.parseLong(value(args, ++i, "--destroy-grace-ms"));
           case "--cache-cap-mib" ->
@@ -213,21 +213,6 @@ public final class LocalWorkerMain {
     }
     Runtime.getRuntime().halt(0);
     return 0;
-  }
-
-  /** "2,3" to [2, 3]; "" to none. */
-  private static List<Integer> parseDevices(String text) {
-    List<Integer> ids = new ArrayList<>();
-    for (String part : text.split(",")) {
-      if (!part.isBlank()) {
-        int id = Integer.parseInt(part.strip());
-        if (id < 0) {
-          throw new IllegalArgumentException("--devices takes device ids >= 0, got " + id);
-        }
-        ids.add(id);
-      }
-    }
-    return List.copyOf(ids);
   }
 
   private static String value(String[] args, int i, String option) {

@@ -12,6 +12,7 @@ import io.rtensor.host.EngineHostControl;
 import io.rtensor.host.WorkerControl;
 import io.rtensor.host.WorkerInfo;
 import io.rtensor.host.WorkerMemory;
+import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
@@ -77,7 +78,7 @@ public class RayRpcServer {
     this.workerId = workerId;
     // Ray's Java runtime sets no CUDA_VISIBLE_DEVICES for Java actors (its Python one does): make
     // the engines' device 0 the GPU Ray assigned, before any device runtime initialises here.
-    this.gpus = inheritedDevices.isBlank() ? assignedGpus() : parseIds(inheritedDevices);
+    this.gpus = inheritedDevices.isBlank() ? assignedGpus() : DeviceIds.parse(inheritedDevices);
     DeviceVisibility.restrict(RuntimeKind.CUDA, gpus);
     if (DataPlaneKind.valueOf(dataPlane) == DataPlaneKind.FLIGHT) {
       this.receiver = new SecretSeal.Receiver();
@@ -135,14 +136,6 @@ public class RayRpcServer {
       throw new IllegalStateException(workerId + ": interrupted waiting for the session secret", e);
     }
     return control;
-  }
-
-  private static List<Integer> parseIds(String ids) {
-    List<Integer> parsed = new ArrayList<>();
-    for (String id : ids.split(",")) {
-      parsed.add(Integer.parseInt(id.strip()));
-    }
-    return parsed;
   }
 
   /** The GPU ids Ray assigned to this actor, as the engines' {@code deviceIds}. */

@@ -14,6 +14,7 @@ import io.ray.api.placementgroup.PlacementStrategy;
 import io.ray.api.runtimeenv.RuntimeEnv;
 import io.ray.api.runtimeenv.types.RuntimeEnvName;
 import io.rtensor.host.ControlRequest;
+import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.Scheduler;
@@ -39,7 +40,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
-import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -262,7 +262,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
                 workerId,
                 dataPlaneKind.name(),
                 shardGetTimeoutMillis,
-                inheritedDevices.stream().map(String::valueOf).collect(Collectors.joining(",")))
+                DeviceIds.format(inheritedDevices))
             .setName(name)
             .setMaxConcurrency(ACTOR_CONCURRENCY)
             .setPlacementGroup(group, bundle)
