@@ -109,7 +109,7 @@ public final class RayTestCluster {
    * This JVM's class path plus the tests' Python modules: Ray makes the job's code search path the
    * Python workers' {@code sys.path} too, so Java tests can call Python functions.
    */
-  private static List<String> codeSearchPath() {
+  public static List<String> codeSearchPath() {
     List<String> entries = new ArrayList<>();
     for (String entry : System.getProperty("java.class.path", "").split(File.pathSeparator)) {
       if (!entry.isBlank() && !entry.contains("surefire") && new File(entry).exists()) {
