@@ -14,10 +14,13 @@ import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -106,6 +109,49 @@ public final class RayConnection implements AutoCloseable {
     return host;
   }
 
+  /**
+   * The node IP this machine's raylet was started with, as {@code ray start} records it in its
+   * session directory ({@code TEMP_DIR/session_latest/node_ip_address.json}, which Ray's Python
+   * driver reads the same way), or null when there is no such record or it is not an IP literal.
+   */
+  static String cachedNodeIp(Path tempDir) {
+    Path file = tempDir.resolve("session_latest").resolve("node_ip_address.json");
+    try {
+      if (!Files.isRegularFile(file) || Files.size(file) > 4096) {
+        return null;
+      }
+      Matcher m = CACHED_NODE_IP.matcher(Files.readString(file, StandardCharsets.UTF_8));
+      if (!m.find()) {
+        return null;
+      }
+      String ip = m.group(1);
+      return IP_LITERAL.matcher(ip).matches() ? ip : null;
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("cannot read Ray's cached node IP from {}: {}", file, e.toString());
+      return null;
+    }
+  }
+
+  private static final Pattern CACHED_NODE_IP =
+      Pattern.compile("\"node_ip_address\"\\s*:\\s*\"([^\"]{1,64})\"");
+  private static final Pattern IP_LITERAL =
+      Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F.]*:[0-9a-fA-F:.]*");
+
+  /**
+   * Ray's temporary directory on this machine: {@code rtensor.ray.temp-dir} or {@code
+   * RTENSOR_RAY_TEMP_DIR} (what {@code scripts/ray-head} starts its nodes with), else Ray's own
+   * default, {@code $RAY_TMPDIR/ray} or {@code /tmp/ray}.
+   */
+  static Path rayTempDir() {
+    String configured = Builder.setting("rtensor.ray.temp-dir", "RTENSOR_RAY_TEMP_DIR");
+    if (configured != null && !configured.isBlank()) {
+      return Path.of(configured);
+    }
+    String base = System.getenv("RAY_TMPDIR");
+    return Path.of(
+        base != null && !base.isBlank() ? base : System.getProperty("java.io.tmpdir"), "ray");
+  }
+
   /** Settings for {@link RayConnection}. */
   public static final class Builder {
     private String address = setting("rtensor.ray.address", "RTENSOR_RAY_ADDRESS");
@@ -124,10 +170,11 @@ public final class RayConnection implements AutoCloseable {
     }
 
     /**
-     * The IP of this node as the cluster knows it: the address its raylet was started with. By
-     * default the local address on the route to the GCS, which is right on the head's machine and
-     * on a node whose raylet uses the machine's primary address; set it when this node's raylet was
-     * started with another {@code --node-ip-address}.
+     * The IP of this node as the cluster knows it: the address its raylet was started with, which
+     * decides the raylet this driver connects through. By default the address that raylet recorded
+     * in Ray's session directory ({@link #rayTempDir}; Ray's Python driver reads the same record),
+     * else the local address on the route to the GCS; set it where one machine runs more than one
+     * raylet, or Ray's temporary directory is not the default.
      */
     public Builder nodeIp(String nodeIp) {
       this.nodeIp = Objects.requireNonNull(nodeIp, "nodeIp");
@@ -188,6 +235,9 @@ public final class RayConnection implements AutoCloseable {
       }
       String ip = nodeIp;
       if (ip == null || ip.isBlank()) {
+        ip = cachedNodeIp(rayTempDir());
+      }
+      if (ip == null) {
         ip = localAddressToward(HostPort.parse(address));
       }
       RayConnection connection = new RayConnection(this);

@@ -38,6 +38,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The Flight data plane across the two nodes {@code scripts/test} starts (a head at 127.0.0.1, a
@@ -178,8 +180,15 @@ class FlightAcrossNodesTest {
     assertEquals(1L, scheduler.clearShards(remote));
   }
 
-  @Test
-  void aControllerWhoseDriverRunsOnTheSecondNodeWorksWithTheDocumentedSettings(@TempDir Path dir)
+  /**
+   * A driver on the second node, told so by {@code RTENSOR_RAY_NODE_IP} ("setting") or by default
+   * from the node IP its raylet recorded in Ray's session directory ("session-record": a temporary
+   * directory whose record names the second node, as a machine whose only raylet is that node's has
+   * it).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"setting", "session-record"})
+  void aControllerWhoseDriverRunsOnTheSecondNodeWorks(String how, @TempDir Path dir)
       throws Exception {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -193,7 +202,15 @@ class FlightAcrossNodesTest {
             .redirectOutput(out.toFile())
             .redirectError(dir.resolve("driver.err").toFile());
     pb.environment().put("RTENSOR_RAY_ADDRESS", RayTestCluster.connect().address());
-    pb.environment().put("RTENSOR_RAY_NODE_IP", second);
+    pb.environment().remove("RTENSOR_RAY_NODE_IP");
+    if (how.equals("setting")) {
+      pb.environment().put("RTENSOR_RAY_NODE_IP", second);
+    } else {
+      Path session = Files.createDirectories(dir.resolve("ray").resolve("session_latest"));
+      Files.writeString(
+          session.resolve("node_ip_address.json"), "{\"node_ip_address\": \"" + second + "\"}");
+      pb.environment().put("RTENSOR_RAY_TEMP_DIR", dir.resolve("ray").toString());
+    }
     Process driver = pb.start();
     try {
       if (!driver.waitFor(300, TimeUnit.SECONDS)) {
