@@ -76,6 +76,19 @@ public final class CallOverheadBenchmark {
           calls,
           warmup);
       actor.kill();
+      // The same raw call to an actor that serves calls concurrently, as a worker's actor does
+      // (so pings and destroy get through a long call): Ray runs those on a thread pool.
+      ActorHandle<NoopActor> concurrent =
+          Ray.actor(NoopActor::new).setMaxConcurrency(RayScheduler.ACTOR_CONCURRENCY).remote();
+      report(
+          "ray-concurrent",
+          "RayScheduler.callEngine(noop)",
+          () -> ray.callEngine(id, "noop", null, options),
+          "raw Ray actor call noop(), max concurrency " + RayScheduler.ACTOR_CONCURRENCY,
+          () -> concurrent.task(NoopActor::noop).remote().get(30_000),
+          calls,
+          warmup);
+      concurrent.kill();
     }
   }
 

@@ -60,7 +60,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
   static final double SMALL_CPU_SHARE = 0.01;
 
   /** Concurrent calls one actor serves (pings and destroy get through a long call). */
-  static final int ACTOR_CONCURRENCY = 16;
+  public static final int ACTOR_CONCURRENCY = 16;
 
   private final String id;
   private final DataPlaneKind dataPlaneKind;
