@@ -42,9 +42,21 @@ public class BenchShardActor {
 
   /** An actor started as the plane's workers are ({@link RayObjectStorePlane#WORKER_ENV}). */
   public static ActorHandle<BenchShardActor> start(boolean workerEnv) {
+    return start(workerEnv, null);
+  }
+
+  /**
+   * As {@link #start(boolean)}, on the node with IP {@code nodeIp} (Ray's {@code node:<ip>}
+   * resource) unless it is null.
+   */
+  public static ActorHandle<BenchShardActor> start(boolean workerEnv, String nodeIp) {
     RuntimeEnv env = Ray.internal().createRuntimeEnv();
     env.set(RuntimeEnvName.ENV_VARS, workerEnv ? RayObjectStorePlane.WORKER_ENV : Map.of());
-    return Ray.actor(BenchShardActor::new).setRuntimeEnv(env).remote();
+    var creator = Ray.actor(BenchShardActor::new).setRuntimeEnv(env);
+    if (nodeIp != null) {
+      creator.setResource("node:" + nodeIp, 0.01);
+    }
+    return creator.remote();
   }
 
   private Tensor payload(long bytes) {

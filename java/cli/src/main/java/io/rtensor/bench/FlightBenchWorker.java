@@ -21,8 +21,9 @@ import org.apache.arrow.memory.BufferAllocator;
  * The other JVM of {@link FlightWorkload}: a Flight shard server holding {@code count} float32
  * shards of {@code bytes} bytes ({@code big-0..}) plus {@code small} 4 KiB shards ({@code
  * small-0..}), and the baseline: a raw socket server that writes the same {@code count x bytes}
- * bytes, from the same Arrow memory, to every connection. Prints {@code flight=host:port
- * socket=port}; exits when stdin closes.
+ * bytes, from the same Arrow memory, to every connection. Both servers bind {@code host} (the
+ * optional fourth argument; default 127.0.0.1). Prints {@code flight=host:port socket=port}; exits
+ * when stdin closes.
  */
 public final class FlightBenchWorker {
   private FlightBenchWorker() {}
@@ -31,9 +32,11 @@ public final class FlightBenchWorker {
     int count = Integer.parseInt(args[0]);
     long bytes = Long.parseLong(args[1]);
     int small = Integer.parseInt(args[2]);
+    String host = args.length > 3 ? args[3] : "127.0.0.1";
     try (BufferAllocator root = FlightShardServerMain.newRootAllocator();
         FlightShardServer server =
             FlightShardServer.builder(root, SessionSecret.fromEnvironment().value())
+                .host(host)
                 .capBytes(count * bytes + small * 8192L + (64 << 20))
                 .start();
         ServerSocketChannel socket = ServerSocketChannel.open()) {
@@ -51,7 +54,7 @@ public final class FlightBenchWorker {
           server.putLocal("small-" + i, b);
         }
       }
-      socket.bind(new InetSocketAddress("127.0.0.1", 0));
+      socket.bind(new InetSocketAddress(host, 0));
       Thread raw =
           new Thread(
               () -> {

@@ -32,11 +32,19 @@ public final class FlightWorkload implements AutoCloseable {
   /** Throughput of {@link #flightFetch} over {@link #rawSocket} the project aims for. */
   public static final double GOAL = 0.6;
 
+  /**
+   * Throughput of {@link #flightFetch} over {@link #rawSocket} between two node IPs, 16 large
+   * shards ({@code ./rtensor bench}'s {@code flight-cross-node}), the project aims for.
+   */
+  public static final double CROSS_NODE_GOAL = 0.9;
+
   private final int shards;
   private final long shardBytes;
   private final Process worker;
   private final BufferAllocator root;
   private final FlightDataPlane plane;
+  private final String serverHost;
+  private final String clientHost;
   private final int socketPort;
   private final List<RTensor> big = new ArrayList<>();
   private final List<RTensor> small = new ArrayList<>();
@@ -48,12 +56,32 @@ public final class FlightWorkload implements AutoCloseable {
    */
   public FlightWorkload(int shards, long shardBytes, int smallShards, List<String> workerJvmArgs)
       throws IOException {
+    this(shards, shardBytes, smallShards, workerJvmArgs, "127.0.0.1", null);
+  }
+
+  /**
+   * As {@link #FlightWorkload(int, long, int, List)}, the worker's Flight server and raw socket
+   * server bound to (and its Flight server advertising) {@code serverHost}, an address of this
+   * machine, and the baseline's client socket bound to {@code clientHost} before it connects (null:
+   * the address the kernel picks). The Flight client's connections leave from the address the
+   * kernel's route to {@code serverHost} names (for 127.0.0.2 on Linux: 127.0.0.1).
+   */
+  public FlightWorkload(
+      int shards,
+      long shardBytes,
+      int smallShards,
+      List<String> workerJvmArgs,
+      String serverHost,
+      String clientHost)
+      throws IOException {
     if (shards < 1 || shardBytes < 4 || shardBytes % 4 != 0 || shardBytes > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(
           shards + " shards of " + shardBytes + " bytes: need at least one shard, 4-byte multiple");
     }
     this.shards = shards;
     this.shardBytes = shardBytes;
+    this.serverHost = serverHost;
+    this.clientHost = clientHost;
     String secret = SessionSecret.generate().value();
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -66,7 +94,8 @@ public final class FlightWorkload implements AutoCloseable {
             FlightBenchWorker.class.getName(),
             Integer.toString(shards),
             Long.toString(shardBytes),
-            Integer.toString(smallShards)));
+            Integer.toString(smallShards),
+            serverHost));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
     pb.environment().put(SessionSecret.ENV, secret);
     worker = pb.start();
@@ -135,7 +164,11 @@ public final class FlightWorkload implements AutoCloseable {
   /** Baseline: the same bytes over one plain socket, read into fresh Arrow buffers per shard. */
   public long rawSocket() throws IOException {
     long n = 0;
-    try (SocketChannel c = SocketChannel.open(new InetSocketAddress("127.0.0.1", socketPort))) {
+    try (SocketChannel c = SocketChannel.open()) {
+      if (clientHost != null) {
+        c.bind(new InetSocketAddress(clientHost, 0));
+      }
+      c.connect(new InetSocketAddress(serverHost, socketPort));
       for (int i = 0; i < shards; i++) {
         try (ArrowBuf buf = root.buffer(shardBytes)) {
           ByteBuffer b = buf.nioBuffer(0, (int) shardBytes);

@@ -2,6 +2,8 @@ package io.rtensor.bench;
 
 import io.ray.api.ActorHandle;
 import io.ray.api.ObjectRef;
+import io.ray.api.Ray;
+import io.ray.api.runtimecontext.ActorInfo;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -10,7 +12,11 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,7 +24,8 @@ import java.util.concurrent.TimeUnit;
  * including the free ({@link #javaPutGet}), against the baseline of Python {@code ray.put} + {@code
  * ray.get} of a numpy array of the same size between two Python actors on the same cluster ({@link
  * #pythonPutGet}, driven through {@code jmh/src/main/python/ray_put_get_baseline.py}). The claim:
- * Java throughput at least 0.7x Python's.
+ * Java throughput at least 0.7x Python's; with the producers on one node and the consumers on
+ * another ({@code ./rtensor bench}'s {@code ray-cross-node}), at least {@link #CROSS_NODE_GOAL}.
  *
  * <p>Needs this JVM connected to Ray ({@code RayConnection}) and a Python with {@code ray} and
  * {@code numpy}: {@code RTENSOR_PYTHON}, else the project's venv {@code .rtensor/venv}.
@@ -27,17 +34,23 @@ public final class RayPutGetWorkload implements AutoCloseable {
   /** Throughput of {@link #javaPutGet} over {@link #pythonPutGet} the project aims for. */
   public static final double GOAL = 0.7;
 
+  /** The same across two nodes, many large shards a round trip. */
+  public static final double CROSS_NODE_GOAL = 0.9;
+
   /** The Python baseline, relative to the repository root. */
   public static final Path PYTHON_BASELINE =
       Path.of("jmh", "src", "main", "python", "ray_put_get_baseline.py");
 
-  private final long bytes;
+  private final int count;
+  private final long shardBytes;
+  private final boolean crossNode;
   private final ActorHandle<BenchShardActor> producer;
   private final ActorHandle<BenchShardActor> consumer;
   private ObjectRef<Long> lastClear;
   private final Process python;
   private final Writer toPython;
   private final BufferedReader fromPython;
+  private final String placement;
 
   /**
    * Starts the two Java actors and the Python baseline (its actors on the head at {@code address}).
@@ -45,20 +58,54 @@ public final class RayPutGetWorkload implements AutoCloseable {
    * @param root the repository root (where the Python baseline and the venv are)
    */
   public RayPutGetWorkload(long bytes, Path root, String address) throws IOException {
-    this.bytes = bytes;
+    this(1, bytes, null, null, python(root), root, address);
+  }
+
+  /**
+   * Starts the two Java actors and the two Python actors of the baseline (on the head at {@code
+   * address}): each round trip moves {@code count} shards of {@code shardBytes} bytes. With node
+   * IPs, both producers are pinned to node {@code producerIp} and both consumers to {@code
+   * consumerIp} (Ray's {@code node:<ip>} resource), and the GCS's actor table must show each actor
+   * on its node, else the constructor fails; every get then pulls the objects from the other node's
+   * object store.
+   *
+   * @param pythonExe the Python with {@code ray} and {@code numpy}
+   * @param root the repository root (where the Python baseline is)
+   */
+  public RayPutGetWorkload(
+      int count,
+      long shardBytes,
+      String producerIp,
+      String consumerIp,
+      String pythonExe,
+      Path root,
+      String address)
+      throws IOException {
+    if (count < 1 || (producerIp == null) != (consumerIp == null)) {
+      throw new IllegalArgumentException(
+          count + " shards, producer node " + producerIp + ", consumer node " + consumerIp);
+    }
+    this.count = count;
+    this.shardBytes = shardBytes;
+    this.crossNode = producerIp != null;
     // Started with the environment the Ray scheduler gives the plane's workers.
-    producer = BenchShardActor.start(true);
-    consumer = BenchShardActor.start(true);
+    producer = BenchShardActor.start(true, producerIp);
+    consumer = BenchShardActor.start(true, consumerIp);
     Process started = null;
     try {
-      javaPutGet(1, bytes); // the actors are up
+      javaPutGet(1, shardBytes); // the actors are up
       Path script = root.resolve(PYTHON_BASELINE);
       if (!Files.isRegularFile(script)) {
         throw new IOException("no Python baseline at " + script + " (is rtensor.root right?)");
       }
-      ProcessBuilder pb =
-          new ProcessBuilder(python(root), script.toString(), Long.toString(bytes))
-              .redirectError(ProcessBuilder.Redirect.INHERIT);
+      List<String> cmd = new ArrayList<>();
+      cmd.addAll(
+          List.of(
+              pythonExe, script.toString(), Long.toString(shardBytes), Integer.toString(count)));
+      if (crossNode) {
+        cmd.addAll(List.of(producerIp, consumerIp));
+      }
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
       if (address != null) {
         pb.environment().put("RTENSOR_RAY_ADDRESS", address);
       }
@@ -68,10 +115,19 @@ public final class RayPutGetWorkload implements AutoCloseable {
           new BufferedReader(
               new InputStreamReader(started.getInputStream(), StandardCharsets.UTF_8));
       String ready = fromPython.readLine();
-      if (!"ready".equals(ready)) {
+      String[] words = ready == null ? new String[0] : ready.split(" ");
+      if (words.length != 3 || !words[0].equals("ready")) {
         throw new IOException("the Python baseline did not start: " + ready);
       }
       python = started;
+      placement =
+          crossNode
+              ? verifyPlacement(
+                  Map.of("Java producer", producer.getId().toString(), "Python producer", words[1]),
+                  producerIp,
+                  Map.of("Java consumer", consumer.getId().toString(), "Python consumer", words[2]),
+                  consumerIp)
+              : "";
     } catch (IOException | RuntimeException e) {
       if (started != null) {
         started.destroyForcibly();
@@ -82,6 +138,45 @@ public final class RayPutGetWorkload implements AutoCloseable {
     }
   }
 
+  /**
+   * Checks in the GCS's actor table that the producers (name to actor id, hex) run on {@code
+   * producerIp} and the consumers on {@code consumerIp}, a different node; returns where they are.
+   */
+  private static String verifyPlacement(
+      Map<String, String> producers,
+      String producerIp,
+      Map<String, String> consumers,
+      String consumerIp) {
+    Map<String, String> nodeOf = new HashMap<>();
+    for (ActorInfo info : Ray.getRuntimeContext().getAllActorInfo()) {
+      if (info.address != null) {
+        nodeOf.put(info.actorId.toString(), info.address.ip);
+      }
+    }
+    if (producerIp.equals(consumerIp)) {
+      throw new IllegalStateException("producer and consumer on the same node " + producerIp);
+    }
+    Map<String, String> where = new TreeMap<>();
+    for (var expect : List.of(Map.entry(producers, producerIp), Map.entry(consumers, consumerIp))) {
+      for (var actor : expect.getKey().entrySet()) {
+        String ip = nodeOf.get(actor.getValue());
+        if (!expect.getValue().equals(ip)) {
+          throw new IllegalStateException(
+              "the GCS's actor table has the "
+                  + actor.getKey()
+                  + " ("
+                  + actor.getValue()
+                  + ") on node "
+                  + ip
+                  + ", not on "
+                  + expect.getValue());
+        }
+        where.put(actor.getKey(), ip);
+      }
+    }
+    return where.toString();
+  }
+
   /** {@code RTENSOR_PYTHON}, else {@code ROOT/.rtensor/venv/bin/python}. */
   public static String python(Path root) {
     String py = System.getenv("RTENSOR_PYTHON");
@@ -90,14 +185,22 @@ public final class RayPutGetWorkload implements AutoCloseable {
         : py;
   }
 
-  /** Bytes of the object each round trip moves. */
+  /** Bytes each round trip moves. */
   public long bytes() {
-    return bytes;
+    return count * shardBytes;
   }
 
-  /** One shard of {@link #bytes} put, localized and freed. */
+  /**
+   * Where the GCS has the actors of a cross-node workload, e.g. {@code {Java consumer=127.0.0.1,
+   * ...}}; empty when they are not pinned.
+   */
+  public String placement() {
+    return placement;
+  }
+
+  /** The shards of {@link #bytes} put, localized in one batch and freed. */
   public long javaPutGet() {
-    return javaPutGet(1, bytes);
+    return javaPutGet(count, shardBytes);
   }
 
   /** {@code count} shards of {@code shardBytes} put, localized in one batch and freed. */
@@ -108,6 +211,11 @@ public final class RayPutGetWorkload implements AutoCloseable {
     // Like Python's `del refs`: the free is sent, not awaited; it runs in the producer before its
     // next put (an actor runs one caller's tasks in order), so its time is still counted.
     lastClear = producer.task(BenchShardActor::clear, handles).remote();
+    if (crossNode) {
+      // Across nodes the objects are large: the free is awaited (and timed) so that the Java and
+      // Python objects never fill the object stores together.
+      lastClear.get();
+    }
     return n;
   }
 

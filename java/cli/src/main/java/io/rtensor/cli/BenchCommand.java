@@ -14,7 +14,10 @@ import io.rtensor.scheduler.ray.RayConnection;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -39,8 +42,9 @@ import picocli.CommandLine.TypeConversionException;
  * baseline measured in the same run (interleaved calls, medians): the Arrow shard codec against
  * plain copies, a Flight fetch of 64 shards from a worker JVM against a raw socket copy between the
  * same JVMs, the Ray object store plane against Python {@code ray.put}/{@code ray.get} (when a Ray
- * head is reachable) and device-to-host into pinned Arrow memory against the raw driver copy (when
- * a CUDA GPU is present). Prints a table, or JSON with {@code --json}.
+ * head is reachable), the same two across two Ray nodes (when the head has two nodes, or {@code
+ * --nodes 2} starts one) and device-to-host into pinned Arrow memory against the raw driver copy
+ * (when a CUDA GPU is present). Prints a table, or JSON with {@code --json}.
  */
 @Command(
     name = "bench",
@@ -53,6 +57,12 @@ import picocli.CommandLine.TypeConversionException;
       "  ray     Ray object store plane put + get between two Java actors vs Python",
       "          ray.put + ray.get (needs a head: RTENSOR_RAY_ADDRESS or --ray-address;",
       "          skipped otherwise)",
+      "  ray-cross-node     the same with 16 shards, the producer actor on one Ray node",
+      "          and the consumer on another, vs Python actors on the same two nodes",
+      "  flight-cross-node  Flight fetch of 16 shards from a worker JVM serving on the",
+      "          other node's IP to this node's IP vs a raw socket between the same IPs",
+      "          (both need a head of two nodes or more, or --nodes 2 to start one;",
+      "          skipped otherwise)",
       "  d2h     device to pinned Arrow memory (ChunkedCopier) vs raw cuMemcpyDtoHAsync",
       "          into cuMemAllocHost memory (needs a CUDA GPU; skipped otherwise)",
       ""
@@ -60,8 +70,11 @@ import picocli.CommandLine.TypeConversionException;
     footer = {"", "Progress goes to stderr. Exit 1 when a comparison that could run failed."},
     sortOptions = false)
 final class BenchCommand implements Callable<Integer> {
-  static final List<String> ALL = List.of("codec", "flight", "ray", "d2h");
+  static final List<String> ALL =
+      List.of("codec", "flight", "ray", "ray-cross-node", "flight-cross-node", "d2h");
+
   private static final int FLIGHT_SHARDS = 64;
+  private static final int CROSS_NODE_SHARDS = 16;
 
   /** The sizes and repetitions of one run. */
   record Settings(
@@ -69,30 +82,47 @@ final class BenchCommand implements Callable<Integer> {
       long codecBytes,
       long flightBytes,
       long rayBytes,
+      long crossNodeBytes,
       long d2hBytes,
       int warmup,
       long flightWarmupMs,
       int reps) {
     static Settings quick() {
-      return new Settings("quick", 64L << 20, 64L << 20, 16L << 20, 256L << 20, 2, 10_000, 5);
+      return new Settings(
+          "quick", 64L << 20, 64L << 20, 16L << 20, 256L << 20, 256L << 20, 2, 10_000, 5);
     }
 
     static Settings full() {
-      return new Settings("full", 256L << 20, 1L << 30, 64L << 20, 1L << 30, 3, 25_000, 10);
+      return new Settings(
+          "full", 256L << 20, 1L << 30, 64L << 20, 1L << 30, 1L << 30, 3, 25_000, 10);
     }
 
     Settings withSize(long bytes) {
-      return new Settings(preset, bytes, bytes, bytes, bytes, warmup, flightWarmupMs, reps);
+      return new Settings(preset, bytes, bytes, bytes, bytes, bytes, warmup, flightWarmupMs, reps);
     }
 
     Settings withReps(int n) {
       return new Settings(
-          preset, codecBytes, flightBytes, rayBytes, d2hBytes, warmup, flightWarmupMs, n);
+          preset,
+          codecBytes,
+          flightBytes,
+          rayBytes,
+          crossNodeBytes,
+          d2hBytes,
+          warmup,
+          flightWarmupMs,
+          n);
     }
 
     /** Exactly {@code n} warm-up calls of everything: the flight warm-up's time floor goes. */
     Settings withWarmup(int n) {
-      return new Settings(preset, codecBytes, flightBytes, rayBytes, d2hBytes, n, 0, reps);
+      return new Settings(
+          preset, codecBytes, flightBytes, rayBytes, crossNodeBytes, d2hBytes, n, 0, reps);
+    }
+
+    /** Bytes of one shard of the cross-node rows (a multiple of 4, at least 4). */
+    long crossNodeShardBytes() {
+      return Math.max(4, crossNodeBytes / CROSS_NODE_SHARDS / 4 * 4);
     }
 
     Map<String, Object> asMap() {
@@ -102,6 +132,8 @@ final class BenchCommand implements Callable<Integer> {
       m.put("flightBytes", flightBytes);
       m.put("flightShards", FLIGHT_SHARDS);
       m.put("rayBytes", rayBytes);
+      m.put("crossNodeBytes", crossNodeShardBytes() * CROSS_NODE_SHARDS);
+      m.put("crossNodeShards", CROSS_NODE_SHARDS);
       m.put("d2hBytes", d2hBytes);
       m.put("warmup", warmup);
       m.put("flightWarmupMs", flightWarmupMs);
@@ -112,7 +144,7 @@ final class BenchCommand implements Callable<Integer> {
   }
 
   /** A parsed command line. */
-  record Options(Settings settings, Set<String> only, boolean json, String rayAddress) {}
+  record Options(Settings settings, Set<String> only, boolean json, String rayAddress, int nodes) {}
 
   @ParentCommand private Main main;
   @Mixin private HelpOption help;
@@ -125,16 +157,17 @@ final class BenchCommand implements Callable<Integer> {
     @Option(
         names = "--quick",
         description = {
-          "(default) codec 64 MiB, flight 64 x 1 MiB, ray 16 MiB, d2h 256 MiB, 2 warm-up + 5 reps"
-              + " (flight warms up for 10 s at least): about a minute on 2 cores"
+          "(default) codec 64 MiB, flight 64 x 1 MiB, ray 16 MiB, cross-node 16 x 16 MiB,"
+              + " d2h 256 MiB, 2 warm-up + 5 reps (flight rows warm up for 10 s at least): about"
+              + " a minute on 2 cores without the cross-node rows"
         })
     boolean quick;
 
     @Option(
         names = "--full",
         description =
-            "codec 256 MiB, flight 64 x 16 MiB, ray 64 MiB, d2h 1 GiB, 3 + 10 (flight warms up"
-                + " for 25 s at least)")
+            "codec 256 MiB, flight 64 x 16 MiB, ray 64 MiB, cross-node 16 x 64 MiB, d2h 1 GiB,"
+                + " 3 + 10 (flight rows warm up for 25 s at least)")
     boolean full;
   }
 
@@ -142,7 +175,9 @@ final class BenchCommand implements Callable<Integer> {
       names = "--size-mib",
       paramLabel = "N",
       converter = Converters.PositiveMebiCount.class,
-      description = "bytes per operation of every comparison (flight: N MiB / 64 shards)")
+      description =
+          "bytes per operation of every comparison (flight: N MiB / 64 shards, cross-node rows:"
+              + " N MiB / 16 shards)")
   private Long sizeMib;
 
   @Option(
@@ -169,7 +204,31 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print JSON (machine, settings, results), not the table")
   private boolean json;
 
+  @Option(
+      names = "--nodes",
+      paramLabel = "2",
+      converter = TwoNodes.class,
+      description = {
+        "the cross-node rows are asked for: without a head address (RTENSOR_RAY_ADDRESS,"
+            + " --ray-address) start the project's two-node head for this run (scripts/ray-head"
+            + " start --port auto --nodes 2, nodes at 127.0.0.1 and 127.0.0.2) and stop it"
+            + " afterwards; with one, it must have two nodes"
+      })
+  private Integer nodes;
+
   @Mixin private RayOptions ray;
+
+  /** {@code --nodes}: 2 is the only count the cross-node rows use. */
+  static final class TwoNodes implements ITypeConverter<Integer> {
+    @Override
+    public Integer convert(String value) {
+      if (!value.strip().equals("2")) {
+        throw new TypeConversionException(
+            "--nodes takes 2 (the cross-node rows use two nodes), got '" + value + "'");
+      }
+      return 2;
+    }
+  }
 
   /** Whether this JVM holds a Ray connection already (a test, an embedding controller). */
   private final BooleanSupplier connectedHere;
@@ -222,7 +281,11 @@ final class BenchCommand implements Callable<Integer> {
       settings = settings.withWarmup(warmup);
     }
     return new Options(
-        settings, only == null ? new LinkedHashSet<>(ALL) : only.names(), json, ray.address());
+        settings,
+        only == null ? new LinkedHashSet<>(ALL) : only.names(),
+        json,
+        ray.address(),
+        nodes == null ? 0 : nodes);
   }
 
   @Override
@@ -244,25 +307,29 @@ final class BenchCommand implements Callable<Integer> {
     }
     List<Comparison> results = new ArrayList<>();
     boolean failed = false;
-    for (String name : options.only()) {
-      err.println("bench: " + name + " ...");
-      Comparison c;
-      try {
-        c =
-            switch (name) {
-              case "codec" -> codec(s);
-              case "flight" -> flight(s);
-              case "ray" -> ray(s, options.rayAddress());
-              case "d2h" -> d2h(s);
-              default -> throw new IllegalStateException(name);
-            };
-      } catch (Exception e) {
-        failed = true;
-        err.println("bench: " + name + " failed: " + e);
-        e.printStackTrace(err);
-        c = Comparison.skipped(name, name, "-", Double.NaN, "failed: " + e);
+    try (RayHead head = new RayHead(options, err)) {
+      for (String name : options.only()) {
+        err.println("bench: " + name + " ...");
+        Comparison c;
+        try {
+          c =
+              switch (name) {
+                case "codec" -> codec(s);
+                case "flight" -> flight(s);
+                case "ray" -> ray(s, head);
+                case "ray-cross-node" -> rayCrossNode(s, head);
+                case "flight-cross-node" -> flightCrossNode(s, head);
+                case "d2h" -> d2h(s);
+                default -> throw new IllegalStateException(name);
+              };
+        } catch (Exception e) {
+          failed = true;
+          err.println("bench: " + name + " failed: " + e);
+          e.printStackTrace(err);
+          c = Comparison.skipped(name, name, "-", Double.NaN, "failed: " + e);
+        }
+        results.add(c);
       }
-      results.add(c);
     }
     if (options.json()) {
       out.print(Report.json(machine, s.asMap(), results));
@@ -337,18 +404,14 @@ final class BenchCommand implements Callable<Integer> {
         : "no Ray head reachable at " + address + " (" + unreachable + ")";
   }
 
-  private Comparison ray(Settings s, String address) throws Exception {
+  private Comparison ray(Settings s, RayHead head) throws Exception {
     String subject = RAY_SUBJECT + ", " + size(s.rayBytes()) + ", Java actors";
-    boolean connected = connectedHere.getAsBoolean();
-    String unavailable = rayUnavailable(address, connected);
+    String unavailable = head.use();
     if (unavailable != null) {
       return Comparison.skipped("ray", subject, RAY_BASELINE, RayPutGetWorkload.GOAL, unavailable);
     }
-    // Connected already: the head this JVM uses is the one to measure.
-    String head = connected ? System.getProperty("ray.address", address) : address;
-    Path root = Path.of(System.getProperty("rtensor.root", "."));
-    RayConnection connection = connected ? null : ray.connect();
-    try (RayPutGetWorkload w = new RayPutGetWorkload(s.rayBytes(), root, head)) {
+    try (RayPutGetWorkload w =
+        new RayPutGetWorkload(1, s.rayBytes(), null, null, head.python(), ROOT, head.address())) {
       double[] t = Timing.compare(s.warmup(), s.reps(), w::javaPutGet, w::pythonPutGet);
       return Comparison.measured(
           "ray",
@@ -358,9 +421,332 @@ final class BenchCommand implements Callable<Integer> {
           t[1],
           w.bytes(),
           RayPutGetWorkload.GOAL);
-    } finally {
-      if (connection != null) {
-        connection.close();
+    }
+  }
+
+  /** Why the cross-node rows cannot run before any head is asked, or null. */
+  static String crossNodeUnavailable(String address, boolean connectedHere, int nodes) {
+    if (connectedHere || nodes == 2) {
+      return null;
+    }
+    String why = rayUnavailable(address, false);
+    return why == null
+        ? null
+        : "needs a Ray head of two nodes: run with --nodes 2 to start one for this run, or set"
+            + " RTENSOR_RAY_ADDRESS or --ray-address to one (scripts/ray-head start --nodes 2); "
+            + why;
+  }
+
+  /**
+   * The two nodes of a cross-node row, {@code {serving, fetching}}: this process's node {@code
+   * localIp} fetches from the first other IP among {@code aliveIps}; null when there is none.
+   */
+  static String[] nodePair(String localIp, List<String> aliveIps) {
+    return aliveIps.stream()
+        .filter(ip -> !ip.equals(localIp))
+        .sorted()
+        .findFirst()
+        .map(ip -> new String[] {ip, localIp})
+        .orElse(null);
+  }
+
+  /** Why a cluster whose alive nodes have {@code aliveIps} cannot run the cross-node rows. */
+  static String oneNodeReason(String address, List<String> aliveIps) {
+    return "the Ray head at "
+        + address
+        + " has "
+        + aliveIps.size()
+        + " alive node(s) "
+        + aliveIps
+        + ": the cross-node rows need two on distinct IPs (--nodes 2 without a head address"
+        + " starts one; scripts/ray-head start --nodes 2)";
+  }
+
+  private static final String RAY_CROSS_BASELINE = "Python ray.put+ray.get, Python actors";
+
+  private Comparison rayCrossNode(Settings s, RayHead head) throws Exception {
+    long shard = s.crossNodeShardBytes();
+    String what = CROSS_NODE_SHARDS + " x " + size(shard);
+    String subject = RAY_SUBJECT + ", " + what + ", Java actors across nodes";
+    double goal = RayPutGetWorkload.CROSS_NODE_GOAL;
+    String[] pair = head.crossNodePair();
+    String unavailable = head.crossNodeUnavailable();
+    if (unavailable != null) {
+      return Comparison.skipped(
+          "ray-cross-node", subject, RAY_CROSS_BASELINE + " across nodes", goal, unavailable);
+    }
+    String route = pair[0] + " -> " + pair[1];
+    try (RayPutGetWorkload w =
+        new RayPutGetWorkload(
+            CROSS_NODE_SHARDS, shard, pair[0], pair[1], head.python(), ROOT, head.address())) {
+      main.err().println("bench: ray-cross-node actors on " + w.placement());
+      double[] t = Timing.compare(s.warmup(), s.reps(), w::javaPutGet, w::pythonPutGet);
+      return Comparison.measured(
+          "ray-cross-node",
+          RAY_SUBJECT + ", " + what + ", Java actors " + route,
+          t[0],
+          RAY_CROSS_BASELINE + ", same nodes",
+          t[1],
+          w.bytes(),
+          goal);
+    }
+  }
+
+  private Comparison flightCrossNode(Settings s, RayHead head) throws Exception {
+    long shard = s.crossNodeShardBytes();
+    String what = CROSS_NODE_SHARDS + " x " + size(shard);
+    String subject = "Flight fetch, " + what + ", from a worker JVM on the other node's IP";
+    String baseline = "raw Java socket copy between the same IPs";
+    double goal = FlightWorkload.CROSS_NODE_GOAL;
+    String[] pair = head.crossNodePair();
+    String unavailable = head.crossNodeUnavailable();
+    if (unavailable == null) {
+      unavailable = notLocal(pair[0]);
+    }
+    if (unavailable != null) {
+      return Comparison.skipped("flight-cross-node", subject, baseline, goal, unavailable);
+    }
+    try (FlightWorkload w =
+        new FlightWorkload(CROSS_NODE_SHARDS, shard, 0, List.of(), pair[0], pair[1])) {
+      double[] t =
+          Timing.compare(s.warmup(), s.flightWarmupMs(), s.reps(), w::flightFetch, w::rawSocket);
+      return Comparison.measured(
+          "flight-cross-node",
+          "Flight fetch, " + what + ", worker JVM serving on " + pair[0] + " -> " + pair[1],
+          t[0],
+          "raw Java socket copy, " + pair[0] + " -> " + pair[1],
+          t[1],
+          w.bytes(),
+          goal);
+    }
+  }
+
+  /**
+   * Null when this machine can bind {@code ip}, else why the Flight cross-node row cannot run: its
+   * serving JVM runs here and binds the other node's IP (which a cluster of several nodes on one
+   * machine, as scripts/ray-head starts, allows).
+   */
+  static String notLocal(String ip) {
+    try (ServerSocket socket = new ServerSocket()) {
+      socket.bind(new InetSocketAddress(ip, 0));
+      return null;
+    } catch (IOException | IllegalArgumentException e) {
+      return "the other node's IP "
+          + ip
+          + " is not an address of this machine ("
+          + e.getMessage()
+          + "): the row's serving JVM runs here and binds it";
+    }
+  }
+
+  private static final Path ROOT = Path.of(System.getProperty("rtensor.root", "."));
+
+  /**
+   * The Ray head of a run: the one this JVM is connected to, the one at {@link Options#rayAddress}
+   * or, with {@code --nodes 2} and neither, the project's two-node head that this run starts
+   * ({@code scripts/ray-head}) and stops when closed, failure or not. Connects on first {@link
+   * #use}.
+   */
+  final class RayHead implements AutoCloseable {
+    private final Options options;
+    private final PrintStream err;
+    final int nodes;
+    private boolean tried;
+    private String unavailable;
+    private Exception failure;
+    private String address;
+    private String python;
+    private RayConnection connection;
+    private boolean started;
+    private Thread stopOnExit;
+
+    RayHead(Options options, PrintStream err) {
+      this.options = options;
+      this.err = err;
+      this.nodes = options.nodes();
+    }
+
+    /**
+     * Null when this JVM is connected to the head (connecting at the first call), else why not;
+     * throws when starting or connecting failed.
+     */
+    String use() throws Exception {
+      if (!tried) {
+        tried = true;
+        try {
+          unavailable = prepare();
+        } catch (Exception e) {
+          failure = e;
+        }
+      }
+      if (failure != null) {
+        throw new IllegalStateException(
+            "the Ray head could not be used: " + failure.getMessage(), failure);
+      }
+      return unavailable;
+    }
+
+    private String prepare() throws Exception {
+      address = options.rayAddress();
+      python = RayPutGetWorkload.python(ROOT);
+      if (connectedHere.getAsBoolean()) {
+        // Connected already: the head this JVM uses is the one to measure.
+        address = System.getProperty("ray.address", address);
+        return null;
+      }
+      if (address == null && nodes == 2) {
+        start();
+      }
+      String why = rayUnavailable(address, false);
+      if (why != null) {
+        return why;
+      }
+      connection = ray.connect(address);
+      return null;
+    }
+
+    /** {@code scripts/ray-head start --port auto --nodes 2}, its variables read back. */
+    private void start() throws IOException, InterruptedException {
+      Path script = ROOT.resolve(Path.of("scripts", "ray-head"));
+      if (!Files.isExecutable(script)) {
+        throw new IOException("no " + script + " (is rtensor.root right?)");
+      }
+      // Both object stores hold a round trip's objects of the Java side and the Python side.
+      long storeMib = Math.max(1536, 2 * (options.settings().crossNodeBytes() >> 20) + 1024);
+      err.println("bench: starting a two-node Ray head (scripts/ray-head start --nodes 2) ...");
+      ProcessBuilder pb =
+          new ProcessBuilder(
+                  script.toString(),
+                  "start",
+                  "--port",
+                  "auto",
+                  "--nodes",
+                  "2",
+                  "--object-store-mb",
+                  Long.toString(storeMib))
+              .redirectErrorStream(true);
+      Process p = pb.start();
+      String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      int code = p.waitFor();
+      if (code != 0) {
+        throw new IOException(
+            "scripts/ray-head start --nodes 2 exited with " + code + ": " + output.strip());
+      }
+      started = true;
+      stopOnExit = new Thread(this::stop, "bench-ray-head-stop");
+      Runtime.getRuntime().addShutdownHook(stopOnExit);
+      Map<String, String> env = new LinkedHashMap<>();
+      for (String line : Files.readAllLines(ROOT.resolve(Path.of(".rtensor", "ray", "env")))) {
+        int eq = line.indexOf('=');
+        if (eq > 0) {
+          env.put(line.substring(0, eq), line.substring(eq + 1));
+        }
+      }
+      address = env.get("RTENSOR_RAY_ADDRESS");
+      python = env.getOrDefault("RTENSOR_PYTHON", python);
+      err.println("bench: Ray head at " + address + ", nodes " + env.get("RTENSOR_RAY_NODE_IPS"));
+    }
+
+    String address() {
+      return address;
+    }
+
+    String python() {
+      return python;
+    }
+
+    /** The IPs of the nodes the GCS lists alive. */
+    List<String> aliveIps() {
+      return Ray.getRuntimeContext().getAllNodeInfo().stream()
+          .filter(n -> n.isAlive)
+          .map(n -> n.nodeAddress)
+          .distinct()
+          .sorted()
+          .toList();
+    }
+
+    private String[] pair;
+    private String pairUnavailable;
+    private boolean pairTried;
+
+    /**
+     * The two nodes of the cross-node rows, {@code {serving, fetching}}: another node of the head,
+     * and this driver's; null when they cannot run ({@link #crossNodeUnavailable} says why). Throws
+     * when starting or connecting to the head failed.
+     */
+    String[] crossNodePair() throws Exception {
+      if (!pairTried) {
+        pairUnavailable =
+            BenchCommand.crossNodeUnavailable(
+                options.rayAddress(), connectedHere.getAsBoolean(), nodes);
+        if (pairUnavailable == null) {
+          pairUnavailable = use();
+        }
+        if (pairUnavailable == null) {
+          pair = nodePair();
+          if (pair == null) {
+            pairUnavailable = oneNodeReason(address, aliveIps());
+          }
+        }
+        pairTried = true; // not when use() threw: every row asking fails the same way
+      }
+      return pair;
+    }
+
+    /** Why the cross-node rows cannot run (after {@link #crossNodePair}), or null. */
+    String crossNodeUnavailable() {
+      return pairUnavailable;
+    }
+
+    /** {@code {serving, fetching}}: another node, and this driver's; null without another. */
+    private String[] nodePair() {
+      var here = Ray.getRuntimeContext().getCurrentNodeId();
+      String local =
+          Ray.getRuntimeContext().getAllNodeInfo().stream()
+              .filter(n -> n.isAlive && n.nodeId.equals(here))
+              .map(n -> n.nodeAddress)
+              .findFirst()
+              .orElseThrow(() -> new IllegalStateException("the GCS lists no node " + here));
+      return BenchCommand.nodePair(local, aliveIps());
+    }
+
+    private synchronized void stop() {
+      if (started) {
+        started = false;
+        try {
+          Process p =
+              new ProcessBuilder(ROOT.resolve(Path.of("scripts", "ray-head")).toString(), "stop")
+                  .redirectErrorStream(true)
+                  .start();
+          String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+          if (p.waitFor() != 0) {
+            err.println("bench: scripts/ray-head stop failed: " + output.strip());
+          } else {
+            err.println("bench: " + output.strip());
+          }
+        } catch (IOException e) {
+          err.println("bench: scripts/ray-head stop failed: " + e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        if (connection != null) {
+          connection.close();
+        }
+      } finally {
+        stop();
+        if (stopOnExit != null) {
+          try {
+            Runtime.getRuntime().removeShutdownHook(stopOnExit);
+          } catch (IllegalStateException e) {
+            // the JVM is exiting: the hook runs
+          }
+        }
       }
     }
   }

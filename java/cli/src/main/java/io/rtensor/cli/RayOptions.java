@@ -40,8 +40,12 @@ final class RayOptions {
 
   /** Connects this JVM to the head at {@link #address()} as a Ray driver. */
   RayConnection connect() {
+    return connect(address());
+  }
+
+  /** Connects this JVM to the head at {@code head} (null: as {@link RayConnection} finds it). */
+  RayConnection connect(String head) {
     RayConnection.Builder builder = RayConnection.builder().quietStartup(!verbose);
-    String head = address();
     if (head != null) {
       builder.address(head);
     }

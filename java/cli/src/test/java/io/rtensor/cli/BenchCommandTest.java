@@ -58,6 +58,10 @@ class BenchCommandTest {
             List.of("--warmup", "-2"),
             List.of("--only", "codec,nope"),
             List.of("--quick", "--full"),
+            List.of("--nodes"),
+            List.of("--nodes", "3"),
+            List.of("--nodes", "two"),
+            List.of("--only", "ray-cross-node,cross-node"),
             List.of("--ray-address"))) {
       Run r = run(bad.toArray(String[]::new));
       assertEquals(2, r.code(), bad + ": " + r.err());
@@ -72,6 +76,9 @@ class BenchCommandTest {
     assertEquals("quick", quick.settings().preset());
     assertEquals(BenchCommand.ALL, List.copyOf(quick.only()));
     assertFalse(quick.json());
+    assertEquals(0, quick.nodes(), "no --nodes: no head is started");
+    assertEquals(256L << 20, quick.settings().crossNodeBytes(), "quick: 16 x 16 MiB");
+    assertEquals(16L << 20, quick.settings().crossNodeShardBytes());
 
     BenchCommand.Options o =
         BenchCommand.parse(
@@ -102,6 +109,17 @@ class BenchCommandTest {
     assertEquals(List.of("flight", "codec"), List.copyOf(o.only()));
     assertTrue(o.json());
     assertEquals("127.0.0.1:1", o.rayAddress());
+    assertEquals(2L << 20, o.settings().crossNodeBytes());
+    assertEquals(128L << 10, o.settings().crossNodeShardBytes(), "2 MiB as 16 shards");
+
+    BenchCommand.Options cross =
+        BenchCommand.parse(
+            new String[] {"--full", "--nodes", "2", "--only", "ray-cross-node,flight-cross-node"});
+    assertEquals(2, cross.nodes());
+    assertEquals(List.of("ray-cross-node", "flight-cross-node"), List.copyOf(cross.only()));
+    assertEquals(1L << 30, cross.settings().crossNodeBytes(), "full: 1 GiB");
+    assertEquals(64L << 20, cross.settings().crossNodeShardBytes(), "as 16 x 64 MiB");
+    assertTrue(BenchCommand.ALL.containsAll(List.of("ray-cross-node", "flight-cross-node")));
     assertEquals(1L << 30, BenchCommand.parse(new String[] {"--full"}).settings().flightBytes());
     assertEquals("64 KiB", BenchCommand.size(64 << 10));
     assertEquals("1 GiB", BenchCommand.size(1L << 30));
@@ -206,6 +224,66 @@ class BenchCommandTest {
     assertEquals(null, BenchCommand.rayUnavailable("127.0.0.1:1", true), "connected: runs");
   }
 
+  @Test
+  void theCrossNodeRowsSayWhyTheyCannotRunWithoutATwoNodeHead() {
+    // No head and no --nodes 2: both rows are skipped, and say how to run them.
+    Run r =
+        run(
+            new BenchCommand(() -> false),
+            "--json",
+            "--only",
+            "ray-cross-node,flight-cross-node",
+            "--size-mib",
+            "1",
+            "--ray-address",
+            "127.0.0.1:1");
+    assertEquals(0, r.code(), r.err());
+    JsonNode results = readJson(r.out()).path("results");
+    assertEquals(2, results.size(), r.out());
+    for (int i = 0; i < 2; i++) {
+      JsonNode row = results.get(i);
+      assertEquals(
+          List.of("ray-cross-node", "flight-cross-node").get(i), row.path("name").asText());
+      assertEquals("skipped", row.path("status").asText(), r.out());
+      String reason = row.path("reason").asText();
+      assertTrue(
+          reason.startsWith("needs a Ray head of two nodes: run with --nodes 2 to start one")
+              && reason.contains("; no Ray head reachable at 127.0.0.1:1 ("),
+          reason);
+      assertEquals(0.9, row.path("goal").asDouble(), 1e-9);
+    }
+
+    assertTrue(
+        BenchCommand.crossNodeUnavailable(null, false, 0)
+            .startsWith("needs a Ray head of two nodes: run with --nodes 2"),
+        "no head");
+    assertEquals(null, BenchCommand.crossNodeUnavailable(null, false, 2), "--nodes 2 starts one");
+    assertEquals(null, BenchCommand.crossNodeUnavailable(null, true, 0), "connected: the GCS says");
+    assertEquals(null, BenchCommand.nodePair("127.0.0.1", List.of("127.0.0.1")), "one node");
+    assertEquals(
+        List.of("127.0.0.2", "127.0.0.1"),
+        List.of(BenchCommand.nodePair("127.0.0.1", List.of("127.0.0.3", "127.0.0.2", "127.0.0.1"))),
+        "serving on the first other node, fetching here");
+    assertTrue(
+        BenchCommand.oneNodeReason("127.0.0.1:6390", List.of("127.0.0.1"))
+            .startsWith("the Ray head at 127.0.0.1:6390 has 1 alive node(s) [127.0.0.1]: the"),
+        "a one-node head");
+    assertEquals(null, BenchCommand.notLocal("127.0.0.2"), "all of 127/8 is this machine's");
+    String remote = BenchCommand.notLocal("203.0.113.7");
+    assertTrue(
+        remote != null
+            && remote.startsWith("the other node's IP 203.0.113.7 is not an address of this"),
+        remote);
+  }
+
+  private static JsonNode readJson(String text) {
+    try {
+      return new ObjectMapper().readTree(text);
+    } catch (java.io.IOException e) {
+      throw new AssertionError(text, e);
+    }
+  }
+
   private static String row(List<String> lines, String start) {
     return lines.stream()
         .filter(l -> l.startsWith(start))
@@ -224,5 +302,43 @@ class BenchCommandTest {
     assertEquals(1L << 20, ray.path("bytes").asLong());
     assertTrue(ray.path("subjectMs").asDouble() > 0 && ray.path("baselineMs").asDouble() > 0);
     assertEquals(0.7, ray.path("goal").asDouble(), 1e-9);
+  }
+
+  @Test
+  @Tag("ray")
+  void crossNodeRowsMoveShardsBetweenTheTwoNodesOfARealHead() throws Exception {
+    RayTestCluster.connect();
+    RayTestCluster.requireNodes(2);
+    Run r =
+        run(
+            "--json",
+            "--only",
+            "ray-cross-node,flight-cross-node",
+            "--size-mib",
+            "1",
+            "--reps",
+            "2",
+            "--warmup",
+            "1");
+    assertEquals(0, r.code(), r.err());
+    JsonNode results = new ObjectMapper().readTree(r.out()).path("results");
+    // The row checked the GCS's actor table: producers on one node, consumers on the other.
+    assertTrue(
+        r.err()
+            .matches(
+                "(?s).*ray-cross-node actors on \\{Java consumer=(\\S+), Java producer="
+                    + "(?!\\1,)\\S+, Python consumer=\\1, Python producer=\\S+}.*"),
+        r.err());
+    for (JsonNode row : results) {
+      assertEquals("ran", row.path("status").asText(), r.out());
+      assertEquals(1L << 20, row.path("bytes").asLong(), "16 shards of 64 KiB");
+      assertTrue(row.path("subject").asText().contains("16 x 64 KiB"), r.out());
+      assertTrue(row.path("subject").asText().matches(".* (\\S+) -> (?!\\1$)\\S+"), r.out());
+      assertTrue(row.path("subjectMs").asDouble() > 0 && row.path("baselineMs").asDouble() > 0);
+      assertEquals(0.9, row.path("goal").asDouble(), 1e-9);
+    }
+    assertEquals(
+        List.of("ray-cross-node", "flight-cross-node"),
+        List.of(results.get(0).path("name").asText(), results.get(1).path("name").asText()));
   }
 }
