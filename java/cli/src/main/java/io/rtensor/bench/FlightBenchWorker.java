@@ -20,10 +20,11 @@ import org.apache.arrow.memory.BufferAllocator;
 /**
  * The other JVM of {@link FlightWorkload}: a Flight shard server holding {@code count} float32
  * shards of {@code bytes} bytes ({@code big-0..}) plus {@code small} 4 KiB shards ({@code
- * small-0..}), and the baseline: a raw socket server that writes the same {@code count x bytes}
- * bytes, from the same Arrow memory, to every connection. Both servers bind {@code host} (the
- * optional fourth argument; default 127.0.0.1). Prints {@code flight=host:port socket=port}; exits
- * when stdin closes.
+ * small-0..}), and the baselines: a raw socket server that writes, from the same Arrow memory, the
+ * same {@code count x bytes} bytes to a connection whose first byte is {@code B}, or the small
+ * shards as length-prefixed messages in one stream to one whose first byte is {@code S}. Both
+ * servers bind {@code host} (the optional fourth argument; default 127.0.0.1). Prints {@code
+ * flight=host:port socket=port}; exits when stdin closes.
  */
 public final class FlightBenchWorker {
   private FlightBenchWorker() {}
@@ -48,9 +49,11 @@ public final class FlightBenchWorker {
           server.putLocal("big-" + i, b);
         }
       }
+      List<Tensor> smallTensors = new ArrayList<>();
       for (int i = 0; i < small; i++) {
-        try (Tensor t = Tensor.allocate(root, DType.FLOAT32, Shape.of(1024));
-            TensorBatch b = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
+        Tensor t = Tensor.allocate(root, DType.FLOAT32, Shape.of(1024));
+        smallTensors.add(t);
+        try (TensorBatch b = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
           server.putLocal("small-" + i, b);
         }
       }
@@ -60,10 +63,17 @@ public final class FlightBenchWorker {
               () -> {
                 while (true) {
                   try (SocketChannel c = socket.accept()) {
-                    for (Tensor t : tensors) {
-                      ByteBuffer b = t.buffer().nioBuffer(0, (int) t.byteSize());
-                      while (b.hasRemaining()) {
-                        c.write(b);
+                    ByteBuffer mode = ByteBuffer.allocate(1);
+                    while (mode.hasRemaining()) {
+                      if (c.read(mode) < 0) {
+                        throw new IOException("closed before its mode byte");
+                      }
+                    }
+                    if (mode.get(0) == SMALL) {
+                      writeLengthPrefixed(c, smallTensors);
+                    } else {
+                      for (Tensor t : tensors) {
+                        writeFully(c, t.buffer().nioBuffer(0, (int) t.byteSize()));
                       }
                     }
                   } catch (IOException e) {
@@ -81,6 +91,43 @@ public final class FlightBenchWorker {
         // until the benchmark closes stdin
       }
       tensors.forEach(Tensor::close);
+      smallTensors.forEach(Tensor::close);
+    }
+  }
+
+  /** The mode byte a raw-socket client sends first: the small shards, length-prefixed. */
+  static final byte SMALL = 'S';
+
+  /** The mode byte for the big shards, back to back. */
+  static final byte BIG = 'B';
+
+  /**
+   * Writes each tensor as a 4-byte big-endian length and its bytes, in one stream, gathering up to
+   * 64 messages a write (what a careful hand-written protocol does).
+   */
+  private static void writeLengthPrefixed(SocketChannel c, List<Tensor> messages)
+      throws IOException {
+    int perWrite = 64;
+    for (int i = 0; i < messages.size(); i += perWrite) {
+      List<ByteBuffer> parts = new ArrayList<>();
+      for (Tensor t : messages.subList(i, Math.min(messages.size(), i + perWrite))) {
+        parts.add(ByteBuffer.allocate(4).putInt(0, (int) t.byteSize()));
+        parts.add(t.buffer().nioBuffer(0, (int) t.byteSize()));
+      }
+      ByteBuffer[] array = parts.toArray(new ByteBuffer[0]);
+      long left = 0;
+      for (ByteBuffer b : array) {
+        left += b.remaining();
+      }
+      while (left > 0) {
+        left -= c.write(array);
+      }
+    }
+  }
+
+  private static void writeFully(SocketChannel c, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) {
+      c.write(b);
     }
   }
 }

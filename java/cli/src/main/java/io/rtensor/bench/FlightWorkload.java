@@ -32,6 +32,9 @@ public final class FlightWorkload implements AutoCloseable {
   /** Throughput of {@link #flightFetch} over {@link #rawSocket} the project aims for. */
   public static final double GOAL = 0.6;
 
+  /** Throughput of {@link #flightFetchSmall} over {@link #rawSocketSmall} the project aims for. */
+  public static final double SMALL_GOAL = 0.4;
+
   /**
    * Throughput of {@link #flightFetch} over {@link #rawSocket} between two node IPs, 16 large
    * shards ({@code ./rtensor bench}'s {@code flight-cross-node}), the project aims for.
@@ -169,6 +172,7 @@ public final class FlightWorkload implements AutoCloseable {
         c.bind(new InetSocketAddress(clientHost, 0));
       }
       c.connect(new InetSocketAddress(serverHost, socketPort));
+      writeMode(c, FlightBenchWorker.BIG);
       for (int i = 0; i < shards; i++) {
         try (ArrowBuf buf = root.buffer(shardBytes)) {
           ByteBuffer b = buf.nioBuffer(0, (int) shardBytes);
@@ -182,6 +186,74 @@ public final class FlightWorkload implements AutoCloseable {
       }
     }
     return n;
+  }
+
+  /**
+   * Baseline of {@link #flightFetchSmall}: the same 4 KiB shards as length-prefixed messages in one
+   * plain socket stream from the same worker JVM, each read into its own fresh Arrow buffer (as a
+   * fetch gives each shard its own tensor). Reads through a 64 KiB buffer, as any client of such a
+   * protocol would, so a message costs no system call of its own.
+   */
+  public long rawSocketSmall() throws IOException {
+    long n = 0;
+    try (SocketChannel c = SocketChannel.open()) {
+      if (clientHost != null) {
+        c.bind(new InetSocketAddress(clientHost, 0));
+      }
+      c.connect(new InetSocketAddress(serverHost, socketPort));
+      writeMode(c, FlightBenchWorker.SMALL);
+      ByteBuffer in = ByteBuffer.allocateDirect(64 << 10).flip();
+      for (int i = 0; i < small.size(); i++) {
+        fill(c, in, 4);
+        int length = in.getInt();
+        if (length != 4096) {
+          throw new IOException("message " + i + " says " + length + " bytes, not 4096");
+        }
+        try (ArrowBuf buf = root.buffer(length)) {
+          ByteBuffer body = buf.nioBuffer(0, length);
+          while (body.hasRemaining()) {
+            fill(c, in, 1);
+            int take = Math.min(in.remaining(), body.remaining());
+            ByteBuffer slice = in.slice(in.position(), take);
+            body.put(slice);
+            in.position(in.position() + take);
+          }
+          n += length;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Reads from {@code c} until {@code in} (in read mode) holds at least {@code need} bytes. */
+  private static void fill(SocketChannel c, ByteBuffer in, int need) throws IOException {
+    if (in.remaining() >= need) {
+      return;
+    }
+    in.compact();
+    while (in.position() < need) {
+      if (c.read(in) < 0) {
+        throw new IOException("the bench worker's socket closed early");
+      }
+    }
+    in.flip();
+  }
+
+  private static void writeMode(SocketChannel c, byte mode) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(new byte[] {mode});
+    while (b.hasRemaining()) {
+      c.write(b);
+    }
+  }
+
+  /** Bytes one {@link #flightFetchSmall} or {@link #rawSocketSmall} moves. */
+  public long smallBytes() {
+    return small.size() * 4096L;
+  }
+
+  /** Number of 4 KiB shards {@link #flightFetchSmall} fetches. */
+  public int smallShards() {
+    return small.size();
   }
 
   @Override

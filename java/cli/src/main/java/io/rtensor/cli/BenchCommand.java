@@ -54,6 +54,8 @@ import picocli.CommandLine.TypeConversionException;
           + " warm-up); ratio = subject throughput / baseline throughput.",
       "  codec   Arrow IPC encode + decode of a float32 shard vs two plain copies",
       "  flight  Flight fetch of 64 shards from a worker JVM vs a raw socket copy",
+      "  flight-small  Flight fetch of 10,000 x 4 KiB shards from a worker JVM vs the",
+      "          same shards as length-prefixed messages in one raw socket stream",
       "  ray     Ray object store plane put + get between two Java actors vs Python",
       "          ray.put + ray.get (needs a head: RTENSOR_RAY_ADDRESS or --ray-address;",
       "          skipped otherwise)",
@@ -71,9 +73,11 @@ import picocli.CommandLine.TypeConversionException;
     sortOptions = false)
 final class BenchCommand implements Callable<Integer> {
   static final List<String> ALL =
-      List.of("codec", "flight", "ray", "ray-cross-node", "flight-cross-node", "d2h");
+      List.of(
+          "codec", "flight", "flight-small", "ray", "ray-cross-node", "flight-cross-node", "d2h");
 
   private static final int FLIGHT_SHARDS = 64;
+  static final int SMALL_SHARDS = 10_000;
   private static final int CROSS_NODE_SHARDS = 16;
 
   /** The sizes and repetitions of one run. */
@@ -316,6 +320,7 @@ final class BenchCommand implements Callable<Integer> {
               switch (name) {
                 case "codec" -> codec(s);
                 case "flight" -> flight(s);
+                case "flight-small" -> flightSmall(s);
                 case "ray" -> ray(s, head);
                 case "ray-cross-node" -> rayCrossNode(s, head);
                 case "flight-cross-node" -> flightCrossNode(s, head);
@@ -381,6 +386,22 @@ final class BenchCommand implements Callable<Integer> {
           t[1],
           w.bytes(),
           FlightWorkload.GOAL);
+    }
+  }
+
+  static Comparison flightSmall(Settings s) throws Exception {
+    try (FlightWorkload w = new FlightWorkload(1, 4096, SMALL_SHARDS, List.of())) {
+      double[] t =
+          Timing.compare(
+              s.warmup(), s.flightWarmupMs(), s.reps(), w::flightFetchSmall, w::rawSocketSmall);
+      return Comparison.measured(
+          "flight-small",
+          "Flight fetch, " + w.smallShards() + " x 4 KiB in one localize, from a worker JVM",
+          t[0],
+          "the same as 4-byte-length-prefixed messages, one raw socket stream, same JVMs",
+          t[1],
+          w.smallBytes(),
+          FlightWorkload.SMALL_GOAL);
     }
   }
 

@@ -177,6 +177,30 @@ class BenchCommandTest {
   }
 
   @Test
+  void flightSmallFetchesTenThousandSmallShardsBesideLengthPrefixedMessagesOnARawSocket()
+      throws Exception {
+    Run r =
+        run(
+            new BenchCommand(() -> false),
+            "--only",
+            "flight-small",
+            "--json",
+            "--reps",
+            "1",
+            "--warmup",
+            "0");
+    assertEquals(0, r.code(), r.err());
+    JsonNode row = new ObjectMapper().readTree(r.out()).path("results").get(0);
+    assertEquals("flight-small", row.path("name").asText(), r.out());
+    assertEquals("ran", row.path("status").asText(), r.out());
+    assertEquals(10_000L * 4096, row.path("bytes").asLong());
+    assertTrue(row.path("subject").asText().contains("10000 x 4 KiB"), r.out());
+    assertTrue(row.path("baseline").asText().contains("length-prefixed"), r.out());
+    assertTrue(row.path("subjectMs").asDouble() > 0 && row.path("baselineMs").asDouble() > 0);
+    assertEquals(0.4, row.path("goal").asDouble(), 1e-9);
+  }
+
+  @Test
   void tableShowsEachSubjectBesideItsBaselineAndSaysWhyARowWasSkipped() {
     // A bench that sees no Ray connection in this JVM, whatever other tests connected: no head
     // answers at port 1, so the Ray row is skipped and says why.

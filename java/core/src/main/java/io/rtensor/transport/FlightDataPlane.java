@@ -11,9 +11,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -131,7 +133,9 @@ public final class FlightDataPlane implements DataPlane {
 
   @Override
   public Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator target) {
-    Map<String, List<String>> byLocation = new LinkedHashMap<>();
+    // Each location's ids, once each, in the order first named (a set: many small shards stay
+    // linear).
+    Map<String, Set<String>> byLocation = new LinkedHashMap<>();
     Map<String, Long> sizes = new java.util.HashMap<>();
     long totalBytes = 0;
     for (RTensor h : handles) {
@@ -141,10 +145,7 @@ public final class FlightDataPlane implements DataPlane {
       if (h.location().plane() != ShardLocation.Plane.FLIGHT) {
         throw new IllegalArgumentException(h + " is not a Flight shard");
       }
-      List<String> ids = byLocation.computeIfAbsent(h.location().key(), k -> new ArrayList<>());
-      if (!ids.contains(h.shardId())) {
-        ids.add(h.shardId());
-      }
+      byLocation.computeIfAbsent(h.location().key(), k -> new LinkedHashSet<>()).add(h.shardId());
     }
     Map<String, TensorBatch> out = new LinkedHashMap<>();
     Map<String, List<String>> missing = new LinkedHashMap<>();
@@ -155,9 +156,9 @@ public final class FlightDataPlane implements DataPlane {
     List<CompletableFuture<Map<String, TensorBatch>>> futures = new ArrayList<>();
     List<String> futureLocations = new ArrayList<>();
     List<List<String>> futureIds = new ArrayList<>();
-    for (Map.Entry<String, List<String>> e : byLocation.entrySet()) {
+    for (Map.Entry<String, Set<String>> e : byLocation.entrySet()) {
       String location = e.getKey();
-      List<String> ids = e.getValue();
+      List<String> ids = new ArrayList<>(e.getValue());
       if (localServer != null && location.equals(localServer.address())) {
         for (String id : ids) {
           TensorBatch b = localServer.getLocal(id, target);

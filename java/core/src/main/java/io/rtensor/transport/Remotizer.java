@@ -7,9 +7,11 @@ import java.lang.reflect.Array;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.Function;
 import org.apache.arrow.memory.BufferAllocator;
 
@@ -189,13 +191,12 @@ public final class Remotizer {
 
   /** Location key to the distinct shard ids of the handles in {@code value}. */
   public static Map<String, List<String>> collectShards(Object value) {
-    Map<String, List<String>> out = new LinkedHashMap<>();
+    Map<String, Set<String>> distinct = new LinkedHashMap<>();
     for (RTensor h : collectHandles(value)) {
-      List<String> ids = out.computeIfAbsent(h.location().key(), k -> new ArrayList<>());
-      if (!ids.contains(h.shardId())) {
-        ids.add(h.shardId());
-      }
+      distinct.computeIfAbsent(h.location().key(), k -> new LinkedHashSet<>()).add(h.shardId());
     }
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    distinct.forEach((location, ids) -> out.put(location, new ArrayList<>(ids)));
     return out;
   }
 
