@@ -189,6 +189,17 @@ class ControlServerInputTest {
   }
 
   @Test
+  void aBodyOverTheLimitIsRefusedAsResourceExhaustedAndTheEndpointKeepsServing() throws Exception {
+    try (Endpoint endpoint = Endpoint.start()) {
+      byte[] over = new byte[ControlServer.MAX_REQUEST_BYTES + 1];
+      FlightRuntimeException e = endpoint.send("call", over);
+      assertTrue(e != null, "a body over the limit was accepted");
+      assertEquals(FlightStatusCode.RESOURCE_EXHAUSTED, e.status().code(), e.toString());
+      endpoint.assertAnswersPing();
+    }
+  }
+
+  @Test
   void garbageEmptyWrongTypeAndHugeBodiesAreInvalidArgument() throws Exception {
     try (Endpoint endpoint = Endpoint.start()) {
       byte[] garbage = new byte[1000];

@@ -11,6 +11,7 @@ import io.rtensor.host.ControlRequest;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.DeviceType;
+import io.rtensor.scheduler.EngineCallException;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.Worker;
@@ -19,6 +20,7 @@ import io.rtensor.scheduler.WorkerFailedException;
 import io.rtensor.scheduler.WorkerTimeoutException;
 import io.rtensor.scheduler.core.ControlFailure;
 import io.rtensor.scheduler.local.internal.ControlClient;
+import io.rtensor.scheduler.local.internal.ControlServer;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.engines.EchoEngine;
 import io.rtensor.testing.engines.TensorEngine;
@@ -162,6 +164,21 @@ class LocalSchedulerTest {
       assertEquals(
           List.of(0, 1),
           List.of(scheduler.deviceIds("again/0").get(0), scheduler.deviceIds("again/1").get(0)));
+    }
+  }
+
+  @Test
+  void aCallOverTheControlLimitFailsBeforeItIsSentAndTheWorkerKeepsServing() {
+    try (LocalScheduler scheduler = LocalScheduler.builder().build()) {
+      String id = scheduler.createWorkers(cpuJob("big", 1)).get(0).id();
+      scheduler.createEngine(id, EchoEngine.class.getName(), null);
+      byte[] huge = new byte[ControlServer.MAX_REQUEST_BYTES + (1 << 20)];
+      EngineCallException e =
+          assertThrows(
+              EngineCallException.class,
+              () -> scheduler.callEngine(id, "echo", null, CallOptions.DEFAULT, (Object) huge));
+      assertTrue(e.getMessage().contains("over the workers' limit of 64 MiB"), e.getMessage());
+      assertEquals("ok", scheduler.callEngine(id, "echo", null, CallOptions.DEFAULT, "ok"));
     }
   }
 

@@ -57,6 +57,18 @@ public final class ControlClient implements AutoCloseable {
     } catch (NotSerializableException e) {
       throw new ControlFailure(Kind.UNSENDABLE, "not serializable: " + e.getMessage(), e);
     }
+    // The action's own framing (its type, protobuf tags) takes a few bytes beside the body.
+    if (bytes.length > ControlServer.MAX_REQUEST_BYTES - 4096) {
+      throw new ControlFailure(
+          Kind.UNSENDABLE,
+          request.name()
+              + " request of "
+              + bytes.length
+              + " bytes is over the workers' limit of "
+              + (ControlServer.MAX_REQUEST_BYTES >> 20)
+              + " MiB: pass large data as tensors (they travel as handles)",
+          null);
+    }
     byte[] reply;
     try {
       Iterator<Result> results = doAction(new Action(request.name(), bytes), timeout);

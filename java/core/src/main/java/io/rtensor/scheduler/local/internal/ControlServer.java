@@ -23,6 +23,13 @@ import org.apache.arrow.memory.BufferAllocator;
  * anything runs.
  */
 public final class ControlServer extends NoOpFlightProducer implements AutoCloseable {
+  /**
+   * The largest control request a worker takes (64 MiB). Requests carry engine names, methods and
+   * arguments; tensors travel as handles, so a larger one is a mistake or an attack. gRPC refuses
+   * it with RESOURCE_EXHAUSTED from its frame header, before buffering its body.
+   */
+  public static final int MAX_REQUEST_BYTES = 64 << 20;
+
   private final WorkerControl control;
   private final FlightServer server;
 
@@ -40,6 +47,7 @@ public final class ControlServer extends NoOpFlightProducer implements AutoClose
         auth.start(
             FlightServer.builder(allocator, Location.forGrpcInsecure(bindHost, port), this)
                 .authHandler(auth)
+                .maxInboundMessageSize(MAX_REQUEST_BYTES)
                 .build(),
             bindHost);
   }
