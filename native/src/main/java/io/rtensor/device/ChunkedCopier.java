@@ -272,6 +272,8 @@ public final class ChunkedCopier implements AutoCloseable {
     for (Future<?> f : running) {
       while (true) {
         try {
+          // A lane ends when its last copy does: each waits on its stream, whose device runtime
+          // completes or fails it; a lane that saw a failure stops issuing copies.
           f.get();
           break;
         } catch (InterruptedException e) {

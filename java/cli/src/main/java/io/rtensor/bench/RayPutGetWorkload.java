@@ -17,6 +17,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -48,6 +51,17 @@ public final class RayPutGetWorkload implements AutoCloseable {
   private final ActorHandle<BenchShardActor> consumer;
   private ObjectRef<Long> lastClear;
   private final Process python;
+
+  /** How long one put+get step (either side) may take before the bench gives up on it. */
+  static final long STEP_TIMEOUT_MS = 10 * 60_000L;
+
+  private static final ScheduledExecutorService WATCHDOG =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "bench-python-watchdog");
+            t.setDaemon(true);
+            return t;
+          });
   private final Writer toPython;
   private final BufferedReader fromPython;
   private final String placement;
@@ -206,15 +220,15 @@ public final class RayPutGetWorkload implements AutoCloseable {
   /** {@code count} shards of {@code shardBytes} put, localized in one batch and freed. */
   public long javaPutGet(int count, long shardBytes) {
     List<Object> handles =
-        producer.task(BenchShardActor::produce, count, shardBytes).remote().get();
-    long n = consumer.task(BenchShardActor::consume, handles).remote().get();
+        producer.task(BenchShardActor::produce, count, shardBytes).remote().get(STEP_TIMEOUT_MS);
+    long n = consumer.task(BenchShardActor::consume, handles).remote().get(STEP_TIMEOUT_MS);
     // Like Python's `del refs`: the free is sent, not awaited; it runs in the producer before its
     // next put (an actor runs one caller's tasks in order), so its time is still counted.
     lastClear = producer.task(BenchShardActor::clear, handles).remote();
     if (crossNode) {
       // Across nodes the objects are large: the free is awaited (and timed) so that the Java and
       // Python objects never fill the object stores together.
-      lastClear.get();
+      lastClear.get(STEP_TIMEOUT_MS);
     }
     return n;
   }
@@ -223,7 +237,15 @@ public final class RayPutGetWorkload implements AutoCloseable {
   public long pythonPutGet() throws IOException {
     toPython.write("go\n");
     toPython.flush();
-    String line = fromPython.readLine();
+    // A baseline that does not answer within the step's deadline is stopped: readLine then ends.
+    ScheduledFuture<?> watchdog =
+        WATCHDOG.schedule(python::destroyForcibly, STEP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    String line;
+    try {
+      line = fromPython.readLine();
+    } finally {
+      watchdog.cancel(false);
+    }
     if (line == null || !line.startsWith("done")) {
       throw new IOException("the Python baseline answered: " + line);
     }
@@ -234,7 +256,7 @@ public final class RayPutGetWorkload implements AutoCloseable {
   public void close() throws Exception {
     try {
       if (lastClear != null) {
-        lastClear.get();
+        lastClear.get(STEP_TIMEOUT_MS);
       }
       toPython.close();
       if (!python.waitFor(30, TimeUnit.SECONDS)) {

@@ -647,6 +647,7 @@ final class BenchCommand implements Callable<Integer> {
                   Long.toString(storeMib))
               .redirectErrorStream(true);
       Process p = pb.start();
+      // The script bounds its own waits (a node that does not come up in 60 s fails the start).
       String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       int code = p.waitFor();
       if (code != 0) {
@@ -739,6 +740,7 @@ final class BenchCommand implements Callable<Integer> {
               new ProcessBuilder(ROOT.resolve(Path.of("scripts", "ray-head")).toString(), "stop")
                   .redirectErrorStream(true)
                   .start();
+          // The script bounds its own waits (10 s for a node's processes to end, then SIGKILL).
           String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
           if (p.waitFor() != 0) {
             err.println("bench: scripts/ray-head stop failed: " + output.strip());

@@ -258,6 +258,7 @@ final class DemoCommand implements Callable<Integer> {
       List<List<?>> pieces = new ArrayList<>();
       List<List<?>> reports = new ArrayList<>();
       for (CompletableFuture<Object> f : generated) {
+        // Each call ends by its own timeout (options), so these joins do too.
         Map<?, ?> result = (Map<?, ?>) f.join();
         pieces.add((List<?>) result.get("pieces"));
         reports.add((List<?>) result.get("reports"));
