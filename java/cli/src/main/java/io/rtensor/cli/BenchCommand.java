@@ -647,7 +647,7 @@ final class BenchCommand implements Callable<Integer> {
                   Long.toString(storeMib))
               .redirectErrorStream(true);
       Process p = pb.start();
-      // The script bounds its own waits (a node that does not come up in 60 s fails the start).
+      // The script bounds its own waits (a node that does not come up in 90 s fails the start).
       String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       int code = p.waitFor();
       if (code != 0) {
