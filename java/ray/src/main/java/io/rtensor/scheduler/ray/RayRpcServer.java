@@ -4,6 +4,7 @@ import io.ray.api.Ray;
 import io.ray.api.id.UniqueId;
 import io.ray.api.runtimecontext.NodeInfo;
 import io.rtensor.auth.SecretSeal;
+import io.rtensor.auth.SessionTls;
 import io.rtensor.device.DeviceVisibility;
 import io.rtensor.device.RuntimeKind;
 import io.rtensor.host.CallResult;
@@ -16,6 +17,7 @@ import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.Ports;
 import io.rtensor.runtime.SessionSecret;
+import io.rtensor.transport.DataPlaneDeadlines;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FlightShardServerMain;
 import io.rtensor.transport.WorkerDataPlane;
@@ -113,11 +115,21 @@ public class RayRpcServer {
     if (receiver == null || data != null) {
       throw new IllegalStateException(workerId + " already has its data plane");
     }
-    SessionSecret secret =
-        SessionSecret.of(new String(receiver.open(sealed), StandardCharsets.UTF_8));
+    // The secret, then the session's TLS identity after a newline when its Flight uses TLS (see
+    // SecretDelivery).
+    String payload = new String(receiver.open(sealed), StandardCharsets.UTF_8);
+    int newline = payload.indexOf('\n');
+    SessionSecret secret = SessionSecret.of(newline < 0 ? payload : payload.substring(0, newline));
+    SessionTls tls = newline < 0 ? null : SessionTls.decode(payload.substring(newline + 1));
     open(
         WorkerDataPlane.flight(
-            allocator, secret.value(), nodeIp(), STORE_CAP_BYTES, CACHE_CAP_BYTES));
+            allocator,
+            secret.value(),
+            tls,
+            nodeIp(),
+            STORE_CAP_BYTES,
+            CACHE_CAP_BYTES,
+            DataPlaneDeadlines.fromEnvironment()));
     return true;
   }
 
