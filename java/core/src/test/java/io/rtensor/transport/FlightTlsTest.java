@@ -59,9 +59,11 @@ class FlightTlsTest {
     assertEquals(cert, trust.certificate());
     assertFalse(TLS.toString().contains(TLS.encode().substring(6, 30)));
     assertNotEquals(cert, SessionTls.generate().certificate(), "a fresh key per session");
-    assertThrows(
-        IllegalArgumentException.class,
-        () -> FlightShardServer.builder(new RootAllocator(), SECRET).tls(TLS.trustOnly()));
+    try (RootAllocator root = new RootAllocator()) {
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> FlightShardServer.builder(root, SECRET).tls(TLS.trustOnly()));
+    }
   }
 
   @Test

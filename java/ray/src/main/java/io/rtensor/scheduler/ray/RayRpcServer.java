@@ -4,7 +4,6 @@ import io.ray.api.Ray;
 import io.ray.api.id.UniqueId;
 import io.ray.api.runtimecontext.NodeInfo;
 import io.rtensor.auth.SecretSeal;
-import io.rtensor.auth.SessionTls;
 import io.rtensor.device.DeviceVisibility;
 import io.rtensor.device.RuntimeKind;
 import io.rtensor.host.CallResult;
@@ -16,7 +15,6 @@ import io.rtensor.host.WorkerMemory;
 import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.Ports;
-import io.rtensor.runtime.SessionSecret;
 import io.rtensor.transport.DataPlaneDeadlines;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FlightShardServerMain;
@@ -25,7 +23,6 @@ import io.rtensor.transport.ray.RayObjectStorePlane;
 import io.rtensor.wire.DecodeLimits;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -117,15 +114,12 @@ public class RayRpcServer {
     }
     // The secret, then the session's TLS identity after a newline when its Flight uses TLS (see
     // SecretDelivery).
-    String payload = new String(receiver.open(sealed), StandardCharsets.UTF_8);
-    int newline = payload.indexOf('\n');
-    SessionSecret secret = SessionSecret.of(newline < 0 ? payload : payload.substring(0, newline));
-    SessionTls tls = newline < 0 ? null : SessionTls.decode(payload.substring(newline + 1));
+    SecretDelivery.Opened opened = SecretDelivery.read(receiver.open(sealed));
     open(
         WorkerDataPlane.flight(
             allocator,
-            secret.value(),
-            tls,
+            opened.secret().value(),
+            opened.tls(),
             nodeIp(),
             STORE_CAP_BYTES,
             CACHE_CAP_BYTES,

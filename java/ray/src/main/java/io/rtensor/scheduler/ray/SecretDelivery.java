@@ -50,6 +50,20 @@ final class SecretDelivery {
     return text.getBytes(StandardCharsets.UTF_8);
   }
 
+  /** What an actor opened: the session secret and its TLS identity (null: plaintext). */
+  record Opened(SessionSecret secret, SessionTls tls) {}
+
+  /** Reads what {@link #payload} wrote. */
+  static Opened read(byte[] payload) {
+    String text = new String(payload, StandardCharsets.UTF_8);
+    int newline = text.indexOf('\n');
+    return newline < 0
+        ? new Opened(SessionSecret.of(text), null)
+        : new Opened(
+            SessionSecret.of(text.substring(0, newline)),
+            SessionTls.decode(text.substring(newline + 1)));
+  }
+
   /**
    * Asks {@code actor} (just created) for its sealing key and hands it the sealed secret, each step
    * waiting at most {@code timeout}.
