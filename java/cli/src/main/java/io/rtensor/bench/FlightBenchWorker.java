@@ -1,5 +1,6 @@
 package io.rtensor.bench;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.DType;
@@ -21,8 +22,10 @@ import org.apache.arrow.memory.BufferAllocator;
  * The other JVM of {@link FlightWorkload}: a Flight shard server holding {@code count} float32
  * shards of {@code bytes} bytes ({@code big-0..}) plus {@code small} 4 KiB shards ({@code
  * small-0..}), and the baseline: a raw socket server that writes the same {@code count x bytes}
- * bytes, from the same Arrow memory, to every connection. Prints {@code flight=host:port
- * socket=port}; exits when stdin closes.
+ * bytes, from the same Arrow memory, to every connection. With a session TLS identity in its
+ * environment ({@link SessionTls#ENV}) it also serves the big shards from a second, TLS, Flight
+ * server. Prints {@code flight=host:port socket=port [flight-tls=host:port]}; exits when stdin
+ * closes.
  */
 public final class FlightBenchWorker {
   private FlightBenchWorker() {}
@@ -31,11 +34,15 @@ public final class FlightBenchWorker {
     int count = Integer.parseInt(args[0]);
     long bytes = Long.parseLong(args[1]);
     int small = Integer.parseInt(args[2]);
+    SessionTls tls = SessionTls.fromEnvironment();
+    String secret = SessionSecret.fromEnvironment().value();
+    long cap = count * bytes + small * 8192L + (64 << 20);
     try (BufferAllocator root = FlightShardServerMain.newRootAllocator();
-        FlightShardServer server =
-            FlightShardServer.builder(root, SessionSecret.fromEnvironment().value())
-                .capBytes(count * bytes + small * 8192L + (64 << 20))
-                .start();
+        FlightShardServer server = FlightShardServer.builder(root, secret).capBytes(cap).start();
+        FlightShardServer tlsServer =
+            tls == null
+                ? null
+                : FlightShardServer.builder(root, secret).capBytes(cap).tls(tls).start();
         ServerSocketChannel socket = ServerSocketChannel.open()) {
       List<Tensor> tensors = new ArrayList<>();
       for (int i = 0; i < count; i++) {
@@ -43,6 +50,9 @@ public final class FlightBenchWorker {
         tensors.add(t);
         try (TensorBatch b = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
           server.putLocal("big-" + i, b);
+          if (tlsServer != null) {
+            tlsServer.putLocal("big-" + i, b);
+          }
         }
       }
       for (int i = 0; i < small; i++) {
@@ -72,7 +82,11 @@ public final class FlightBenchWorker {
       raw.setDaemon(true);
       raw.start();
       System.out.println(
-          "flight=" + server.address() + " socket=" + socket.socket().getLocalPort());
+          "flight="
+              + server.address()
+              + " socket="
+              + socket.socket().getLocalPort()
+              + (tlsServer == null ? "" : " flight-tls=" + tlsServer.address()));
       System.out.flush();
       while (System.in.read() >= 0) {
         // until the benchmark closes stdin

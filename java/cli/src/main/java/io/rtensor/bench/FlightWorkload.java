@@ -1,5 +1,6 @@
 package io.rtensor.bench;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.JvmFlags;
 import io.rtensor.runtime.SessionSecret;
@@ -26,7 +27,7 @@ import org.apache.arrow.memory.RootAllocator;
  * plane ({@link #flightFetch}), against the baseline of a raw Java socket copy of the same bytes
  * between the same two JVMs into fresh Arrow memory ({@link #rawSocket}). The claim: Flight
  * throughput at least 0.6x the baseline. Also {@link #flightFetchSmall}: many 4 KiB shards in one
- * localization.
+ * localization, and {@link #flightFetchTls}: the same fetch over TLS.
  */
 public final class FlightWorkload implements AutoCloseable {
   /** Throughput of {@link #flightFetch} over {@link #rawSocket} the project aims for. */
@@ -37,6 +38,8 @@ public final class FlightWorkload implements AutoCloseable {
   private final Process worker;
   private final BufferAllocator root;
   private final FlightDataPlane plane;
+  private final FlightDataPlane tlsPlane;
+  private final List<RTensor> bigTls = new ArrayList<>();
   private final int socketPort;
   private final List<RTensor> big = new ArrayList<>();
   private final List<RTensor> small = new ArrayList<>();
@@ -47,6 +50,16 @@ public final class FlightWorkload implements AutoCloseable {
    * for it (after the project's own).
    */
   public FlightWorkload(int shards, long shardBytes, int smallShards, List<String> workerJvmArgs)
+      throws IOException {
+    this(shards, shardBytes, smallShards, workerJvmArgs, false);
+  }
+
+  /**
+   * As {@link #FlightWorkload(int, long, int, List)}; with {@code tls} the worker also serves the
+   * big shards over TLS (a session certificate made here) for {@link #flightFetchTls}.
+   */
+  public FlightWorkload(
+      int shards, long shardBytes, int smallShards, List<String> workerJvmArgs, boolean tls)
       throws IOException {
     if (shards < 1 || shardBytes < 4 || shardBytes % 4 != 0 || shardBytes > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(
@@ -69,6 +82,10 @@ public final class FlightWorkload implements AutoCloseable {
             Integer.toString(smallShards)));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
     pb.environment().put(SessionSecret.ENV, secret);
+    SessionTls identity = tls ? SessionTls.generate() : null;
+    if (identity != null) {
+      pb.environment().put(SessionTls.ENV, identity.encode());
+    }
     worker = pb.start();
     String line =
         new BufferedReader(new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8))
@@ -83,6 +100,24 @@ public final class FlightWorkload implements AutoCloseable {
     plane = FlightDataPlane.builder(root, secret).putTarget(flight).build();
     for (int i = 0; i < shards; i++) {
       big.add(handle(flight, "big-" + i, shardBytes));
+    }
+    if (identity != null) {
+      String[] parts = line.split(" ");
+      if (parts.length < 3 || !parts[2].startsWith("flight-tls=")) {
+        worker.destroyForcibly();
+        throw new IOException("the Flight bench worker serves no TLS (it printed: " + line + ")");
+      }
+      String address = parts[2].substring("flight-tls=".length());
+      tlsPlane =
+          FlightDataPlane.builder(root, secret)
+              .putTarget(address)
+              .tls(identity.trustOnly())
+              .build();
+      for (int i = 0; i < shards; i++) {
+        bigTls.add(handle(address, "big-" + i, shardBytes));
+      }
+    } else {
+      tlsPlane = null;
     }
     for (int i = 0; i < smallShards; i++) {
       small.add(handle(flight, "small-" + i, 4096));
@@ -117,13 +152,28 @@ public final class FlightWorkload implements AutoCloseable {
     return fetchAndClose(big);
   }
 
+  /**
+   * As {@link #flightFetch}, the same shards over TLS (needs a workload made with {@code tls}): the
+   * subject of the {@code flight-tls} comparison, whose baseline is {@link #flightFetch}.
+   */
+  public long flightFetchTls() {
+    if (tlsPlane == null) {
+      throw new IllegalStateException("this workload was made without TLS");
+    }
+    return fetchAndClose(tlsPlane, bigTls);
+  }
+
   /** Localizes every 4 KiB shard in one batch over Flight. */
   public long flightFetchSmall() {
     return fetchAndClose(small);
   }
 
   private long fetchAndClose(List<RTensor> handles) {
-    List<?> local = (List<?>) new Remotizer(plane, null, root).localize(handles);
+    return fetchAndClose(plane, handles);
+  }
+
+  private long fetchAndClose(FlightDataPlane through, List<RTensor> handles) {
+    List<?> local = (List<?>) new Remotizer(through, null, root).localize(handles);
     long n = 0;
     for (Object o : local) {
       n += ((Tensor) o).byteSize();
@@ -155,6 +205,9 @@ public final class FlightWorkload implements AutoCloseable {
   public void close() throws Exception {
     try {
       plane.close();
+      if (tlsPlane != null) {
+        tlsPlane.close();
+      }
       root.close();
     } finally {
       worker.getOutputStream().close();

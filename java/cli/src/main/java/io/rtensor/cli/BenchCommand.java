@@ -38,9 +38,10 @@ import picocli.CommandLine.TypeConversionException;
  * {@code ./rtensor bench}: rtensor's standard comparisons in one run, each subject beside its
  * baseline measured in the same run (interleaved calls, medians): the Arrow shard codec against
  * plain copies, a Flight fetch of 64 shards from a worker JVM against a raw socket copy between the
- * same JVMs, the Ray object store plane against Python {@code ray.put}/{@code ray.get} (when a Ray
- * head is reachable) and device-to-host into pinned Arrow memory against the raw driver copy (when
- * a CUDA GPU is present). Prints a table, or JSON with {@code --json}.
+ * same JVMs, the same fetch over TLS against plaintext Flight, the Ray object store plane against
+ * Python {@code ray.put}/{@code ray.get} (when a Ray head is reachable) and device-to-host into
+ * pinned Arrow memory against the raw driver copy (when a CUDA GPU is present). Prints a table, or
+ * JSON with {@code --json}.
  */
 @Command(
     name = "bench",
@@ -50,6 +51,7 @@ import picocli.CommandLine.TypeConversionException;
           + " warm-up); ratio = subject throughput / baseline throughput.",
       "  codec   Arrow IPC encode + decode of a float32 shard vs two plain copies",
       "  flight  Flight fetch of 64 shards from a worker JVM vs a raw socket copy",
+      "  flight-tls  the same Flight fetch over TLS vs plaintext Flight, same JVMs",
       "  ray     Ray object store plane put + get between two Java actors vs Python",
       "          ray.put + ray.get (needs a head: RTENSOR_RAY_ADDRESS or --ray-address;",
       "          skipped otherwise)",
@@ -60,7 +62,7 @@ import picocli.CommandLine.TypeConversionException;
     footer = {"", "Progress goes to stderr. Exit 1 when a comparison that could run failed."},
     sortOptions = false)
 final class BenchCommand implements Callable<Integer> {
-  static final List<String> ALL = List.of("codec", "flight", "ray", "d2h");
+  static final List<String> ALL = List.of("codec", "flight", "flight-tls", "ray", "d2h");
   private static final int FLIGHT_SHARDS = 64;
 
   /** The sizes and repetitions of one run. */
@@ -125,16 +127,17 @@ final class BenchCommand implements Callable<Integer> {
     @Option(
         names = "--quick",
         description = {
-          "(default) codec 64 MiB, flight 64 x 1 MiB, ray 16 MiB, d2h 256 MiB, 2 warm-up + 5 reps"
-              + " (flight warms up for 10 s at least): about a minute on 2 cores"
+          "(default) codec 64 MiB, flight and flight-tls 64 x 1 MiB, ray 16 MiB, d2h 256 MiB, 2"
+              + " warm-up + 5 reps (each flight row warms up for 10 s at least): about a minute and"
+              + " a half on 2 cores"
         })
     boolean quick;
 
     @Option(
         names = "--full",
         description =
-            "codec 256 MiB, flight 64 x 16 MiB, ray 64 MiB, d2h 1 GiB, 3 + 10 (flight warms up"
-                + " for 25 s at least)")
+            "codec 256 MiB, flight and flight-tls 64 x 16 MiB, ray 64 MiB, d2h 1 GiB, 3 + 10"
+                + " (each flight row warms up for 25 s at least)")
     boolean full;
   }
 
@@ -252,6 +255,7 @@ final class BenchCommand implements Callable<Integer> {
             switch (name) {
               case "codec" -> codec(s);
               case "flight" -> flight(s);
+              case "flight-tls" -> flightTls(s);
               case "ray" -> ray(s, options.rayAddress());
               case "d2h" -> d2h(s);
               default -> throw new IllegalStateException(name);
@@ -314,6 +318,27 @@ final class BenchCommand implements Callable<Integer> {
           t[1],
           w.bytes(),
           FlightWorkload.GOAL);
+    }
+  }
+
+  /**
+   * The cost of TLS: the {@code flight} row's fetch over TLS (the session's certificate, the
+   * handshake on top) against the same fetch in plaintext, from the same worker JVM.
+   */
+  static Comparison flightTls(Settings s) throws Exception {
+    long shardBytes = Math.max(4, s.flightBytes() / FLIGHT_SHARDS / 4 * 4);
+    try (FlightWorkload w = new FlightWorkload(FLIGHT_SHARDS, shardBytes, 0, List.of(), true)) {
+      double[] t =
+          Timing.compare(
+              s.warmup(), s.flightWarmupMs(), s.reps(), w::flightFetchTls, w::flightFetch);
+      return Comparison.measured(
+          "flight-tls",
+          "Flight fetch over TLS, " + FLIGHT_SHARDS + " x " + size(shardBytes),
+          t[0],
+          "plaintext Flight fetch, same JVMs",
+          t[1],
+          w.bytes(),
+          Double.NaN);
     }
   }
 
