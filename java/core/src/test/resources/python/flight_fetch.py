@@ -3,6 +3,10 @@
 Usage: flight_fetch.py HOST:PORT SHARD_ID N
 The key: RTENSOR_DATA_PLANE_KEY (hex of SessionSecret.key("data-plane"): enough to read shards,
 not to control workers), else derived from the session secret in RTENSOR_SESSION_SECRET.
+With RTENSOR_TLS_ROOT_CERT (a PEM file: the session's certificate, SessionTls.certificatePem())
+it connects over TLS, trusting only that certificate and checking the server's name against
+"rtensor-session" (the certificate's name: node addresses are not in it), and also checks that a
+plaintext client is refused.
 HOST:PORT is the address the worker advertises (a shard handle's location): the worker proves
 it holds the key for exactly that address before this client sends its own proof.
 The shard holds one float32 column "tensor" of N values i * 0.25. Also checks that a call
@@ -69,7 +73,30 @@ else:
     key = session_key(os.environ["RTENSOR_SESSION_SECRET"])
 options = flight.FlightCallOptions(timeout=30)
 
-anonymous = flight.FlightClient("grpc+tcp://" + address)
+root_cert = os.environ.get("RTENSOR_TLS_ROOT_CERT")
+if root_cert:
+    with open(root_cert, "rb") as f:
+        pem = f.read()
+
+    def connect():
+        return flight.FlightClient(
+            "grpc+tls://" + address, tls_root_certs=pem, override_hostname="rtensor-session"
+        )
+
+    plaintext = flight.FlightClient("grpc+tcp://" + address)
+    try:
+        plaintext.authenticate(RtensorAuth(key, address), flight.FlightCallOptions(timeout=10))
+        print("FAIL: a plaintext client was served by a TLS server")
+        sys.exit(1)
+    except flight.FlightError:
+        pass
+else:
+
+    def connect():
+        return flight.FlightClient("grpc+tcp://" + address)
+
+
+anonymous = connect()
 try:
     anonymous.do_get(flight.Ticket(shard_id.encode()), options).read_all()
     print("FAIL: a call without the handshake was served")
@@ -77,7 +104,7 @@ try:
 except flight.FlightUnauthenticatedError:
     pass
 
-wrong = flight.FlightClient("grpc+tcp://" + address)
+wrong = connect()
 try:
     wrong.authenticate(RtensorAuth(session_key("not the session secret"), address), options)
     print("FAIL: a handshake with a wrong key succeeded")
@@ -85,7 +112,7 @@ try:
 except flight.FlightError:
     pass
 
-client = flight.FlightClient("grpc+tcp://" + address)
+client = connect()
 client.authenticate(RtensorAuth(key, address), options)
 table = client.do_get(flight.Ticket(shard_id.encode()), options).read_all()
 assert table.num_rows == 1, table
@@ -98,4 +125,4 @@ assert values.dtype == np.float32, values.dtype
 assert np.array_equal(values, expected), values[:10]
 stats = list(client.do_action(flight.Action("stats", b""), options))
 print("stats", stats[0].body.to_pybytes().decode())
-print("OK", n, "values")
+print("OK", n, "values", "over TLS" if root_cert else "in plaintext")

@@ -1,5 +1,6 @@
 package io.rtensor.bench;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.DType;
@@ -22,9 +23,11 @@ import org.apache.arrow.memory.BufferAllocator;
  * shards of {@code bytes} bytes ({@code big-0..}) plus {@code small} 4 KiB shards ({@code
  * small-0..}), and the baselines: a raw socket server that writes, from the same Arrow memory, the
  * same {@code count x bytes} bytes to a connection whose first byte is {@code B}, or the small
- * shards as length-prefixed messages in one stream to one whose first byte is {@code S}. Both
- * servers bind {@code host} (the optional fourth argument; default 127.0.0.1). Prints {@code
- * flight=host:port socket=port}; exits when stdin closes.
+ * shards as length-prefixed messages in one stream to one whose first byte is {@code S}. With a
+ * session TLS identity in its environment ({@link SessionTls#ENV}) it also serves the big shards
+ * from a second, TLS, Flight server. All servers bind {@code host} (the optional fourth argument;
+ * default 127.0.0.1). Prints {@code flight=host:port socket=port [flight-tls=host:port]}; exits
+ * when stdin closes.
  */
 public final class FlightBenchWorker {
   private FlightBenchWorker() {}
@@ -34,12 +37,20 @@ public final class FlightBenchWorker {
     long bytes = Long.parseLong(args[1]);
     int small = Integer.parseInt(args[2]);
     String host = args.length > 3 ? args[3] : "127.0.0.1";
+    SessionTls tls = SessionTls.fromEnvironment();
+    String secret = SessionSecret.fromEnvironment().value();
+    long cap = count * bytes + small * 8192L + (64 << 20);
     try (BufferAllocator root = FlightShardServerMain.newRootAllocator();
         FlightShardServer server =
-            FlightShardServer.builder(root, SessionSecret.fromEnvironment().value())
-                .host(host)
-                .capBytes(count * bytes + small * 8192L + (64 << 20))
-                .start();
+            FlightShardServer.builder(root, secret).host(host).capBytes(cap).start();
+        FlightShardServer tlsServer =
+            tls == null
+                ? null
+                : FlightShardServer.builder(root, secret)
+                    .host(host)
+                    .capBytes(cap)
+                    .tls(tls)
+                    .start();
         ServerSocketChannel socket = ServerSocketChannel.open()) {
       List<Tensor> tensors = new ArrayList<>();
       for (int i = 0; i < count; i++) {
@@ -47,6 +58,9 @@ public final class FlightBenchWorker {
         tensors.add(t);
         try (TensorBatch b = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
           server.putLocal("big-" + i, b);
+          if (tlsServer != null) {
+            tlsServer.putLocal("big-" + i, b);
+          }
         }
       }
       List<Tensor> smallTensors = new ArrayList<>();
@@ -85,7 +99,11 @@ public final class FlightBenchWorker {
       raw.setDaemon(true);
       raw.start();
       System.out.println(
-          "flight=" + server.address() + " socket=" + socket.socket().getLocalPort());
+          "flight="
+              + server.address()
+              + " socket="
+              + socket.socket().getLocalPort()
+              + (tlsServer == null ? "" : " flight-tls=" + tlsServer.address()));
       System.out.flush();
       while (System.in.read() >= 0) {
         // until the benchmark closes stdin

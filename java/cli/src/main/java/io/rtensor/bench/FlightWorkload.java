@@ -1,5 +1,6 @@
 package io.rtensor.bench;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.JvmFlags;
 import io.rtensor.runtime.SessionSecret;
@@ -26,7 +27,7 @@ import org.apache.arrow.memory.RootAllocator;
  * plane ({@link #flightFetch}), against the baseline of a raw Java socket copy of the same bytes
  * between the same two JVMs into fresh Arrow memory ({@link #rawSocket}). The claim: Flight
  * throughput at least 0.6x the baseline. Also {@link #flightFetchSmall}: many 4 KiB shards in one
- * localization.
+ * localization, and {@link #flightFetchTls}: the same fetch over TLS.
  */
 public final class FlightWorkload implements AutoCloseable {
   /** Throughput of {@link #flightFetch} over {@link #rawSocket} the project aims for. */
@@ -48,6 +49,8 @@ public final class FlightWorkload implements AutoCloseable {
   private final FlightDataPlane plane;
   private final String serverHost;
   private final String clientHost;
+  private final FlightDataPlane tlsPlane;
+  private final List<RTensor> bigTls = new ArrayList<>();
   private final int socketPort;
   private final List<RTensor> big = new ArrayList<>();
   private final List<RTensor> small = new ArrayList<>();
@@ -59,7 +62,17 @@ public final class FlightWorkload implements AutoCloseable {
    */
   public FlightWorkload(int shards, long shardBytes, int smallShards, List<String> workerJvmArgs)
       throws IOException {
-    this(shards, shardBytes, smallShards, workerJvmArgs, "127.0.0.1", null);
+    this(shards, shardBytes, smallShards, workerJvmArgs, "127.0.0.1", null, false);
+  }
+
+  /**
+   * As {@link #FlightWorkload(int, long, int, List)}; with {@code tls} the worker also serves the
+   * big shards over TLS (a session certificate made here) for {@link #flightFetchTls}.
+   */
+  public FlightWorkload(
+      int shards, long shardBytes, int smallShards, List<String> workerJvmArgs, boolean tls)
+      throws IOException {
+    this(shards, shardBytes, smallShards, workerJvmArgs, "127.0.0.1", null, tls);
   }
 
   /**
@@ -76,6 +89,18 @@ public final class FlightWorkload implements AutoCloseable {
       List<String> workerJvmArgs,
       String serverHost,
       String clientHost)
+      throws IOException {
+    this(shards, shardBytes, smallShards, workerJvmArgs, serverHost, clientHost, false);
+  }
+
+  private FlightWorkload(
+      int shards,
+      long shardBytes,
+      int smallShards,
+      List<String> workerJvmArgs,
+      String serverHost,
+      String clientHost,
+      boolean tls)
       throws IOException {
     if (shards < 1 || shardBytes < 4 || shardBytes % 4 != 0 || shardBytes > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(
@@ -101,6 +126,10 @@ public final class FlightWorkload implements AutoCloseable {
             serverHost));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
     pb.environment().put(SessionSecret.ENV, secret);
+    SessionTls identity = tls ? SessionTls.generate() : null;
+    if (identity != null) {
+      pb.environment().put(SessionTls.ENV, identity.encode());
+    }
     worker = pb.start();
     String line =
         new BufferedReader(new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8))
@@ -115,6 +144,24 @@ public final class FlightWorkload implements AutoCloseable {
     plane = FlightDataPlane.builder(root, secret).putTarget(flight).build();
     for (int i = 0; i < shards; i++) {
       big.add(handle(flight, "big-" + i, shardBytes));
+    }
+    if (identity != null) {
+      String[] parts = line.split(" ");
+      if (parts.length < 3 || !parts[2].startsWith("flight-tls=")) {
+        worker.destroyForcibly();
+        throw new IOException("the Flight bench worker serves no TLS (it printed: " + line + ")");
+      }
+      String address = parts[2].substring("flight-tls=".length());
+      tlsPlane =
+          FlightDataPlane.builder(root, secret)
+              .putTarget(address)
+              .tls(identity.trustOnly())
+              .build();
+      for (int i = 0; i < shards; i++) {
+        bigTls.add(handle(address, "big-" + i, shardBytes));
+      }
+    } else {
+      tlsPlane = null;
     }
     for (int i = 0; i < smallShards; i++) {
       small.add(handle(flight, "small-" + i, 4096));
@@ -149,13 +196,28 @@ public final class FlightWorkload implements AutoCloseable {
     return fetchAndClose(big);
   }
 
+  /**
+   * As {@link #flightFetch}, the same shards over TLS (needs a workload made with {@code tls}): the
+   * subject of the {@code flight-tls} comparison, whose baseline is {@link #flightFetch}.
+   */
+  public long flightFetchTls() {
+    if (tlsPlane == null) {
+      throw new IllegalStateException("this workload was made without TLS");
+    }
+    return fetchAndClose(tlsPlane, bigTls);
+  }
+
   /** Localizes every 4 KiB shard in one batch over Flight. */
   public long flightFetchSmall() {
     return fetchAndClose(small);
   }
 
   private long fetchAndClose(List<RTensor> handles) {
-    List<?> local = (List<?>) new Remotizer(plane, null, root).localize(handles);
+    return fetchAndClose(plane, handles);
+  }
+
+  private long fetchAndClose(FlightDataPlane through, List<RTensor> handles) {
+    List<?> local = (List<?>) new Remotizer(through, null, root).localize(handles);
     long n = 0;
     for (Object o : local) {
       n += ((Tensor) o).byteSize();
@@ -260,6 +322,9 @@ public final class FlightWorkload implements AutoCloseable {
   public void close() throws Exception {
     try {
       plane.close();
+      if (tlsPlane != null) {
+        tlsPlane.close();
+      }
       root.close();
     } finally {
       worker.getOutputStream().close();

@@ -41,10 +41,12 @@ import picocli.CommandLine.TypeConversionException;
  * {@code ./rtensor bench}: rtensor's standard comparisons in one run, each subject beside its
  * baseline measured in the same run (interleaved calls, medians): the Arrow shard codec against
  * plain copies, a Flight fetch of 64 shards from a worker JVM against a raw socket copy between the
- * same JVMs, the Ray object store plane against Python {@code ray.put}/{@code ray.get} (when a Ray
- * head is reachable), the same two across two Ray nodes (when the head has two nodes, or {@code
- * --nodes 2} starts one) and device-to-host into pinned Arrow memory against the raw driver copy
- * (when a CUDA GPU is present). Prints a table, or JSON with {@code --json}.
+ * same JVMs, the same fetch over TLS against plaintext Flight, 10,000 small shards against
+ * length-prefixed messages on a raw socket, the Ray object store plane against Python {@code
+ * ray.put}/{@code ray.get} (when a Ray head is reachable), the same two across two Ray nodes (when
+ * the head has two nodes, or {@code --nodes 2} starts one) and device-to-host into pinned Arrow
+ * memory against the raw driver copy (when a CUDA GPU is present). Prints a table, or JSON with
+ * {@code --json}.
  */
 @Command(
     name = "bench",
@@ -56,6 +58,7 @@ import picocli.CommandLine.TypeConversionException;
       "  flight  Flight fetch of 64 shards from a worker JVM vs a raw socket copy",
       "  flight-small  Flight fetch of 10,000 x 4 KiB shards from a worker JVM vs the",
       "          same shards as length-prefixed messages in one raw socket stream",
+      "  flight-tls  the same Flight fetch over TLS vs plaintext Flight, same JVMs",
       "  ray     Ray object store plane put + get between two Java actors vs Python",
       "          ray.put + ray.get (needs a head: RTENSOR_RAY_ADDRESS or --ray-address;",
       "          skipped otherwise)",
@@ -74,7 +77,14 @@ import picocli.CommandLine.TypeConversionException;
 final class BenchCommand implements Callable<Integer> {
   static final List<String> ALL =
       List.of(
-          "codec", "flight", "flight-small", "ray", "ray-cross-node", "flight-cross-node", "d2h");
+          "codec",
+          "flight",
+          "flight-tls",
+          "flight-small",
+          "ray",
+          "ray-cross-node",
+          "flight-cross-node",
+          "d2h");
 
   private static final int FLIGHT_SHARDS = 64;
   static final int SMALL_SHARDS = 10_000;
@@ -161,17 +171,19 @@ final class BenchCommand implements Callable<Integer> {
     @Option(
         names = "--quick",
         description = {
-          "(default) codec 64 MiB, flight 64 x 1 MiB, ray 16 MiB, cross-node 16 x 16 MiB,"
-              + " d2h 256 MiB, 2 warm-up + 5 reps (flight rows warm up for 10 s at least): about"
-              + " a minute on 2 cores without the cross-node rows"
+          "(default) codec 64 MiB, flight and flight-tls 64 x 1 MiB, flight-small 10,000 x 4"
+              + " KiB, ray 16 MiB, cross-node 16 x 16 MiB, d2h 256 MiB, 2 warm-up + 5 reps (each"
+              + " flight row warms up for 10 s at least): about two minutes on 2 cores without the"
+              + " cross-node rows"
         })
     boolean quick;
 
     @Option(
         names = "--full",
         description =
-            "codec 256 MiB, flight 64 x 16 MiB, ray 64 MiB, cross-node 16 x 64 MiB, d2h 1 GiB,"
-                + " 3 + 10 (flight rows warm up for 25 s at least)")
+            "codec 256 MiB, flight and flight-tls 64 x 16 MiB, flight-small 10,000 x 4 KiB, ray"
+                + " 64 MiB, cross-node 16 x 64 MiB, d2h 1 GiB, 3 + 10 (each flight row warms up"
+                + " for 25 s at least)")
     boolean full;
   }
 
@@ -320,6 +332,7 @@ final class BenchCommand implements Callable<Integer> {
               switch (name) {
                 case "codec" -> codec(s);
                 case "flight" -> flight(s);
+                case "flight-tls" -> flightTls(s);
                 case "flight-small" -> flightSmall(s);
                 case "ray" -> ray(s, head);
                 case "ray-cross-node" -> rayCrossNode(s, head);
@@ -402,6 +415,27 @@ final class BenchCommand implements Callable<Integer> {
           t[1],
           w.smallBytes(),
           FlightWorkload.SMALL_GOAL);
+    }
+  }
+
+  /**
+   * The cost of TLS: the {@code flight} row's fetch over TLS (the session's certificate, the
+   * handshake on top) against the same fetch in plaintext, from the same worker JVM.
+   */
+  static Comparison flightTls(Settings s) throws Exception {
+    long shardBytes = Math.max(4, s.flightBytes() / FLIGHT_SHARDS / 4 * 4);
+    try (FlightWorkload w = new FlightWorkload(FLIGHT_SHARDS, shardBytes, 0, List.of(), true)) {
+      double[] t =
+          Timing.compare(
+              s.warmup(), s.flightWarmupMs(), s.reps(), w::flightFetchTls, w::flightFetch);
+      return Comparison.measured(
+          "flight-tls",
+          "Flight fetch over TLS, " + FLIGHT_SHARDS + " x " + size(shardBytes),
+          t[0],
+          "plaintext Flight fetch, same JVMs",
+          t[1],
+          w.bytes(),
+          Double.NaN);
     }
   }
 

@@ -131,7 +131,7 @@ class BenchCommandTest {
         run(
             "--json",
             "--only",
-            "codec,flight,d2h",
+            "codec,flight,flight-tls,d2h",
             "--size-mib",
             "1",
             "--reps",
@@ -145,7 +145,7 @@ class BenchCommandTest {
     }
     assertEquals(2, json.path("settings").path("reps").asInt());
     JsonNode results = json.path("results");
-    assertEquals(3, results.size(), r.out());
+    assertEquals(4, results.size(), r.out());
 
     JsonNode codec = results.get(0);
     assertEquals("codec", codec.path("name").asText());
@@ -167,7 +167,14 @@ class BenchCommandTest {
     assertTrue(flight.path("subject").asText().contains("64 x 16 KiB"), r.out());
     assertTrue(flight.path("subjectMs").asDouble() > 0 && flight.path("ratio").asDouble() > 0);
 
-    JsonNode d2h = results.get(2);
+    JsonNode tls = results.get(2);
+    assertEquals("flight-tls", tls.path("name").asText());
+    assertEquals("ran", tls.path("status").asText(), r.out());
+    assertTrue(tls.path("subject").asText().contains("over TLS"), r.out());
+    assertTrue(tls.path("baseline").asText().contains("plaintext Flight"), r.out());
+    assertTrue(tls.path("subjectMs").asDouble() > 0 && tls.path("ratio").asDouble() > 0);
+
+    JsonNode d2h = results.get(3);
     if (D2hWorkload.cudaDeviceName().isEmpty()) {
       assertEquals("skipped", d2h.path("status").asText(), r.out());
       assertTrue(d2h.path("reason").asText().startsWith("no CUDA GPU ("), r.out());

@@ -1,5 +1,6 @@
 package io.rtensor.transport;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.handle.RTensor;
 import io.rtensor.handle.ShardLocation;
 import io.rtensor.memory.BlockPool;
@@ -68,6 +69,7 @@ public final class FlightDataPlane implements DataPlane {
   private final DataPlaneDeadlines deadlines;
   private final ExecutorService executor;
   private final BlockPool blocks;
+  private final SessionTls tls;
   private final Map<String, FlightShardClient> clients = new ConcurrentHashMap<>();
 
   /** How long a fetch waits for a request past the fetch's deadline (the request's cancel). */
@@ -85,6 +87,7 @@ public final class FlightDataPlane implements DataPlane {
     this.limits = b.limits;
     this.deadlines = b.deadlines != null ? b.deadlines : DataPlaneDeadlines.fromEnvironment();
     this.blocks = new BlockPool(b.keepFreedBytes);
+    this.tls = b.tls == null ? null : b.tls.trustOnly();
     AtomicInteger n = new AtomicInteger();
     this.executor =
         Executors.newFixedThreadPool(
@@ -298,7 +301,7 @@ public final class FlightDataPlane implements DataPlane {
 
   private FlightShardClient client(String location) {
     return clients.computeIfAbsent(
-        location, l -> new FlightShardClient(l, allocator, secret, blocks, deadlines));
+        location, l -> new FlightShardClient(l, allocator, secret, blocks, deadlines, tls));
   }
 
   private interface Call<T> {
@@ -321,7 +324,8 @@ public final class FlightDataPlane implements DataPlane {
         return call.run(client(location));
       } catch (DataPlaneException e) {
         boolean connection =
-            e.getCause() instanceof FlightRuntimeException f
+            !(e instanceof DataPlaneTlsException)
+                && e.getCause() instanceof FlightRuntimeException f
                 && FlightShardClient.isConnectionError(f);
         if (!connection || attempt >= maxAttempts) {
           throw connection
@@ -361,6 +365,7 @@ public final class FlightDataPlane implements DataPlane {
     private DecodeLimits limits = DecodeLimits.DEFAULT;
     private long keepFreedBytes = BlockPool.DEFAULT_MAX_IDLE;
     private DataPlaneDeadlines deadlines;
+    private SessionTls tls;
 
     private Builder(BufferAllocator allocator, String secret) {
       this.allocator = Objects.requireNonNull(allocator, "allocator");
@@ -447,6 +452,17 @@ public final class FlightDataPlane implements DataPlane {
      */
     public Builder deadlines(DataPlaneDeadlines deadlines) {
       this.deadlines = Objects.requireNonNull(deadlines, "deadlines");
+      return this;
+    }
+
+    /**
+     * Connect to the session's shard servers over TLS, trusting only the session's certificate
+     * ({@link SessionTls}; the key is not needed); null (the default) connects in plaintext. Every
+     * server of the session must then serve that certificate ({@link
+     * FlightShardServer.Builder#tls}).
+     */
+    public Builder tls(SessionTls tls) {
+      this.tls = tls;
       return this;
     }
 

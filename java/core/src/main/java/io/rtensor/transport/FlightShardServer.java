@@ -4,6 +4,7 @@ import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
 import io.rtensor.auth.SessionAuthServer;
+import io.rtensor.auth.SessionTls;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.TensorBatch;
@@ -11,6 +12,7 @@ import io.rtensor.transport.internal.DirectWrites;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.transport.internal.RequestSizeLimit;
 import io.rtensor.transport.internal.ShardStore;
+import io.rtensor.transport.internal.TlsContexts;
 import io.rtensor.wire.DecodeLimits;
 import io.rtensor.wire.WireFormatException;
 import java.io.IOException;
@@ -73,6 +75,21 @@ public final class FlightShardServer implements AutoCloseable {
               // Tickets and action bodies are refused past their limit as they arrive.
               .addStreamTracerFactory(new RequestSizeLimit(FlightWire.MAX_REQUEST_MESSAGE_BYTES));
 
+  /**
+   * As {@link #SERVER_TRANSPORT}, over TLS with the session's certificate. Encryption copies every
+   * byte anyway, so there are no zero-copy writes to keep.
+   */
+  private static Consumer<NettyServerBuilder> tlsTransport(SessionTls tls) {
+    var negotiator = TlsContexts.serverNegotiator(tls);
+    return b ->
+        b.withChildOption(
+                ChannelOption.WRITE_BUFFER_WATER_MARK,
+                new WriteBufferWaterMark(WRITE_BUFFER_HIGH / 2, WRITE_BUFFER_HIGH))
+            // A plaintext client is told TLS is required rather than dropped.
+            .protocolNegotiator(negotiator)
+            .addStreamTracerFactory(new RequestSizeLimit(FlightWire.MAX_REQUEST_MESSAGE_BYTES));
+  }
+
   private final BufferAllocator allocator;
   private final ShardStore store;
   private final FlightServer server;
@@ -95,7 +112,8 @@ public final class FlightShardServer implements AutoCloseable {
                       Math.min(
                           Integer.MAX_VALUE,
                           Math.min(b.limits.maxBodyBytes(), b.capBytes) + (1 << 20)))
-              .transportHint("grpc.builderConsumer", SERVER_TRANSPORT)
+              .transportHint(
+                  "grpc.builderConsumer", b.tls == null ? SERVER_TRANSPORT : tlsTransport(b.tls))
               .build();
       auth.start(f, b.host);
       String addr = HostPort.join(b.host, f.getPort());
@@ -189,10 +207,24 @@ public final class FlightShardServer implements AutoCloseable {
     private int port;
     private long capBytes = 8L << 30;
     private DecodeLimits limits = DecodeLimits.DEFAULT;
+    private SessionTls tls;
 
     private Builder(BufferAllocator parent, String secret) {
       this.parent = Objects.requireNonNull(parent, "parent");
       this.secret = Objects.requireNonNull(secret, "secret");
+    }
+
+    /**
+     * Serve over TLS with the session's certificate ({@code tls} must hold its key); null (the
+     * default) serves plaintext. Clients then need the same session's certificate ({@link
+     * FlightDataPlane.Builder#tls}).
+     */
+    public Builder tls(SessionTls tls) {
+      if (tls != null && !tls.hasKey()) {
+        throw new IllegalArgumentException("a TLS server needs the session's private key");
+      }
+      this.tls = tls;
+      return this;
     }
 
     /** The address to bind and advertise (default 127.0.0.1). */

@@ -53,6 +53,7 @@ public final class FlightShardServerMain {
                 .host(host)
                 .port(port)
                 .capBytes(cap)
+                .tls(io.rtensor.auth.SessionTls.fromEnvironment())
                 .start()) {
       for (int s = 0; s < seedShards; s++) {
         try (io.rtensor.tensor.Tensor t =

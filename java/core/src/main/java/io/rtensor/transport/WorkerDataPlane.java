@@ -1,5 +1,6 @@
 package io.rtensor.transport;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.runtime.SessionSecret;
 import java.io.IOException;
 import java.util.Objects;
@@ -53,13 +54,36 @@ public final class WorkerDataPlane implements AutoCloseable {
       long cacheCapBytes,
       DataPlaneDeadlines deadlines)
       throws IOException {
+    return flight(allocator, secret, null, host, storeCapBytes, cacheCapBytes, deadlines);
+  }
+
+  /**
+   * As {@link #flight(BufferAllocator, String, String, long, long, DataPlaneDeadlines)}, over TLS
+   * with the session's identity {@code tls} (from {@link SessionTls#fromEnvironment()} in a local
+   * worker; null: plaintext): the server presents its certificate and the plane's clients trust
+   * only it.
+   */
+  public static WorkerDataPlane flight(
+      BufferAllocator allocator,
+      String secret,
+      SessionTls tls,
+      String host,
+      long storeCapBytes,
+      long cacheCapBytes,
+      DataPlaneDeadlines deadlines)
+      throws IOException {
     FlightShardServer server =
-        FlightShardServer.builder(allocator, secret).host(host).capBytes(storeCapBytes).start();
+        FlightShardServer.builder(allocator, secret)
+            .host(host)
+            .capBytes(storeCapBytes)
+            .tls(tls)
+            .start();
     try {
       FlightDataPlane plane =
           FlightDataPlane.builder(allocator, secret)
               .localServer(server)
               .deadlines(deadlines)
+              .tls(tls)
               .build();
       return new WorkerDataPlane(server, plane, allocator, cacheCapBytes);
     } catch (RuntimeException e) {

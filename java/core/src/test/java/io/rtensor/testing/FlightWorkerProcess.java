@@ -1,5 +1,6 @@
 package io.rtensor.testing;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.transport.FlightShardServerMain;
 import java.io.BufferedReader;
@@ -30,6 +31,12 @@ public final class FlightWorkerProcess implements AutoCloseable {
 
   /** Starts a worker with {@code secret} and extra {@code args} for the main. */
   public static FlightWorkerProcess start(String secret, String... args) throws IOException {
+    return start(secret, null, args);
+  }
+
+  /** As {@link #start(String, String...)}, serving over TLS with {@code tls} (null: plaintext). */
+  public static FlightWorkerProcess start(String secret, SessionTls tls, String... args)
+      throws IOException {
     String root = System.getProperty("rtensor.root", ".");
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -41,6 +48,9 @@ public final class FlightWorkerProcess implements AutoCloseable {
     Path log = Files.createTempFile("rtensor-flight-worker", ".log");
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(log.toFile());
     pb.environment().put(SessionSecret.ENV, secret);
+    if (tls != null) {
+      pb.environment().put(SessionTls.ENV, tls.encode());
+    }
     Process p = pb.start();
     BufferedReader out =
         new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));

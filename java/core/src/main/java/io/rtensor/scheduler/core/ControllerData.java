@@ -1,5 +1,6 @@
 package io.rtensor.scheduler.core;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.transport.DataPlane;
 import io.rtensor.transport.FetchCache;
 import io.rtensor.transport.FlightDataPlane;
@@ -34,16 +35,30 @@ public final class ControllerData implements AutoCloseable {
   /** Flight: a shard store on {@code host} holding at most {@code storeCapBytes}. */
   public static ControllerData flight(
       String secret, String host, long storeCapBytes, long cacheCapBytes) {
+    return flight(secret, null, host, storeCapBytes, cacheCapBytes);
+  }
+
+  /**
+   * As {@link #flight(String, String, long, long)}, over TLS with the session's identity {@code
+   * tls} (null: plaintext) for the controller's store and its connections to the workers.
+   */
+  public static ControllerData flight(
+      String secret, SessionTls tls, String host, long storeCapBytes, long cacheCapBytes) {
     BufferAllocator allocator = new RootAllocator();
     FlightShardServer server;
     try {
       server =
-          FlightShardServer.builder(allocator, secret).host(host).capBytes(storeCapBytes).start();
+          FlightShardServer.builder(allocator, secret)
+              .host(host)
+              .capBytes(storeCapBytes)
+              .tls(tls)
+              .start();
     } catch (IOException e) {
       allocator.close();
       throw new UncheckedIOException("cannot start the controller's Flight shard store", e);
     }
-    FlightDataPlane plane = FlightDataPlane.builder(allocator, secret).localServer(server).build();
+    FlightDataPlane plane =
+        FlightDataPlane.builder(allocator, secret).localServer(server).tls(tls).build();
     return new ControllerData(allocator, server, plane, cacheCapBytes);
   }
 

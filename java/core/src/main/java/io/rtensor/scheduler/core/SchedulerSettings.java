@@ -1,10 +1,12 @@
 package io.rtensor.scheduler.core;
 
+import io.rtensor.transport.FlightTlsMode;
 import java.time.Duration;
 
 /**
- * The options every scheduler builder has: the timeouts of the control operations and the cap of
- * the controller's fetch cache. A backend's builder extends it with its own.
+ * The options every scheduler builder has: the timeouts of the control operations, the caps of the
+ * controller's fetch cache and shard store, and whether Flight runs over TLS. A backend's builder
+ * extends it with its own.
  *
  * @param <B> the concrete builder, returned by each setter
  */
@@ -14,6 +16,7 @@ public abstract class SchedulerSettings<B extends SchedulerSettings<B>> {
   private Duration destroyTimeout;
   private long controllerCacheBytes = 1L << 30;
   private long controllerStoreBytes = 1L << 30;
+  private FlightTlsMode flightTls;
 
   protected SchedulerSettings(Duration startupTimeout, Duration destroyTimeout) {
     this.startupTimeout = startupTimeout;
@@ -62,6 +65,23 @@ public abstract class SchedulerSettings<B extends SchedulerSettings<B>> {
     }
     this.controllerStoreBytes = bytes;
     return self();
+  }
+
+  /**
+   * Whether the session's Flight data plane runs over TLS ({@link FlightTlsMode}): with it on, the
+   * scheduler makes the session's key and certificate ({@link io.rtensor.auth.SessionTls}) in
+   * memory and hands them to its workers as it hands them the session secret. Default: {@link
+   * FlightTlsMode#fromEnvironment()} ({@code RTENSOR_FLIGHT_TLS} or {@code -Drtensor.flight.tls},
+   * else off). Only the Flight plane uses it.
+   */
+  public B flightTls(FlightTlsMode mode) {
+    this.flightTls = java.util.Objects.requireNonNull(mode, "mode");
+    return self();
+  }
+
+  /** The Flight TLS mode set so far (else the environment's). */
+  public FlightTlsMode flightTlsMode() {
+    return flightTls != null ? flightTls : FlightTlsMode.fromEnvironment();
   }
 
   /** The controller's shard store cap set so far. */

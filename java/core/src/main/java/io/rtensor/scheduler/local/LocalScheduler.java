@@ -1,5 +1,6 @@
 package io.rtensor.scheduler.local;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.device.DeviceRuntime;
 import io.rtensor.device.DeviceRuntimes;
 import io.rtensor.device.RuntimeKind;
@@ -50,6 +51,7 @@ import java.util.concurrent.TimeUnit;
 public final class LocalScheduler
     extends SchedulerCore<LocalScheduler.Proc, LocalScheduler.Devices> {
   private final SessionSecret secret = SessionSecret.generate();
+  private final SessionTls tls;
   private final DeviceTable devices;
   private final Path logDir;
   private final boolean removeLogsOnClose;
@@ -81,9 +83,11 @@ public final class LocalScheduler
       counts.put(type, count != null ? count : probe(type));
     }
     this.devices = new DeviceTable(counts);
+    // Every worker listens on loopback: AUTO leaves the session plaintext.
+    this.tls = b.flightTlsMode().enabledFor("127.0.0.1") ? SessionTls.generate() : null;
     this.controller =
         ControllerData.flight(
-            secret.value(), "127.0.0.1", b.controllerStoreCap(), b.controllerCacheCap());
+            secret.value(), tls, "127.0.0.1", b.controllerStoreCap(), b.controllerCacheCap());
     this.basePort = b.basePort;
     try {
       this.logDir =
@@ -206,6 +210,11 @@ public final class LocalScheduler
     ProcessBuilder builder = new ProcessBuilder(cmd);
     builder.environment().putAll(env);
     builder.environment().put(SessionSecret.ENV, secret.value());
+    if (tls != null) {
+      builder.environment().put(SessionTls.ENV, tls.encode()); // as private as the secret
+    } else {
+      builder.environment().remove(SessionTls.ENV);
+    }
     for (DeviceType t : DeviceType.values()) {
       if (t.visibleDevicesVariable() != null) {
         builder.environment().put(t.visibleDevicesVariable(), t == type ? ids : "");

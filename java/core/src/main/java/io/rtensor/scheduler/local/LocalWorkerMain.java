@@ -1,11 +1,13 @@
 package io.rtensor.scheduler.local;
 
+import io.rtensor.auth.SessionTls;
 import io.rtensor.host.EngineHost;
 import io.rtensor.host.EngineHostControl;
 import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.local.internal.ControlServer;
+import io.rtensor.transport.DataPlaneDeadlines;
 import io.rtensor.transport.FlightShardServerMain;
 import io.rtensor.transport.WorkerDataPlane;
 import java.io.IOException;
@@ -70,6 +72,8 @@ public final class LocalWorkerMain {
                     + " [--ready-file PATH] [--no-stdin-watch] [--store-cap-mib N]"
                     + " [--cache-cap-mib N] [--devices ID,ID...] [--destroy-grace-ms N]");
             out.println("  the session secret is read from " + SessionSecret.ENV);
+            out.println(
+                "  the session's Flight TLS key and certificate, if any, from " + SessionTls.ENV);
             return 0;
           }
           case "--id" -> id = value(args, ++i, "--id");
@@ -100,9 +104,11 @@ public final class LocalWorkerMain {
     }
 
     SessionSecret secret;
+    SessionTls tls;
     try {
       secret = SessionSecret.fromEnvironment();
-    } catch (IllegalStateException e) {
+      tls = SessionTls.fromEnvironment(); // null: the session's Flight is plaintext
+    } catch (IllegalStateException | IllegalArgumentException e) {
       err.println("rtensor worker: " + e.getMessage());
       return USAGE;
     }
@@ -113,7 +119,13 @@ public final class LocalWorkerMain {
     try {
       data =
           WorkerDataPlane.flight(
-              allocator, secret.value(), "127.0.0.1", storeCapMib << 20, cacheCapMib << 20);
+              allocator,
+              secret.value(),
+              tls,
+              "127.0.0.1",
+              storeCapMib << 20,
+              cacheCapMib << 20,
+              DataPlaneDeadlines.fromEnvironment());
     } catch (IOException | RuntimeException e) {
       err.println("rtensor worker " + id + ": cannot start the Flight data server: " + e);
       allocator.close();

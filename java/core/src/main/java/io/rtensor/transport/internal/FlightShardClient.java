@@ -14,7 +14,9 @@ import io.grpc.netty.InternalNettyChannelBuilder;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
+import io.netty.handler.ssl.SslContext;
 import io.rtensor.auth.SessionAuthClient;
+import io.rtensor.auth.SessionTls;
 import io.rtensor.memory.BlockPool;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.SessionSecret;
@@ -25,6 +27,7 @@ import io.rtensor.transport.DataPlaneAuthException;
 import io.rtensor.transport.DataPlaneDeadlines;
 import io.rtensor.transport.DataPlaneException;
 import io.rtensor.transport.DataPlaneTimeoutException;
+import io.rtensor.transport.DataPlaneTlsException;
 import io.rtensor.transport.FetchStalledException;
 import io.rtensor.transport.FetchTimeoutException;
 import io.rtensor.transport.MissingShardsException;
@@ -85,6 +88,7 @@ public final class FlightShardClient implements AutoCloseable {
   private final ManagedChannel channel;
   private final FlightClient client;
   private final SessionAuthClient session;
+  private final boolean tls;
 
   /** Runs handshakes a fetch waits for with its own deadlines (see {@code authorize}). */
   private final ExecutorService handshakes =
@@ -125,7 +129,23 @@ public final class FlightShardClient implements AutoCloseable {
       String secret,
       BlockPool pool,
       DataPlaneDeadlines deadlines) {
+    this(address, parent, secret, pool, deadlines, null);
+  }
+
+  /**
+   * As {@link #FlightShardClient(String, BufferAllocator, String, BlockPool, DataPlaneDeadlines)},
+   * over TLS when {@code tls} is not null: the server must present that session's certificate
+   * (trusted alone, for the name {@link SessionTls#SERVER_NAME}) before the session handshake.
+   */
+  public FlightShardClient(
+      String address,
+      BufferAllocator parent,
+      String secret,
+      BlockPool pool,
+      DataPlaneDeadlines deadlines,
+      SessionTls tls) {
     this.address = address;
+    this.tls = tls != null;
     this.pool = pool;
     this.deadlines = java.util.Objects.requireNonNull(deadlines, "deadlines");
     this.allocator = parent.newChildAllocator("flight-client " + address, 0, Long.MAX_VALUE);
@@ -146,7 +166,15 @@ public final class FlightShardClient implements AutoCloseable {
     builder.withOption(
         ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64, 64 << 10, MAX_READ));
     // Lets the server send DATA frames of up to 16 MiB instead of 16 KiB: see LargeFrames.
-    InternalNettyChannelBuilder.setProtocolNegotiatorFactory(builder, LargeFrames::client);
+    if (tls == null) {
+      InternalNettyChannelBuilder.setProtocolNegotiatorFactory(builder, LargeFrames::client);
+    } else {
+      // The same over TLS, the certificate checked for the session's name, not the node's address.
+      SslContext context = TlsContexts.client(tls);
+      builder.overrideAuthority(SessionTls.SERVER_NAME);
+      InternalNettyChannelBuilder.setProtocolNegotiatorFactory(
+          builder, () -> LargeFrames.clientTls(context, SessionTls.SERVER_NAME));
+    }
     this.channel = builder.build();
     this.client = FlightGrpcUtils.createFlightClient(allocator, channel);
     this.session =
@@ -718,6 +746,25 @@ public final class FlightShardClient implements AutoCloseable {
   public DataPlaneException map(FlightRuntimeException e) {
     FlightStatusCode code = e.status().code();
     String what = e.status().description();
+    if (what != null && what.contains(TlsOnly.MESSAGE)) {
+      return new DataPlaneTlsException(
+          address,
+          "the peer serves TLS and this client connected in plaintext: the session's Flight TLS"
+              + " setting differs between the two processes",
+          e);
+    }
+    if (tls && code == FlightStatusCode.UNAVAILABLE) {
+      Throwable ssl = sslCause(e);
+      if (ssl != null) {
+        return new DataPlaneTlsException(
+            address,
+            "TLS handshake failed ("
+                + ssl
+                + "): the peer must serve this session's certificate over TLS (another session's,"
+                + " or plaintext, is refused)",
+            e);
+      }
+    }
     return switch (code) {
       case UNAUTHENTICATED, UNAUTHORIZED -> {
         if (session != null) {
@@ -741,6 +788,25 @@ public final class FlightShardClient implements AutoCloseable {
               address, deadlines.action(), "no answer within the deadline: " + what);
       default -> new DataPlaneException(address, code + ": " + what, e);
     };
+  }
+
+  /** The TLS failure among {@code e}'s causes, or null. */
+  private static Throwable sslCause(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof javax.net.ssl.SSLException
+          || c instanceof io.netty.handler.ssl.NotSslRecordException) {
+        // The deepest cause says why (an untrusted certificate, a record that is not TLS).
+        Throwable why = c;
+        while (why.getCause() != null && why.getCause() != why) {
+          why = why.getCause();
+        }
+        return why;
+      }
+      if (c.getCause() == c) {
+        break;
+      }
+    }
+    return null;
   }
 
   /** True for errors worth retrying: the connection, not the request. */

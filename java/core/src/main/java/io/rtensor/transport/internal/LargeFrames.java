@@ -9,6 +9,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.ssl.SslContext;
 
 /**
  * Plaintext gRPC client connections that accept HTTP/2 DATA frames of up to 16 MiB, keep received
@@ -42,6 +43,17 @@ final class LargeFrames {
   }
 
   /**
+   * As {@link #client()}, over TLS with {@code context}, the server's certificate checked for
+   * {@code serverName}. TLS records carry at most 16 KiB each, but large HTTP/2 frames still spare
+   * the per-frame work above them.
+   */
+  static InternalProtocolNegotiator.ProtocolNegotiator clientTls(
+      SslContext context, String serverName) {
+    return new WrappedNegotiator(
+        InternalProtocolNegotiators.tls(context, serverName, null), Advertise::new);
+  }
+
+  /**
    * Sits in front of gRPC's plaintext negotiation handlers; when the negotiation has installed
    * gRPC's HTTP/2 handler (synchronously, while an event passes through), writes the SETTINGS frame
    * and leaves the pipeline.
@@ -66,6 +78,14 @@ final class LargeFrames {
     @Override
     public void channelActive(ChannelHandlerContext ctx) throws Exception {
       super.channelActive(ctx);
+      advertise(ctx);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+      // Over TLS gRPC's HTTP/2 handler goes in when the TLS handshake ends, while the handshake's
+      // last bytes are read.
+      super.channelRead(ctx, msg);
       advertise(ctx);
     }
 

@@ -15,7 +15,7 @@ import io.rtensor.host.WorkerMemory;
 import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.Ports;
-import io.rtensor.runtime.SessionSecret;
+import io.rtensor.transport.DataPlaneDeadlines;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FlightShardServerMain;
 import io.rtensor.transport.WorkerDataPlane;
@@ -23,7 +23,6 @@ import io.rtensor.transport.ray.RayObjectStorePlane;
 import io.rtensor.wire.DecodeLimits;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -113,11 +112,18 @@ public class RayRpcServer {
     if (receiver == null || data != null) {
       throw new IllegalStateException(workerId + " already has its data plane");
     }
-    SessionSecret secret =
-        SessionSecret.of(new String(receiver.open(sealed), StandardCharsets.UTF_8));
+    // The secret, then the session's TLS identity after a newline when its Flight uses TLS (see
+    // SecretDelivery).
+    SecretDelivery.Opened opened = SecretDelivery.read(receiver.open(sealed));
     open(
         WorkerDataPlane.flight(
-            allocator, secret.value(), nodeIp(), STORE_CAP_BYTES, CACHE_CAP_BYTES));
+            allocator,
+            opened.secret().value(),
+            opened.tls(),
+            nodeIp(),
+            STORE_CAP_BYTES,
+            CACHE_CAP_BYTES,
+            DataPlaneDeadlines.fromEnvironment()));
     return true;
   }
 

@@ -13,6 +13,7 @@ import io.ray.api.placementgroup.PlacementGroup;
 import io.ray.api.placementgroup.PlacementStrategy;
 import io.ray.api.runtimeenv.RuntimeEnv;
 import io.ray.api.runtimeenv.types.RuntimeEnvName;
+import io.rtensor.auth.SessionTls;
 import io.rtensor.host.ControlRequest;
 import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.SessionSecret;
@@ -65,6 +66,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
   private final String id;
   private final DataPlaneKind dataPlaneKind;
   private final SessionSecret secret = SessionSecret.generate();
+  private final SessionTls tls;
   private final ControllerData controller;
   private final long shardGetTimeoutMillis;
   private final int nGpusPerNode;
@@ -82,13 +84,15 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     this.nGpusPerNode = b.nGpusPerNode > 0 ? b.nGpusPerNode : RayCluster.mostGpusOnANode();
     this.dataPlaneKind = b.dataPlane;
     this.shardGetTimeoutMillis = b.shardGetTimeout.toMillis();
+    String controllerHost = RayRpcServer.nodeIp();
+    this.tls =
+        dataPlaneKind == DataPlaneKind.FLIGHT && b.flightTlsMode().enabledFor(controllerHost)
+            ? SessionTls.generate()
+            : null;
     this.controller =
         dataPlaneKind == DataPlaneKind.FLIGHT
             ? ControllerData.flight(
-                secret.value(),
-                RayRpcServer.nodeIp(),
-                b.controllerStoreCap(),
-                b.controllerCacheCap())
+                secret.value(), tls, controllerHost, b.controllerStoreCap(), b.controllerCacheCap())
             : ControllerData.of(
                 new RayObjectStorePlane(DecodeLimits.DEFAULT, shardGetTimeoutMillis),
                 b.controllerCacheCap());
@@ -270,7 +274,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     resources.forEach(creator::setResource);
     ActorHandle<RayRpcServer> handle = creator.remote();
     if (dataPlaneKind == DataPlaneKind.FLIGHT) {
-      SecretDelivery.deliver(handle, name, secret, timeouts().startup());
+      SecretDelivery.deliver(handle, name, secret, tls, timeouts().startup());
     }
     return new Actor(handle, group, bundle, name);
   }
