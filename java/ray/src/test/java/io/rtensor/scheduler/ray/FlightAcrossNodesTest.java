@@ -1,12 +1,14 @@
 package io.rtensor.scheduler.ray;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rtensor.handle.RTensor;
 import io.rtensor.handle.ShardLocation;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.JvmFlags;
+import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.PlacementStrategy;
@@ -18,6 +20,9 @@ import io.rtensor.testing.NodeEngine;
 import io.rtensor.testing.RayTestCluster;
 import io.rtensor.testing.engines.TensorEngine;
 import io.rtensor.transport.DataPlaneKind;
+import io.rtensor.transport.DataPlaneTlsException;
+import io.rtensor.transport.FlightDataPlane;
+import io.rtensor.transport.FlightTlsMode;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -178,6 +183,66 @@ class FlightAcrossNodesTest {
         "this test's driver runs on the head node: " + remote);
     assertEquals(15L, scheduler.callEngine(byNode.get(second), "sumInts", "tensor", QUICK, remote));
     assertEquals(1L, scheduler.clearShards(remote));
+  }
+
+  @Test
+  void withTlsOnWorkersOnBothNodesAndTheControllerFetchOverTlsAndRefusePlaintext()
+      throws Exception {
+    try (RayScheduler tls =
+        RayScheduler.builder()
+            .dataPlane(DataPlaneKind.FLIGHT)
+            .flightTls(FlightTlsMode.ON)
+            .nGpusPerNode(4)
+            .startupTimeout(Duration.ofSeconds(240))
+            .build()) {
+      List<Worker> workers =
+          tls.createWorkers(
+              Job.builder("tls")
+                  .replicas(2)
+                  .task(
+                      SchedulingSpec.builder()
+                          .cpu(0.5)
+                          .gpu(4)
+                          .placement(PlacementStrategy.SEPARATE)
+                          .build())
+                  .build());
+      Map<String, String> byNode = new HashMap<>();
+      for (Worker w : workers) {
+        tls.createEngine(w.id(), NodeEngine.class.getName(), "node");
+        tls.createEngine(w.id(), TensorEngine.class.getName(), "tensor");
+        byNode.put(
+            RayTestCluster.nodeIp((String) tls.callEngine(w.id(), "nodeId", "node", QUICK)),
+            w.id());
+      }
+      assertEquals(2, byNode.size(), byNode.toString());
+      RTensor batch = (RTensor) tls.callEngine(byNode.get(second), "produce", "tensor", QUICK, 512);
+      assertEquals(second, HostPort.parse(batch.location().key()).host());
+      assertEquals(
+          expectedTokens(512),
+          tls.callEngine(byNode.get(head), "sumTokens", "tensor", QUICK, batch),
+          "second -> head over TLS");
+      Object remote;
+      try (RootAllocator root = new RootAllocator();
+          Tensor t = Tensor.of(root, new int[] {4, 5, 6})) {
+        remote = tls.dataPlane().remotize(t);
+      }
+      assertEquals(
+          15L,
+          tls.callEngine(byNode.get(second), "sumInts", "tensor", QUICK, remote),
+          "controller on the head -> second over TLS");
+      try (TensorBatch local = (TensorBatch) tls.dataPlane().localize(batch)) {
+        assertEquals(512, local.rows());
+      }
+      // Neither the worker's store nor the controller's speaks plaintext.
+      try (RootAllocator root = new RootAllocator();
+          FlightDataPlane plaintext =
+              FlightDataPlane.builder(root, SessionSecret.generate().value()).build()) {
+        assertThrows(DataPlaneTlsException.class, () -> plaintext.fetch(List.of(batch), root));
+        assertThrows(
+            DataPlaneTlsException.class, () -> plaintext.fetch(List.of((RTensor) remote), root));
+      }
+      assertEquals(2L, tls.clearShards(List.of(batch, remote)));
+    }
   }
 
   /**
