@@ -1,6 +1,7 @@
 package io.rtensor.testing;
 
 import io.ray.api.Ray;
+import io.rtensor.device.DeviceVisibility;
 import io.rtensor.engine.Engine;
 import io.rtensor.engine.EngineContext;
 import java.util.ArrayList;
@@ -34,6 +35,11 @@ public class NodeEngine implements Engine {
     List<Long> ids = new ArrayList<>();
     context.deviceIds().forEach(id -> ids.add((long) id));
     return ids;
+  }
+
+  /** A variable of this process's native environment (what dlopened runtimes read), or "". */
+  public String nativeEnv(String name) {
+    return DeviceVisibility.nativeEnv(name).orElse("");
   }
 
   public String getenv(String name) {

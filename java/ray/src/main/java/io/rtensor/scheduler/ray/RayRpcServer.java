@@ -3,6 +3,8 @@ package io.rtensor.scheduler.ray;
 import io.ray.api.Ray;
 import io.ray.api.id.UniqueId;
 import io.ray.api.runtimecontext.NodeInfo;
+import io.ray.api.runtimecontext.ResourceValue;
+import io.ray.runtime.AbstractRayRuntime;
 import io.rtensor.auth.SecretSeal;
 import io.rtensor.device.DeviceVisibility;
 import io.rtensor.device.RuntimeKind;
@@ -15,6 +17,7 @@ import io.rtensor.host.WorkerMemory;
 import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.Ports;
+import io.rtensor.scheduler.DeviceType;
 import io.rtensor.transport.DataPlaneDeadlines;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FlightShardServerMain;
@@ -26,8 +29,10 @@ import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -50,7 +55,7 @@ public class RayRpcServer {
 
   private final BufferAllocator allocator = FlightShardServerMain.newRootAllocator();
   private final String workerId;
-  private final List<Integer> gpus;
+  private final List<Integer> devices;
   private final SecretSeal.Receiver receiver;
   private final CountDownLatch opened = new CountDownLatch(1);
   private volatile WorkerDataPlane data;
@@ -64,21 +69,38 @@ public class RayRpcServer {
    * runtime env, which Ray logs.
    */
   public RayRpcServer(String workerId, String dataPlane, long shardGetTimeoutMillis) {
-    this(workerId, dataPlane, shardGetTimeoutMillis, "");
+    this(workerId, dataPlane, shardGetTimeoutMillis, "", DeviceType.GPU.name());
   }
 
   /**
-   * As above, for a fork: {@code inheritedDevices} ("2" or "2,3"; "" for none) are the device ids
-   * of the worker it was forked from, which it opens instead of what Ray assigned its fractional
-   * share (Ray's id for a share of a bundle's GPU need not be the id the target got).
+   * As above, for a worker of a job on {@code deviceType} ({@link DeviceType} name), and for a
+   * fork: {@code inheritedDevices} ("2" or "2,3"; "" for none) are the device ids of the worker it
+   * was forked from, which it opens instead of what Ray assigned its fractional share (Ray's id for
+   * a share of a bundle's device need not be the id the target got).
+   *
+   * <p>Ray's Java runtime sets no {@code CUDA_VISIBLE_DEVICES} or {@code ASCEND_RT_VISIBLE_DEVICES}
+   * for Java actors (its Python one does): before any device runtime initialises here, this shows
+   * the process the GPUs and the NPUs Ray assigned it (ids from the actor's resource ids, as Ray's
+   * runtime context keeps them: {@code GPU}, {@code NPU}, and their placement-group forms), and
+   * none of a kind it was given none of. The engines' {@code deviceIds} are those of the job's
+   * device type, in ascending order: device {@code i} in an engine is {@code deviceIds[i]}.
    */
   public RayRpcServer(
-      String workerId, String dataPlane, long shardGetTimeoutMillis, String inheritedDevices) {
+      String workerId,
+      String dataPlane,
+      long shardGetTimeoutMillis,
+      String inheritedDevices,
+      String deviceType) {
     this.workerId = workerId;
-    // Ray's Java runtime sets no CUDA_VISIBLE_DEVICES for Java actors (its Python one does): make
-    // the engines' device 0 the GPU Ray assigned, before any device runtime initialises here.
-    this.gpus = inheritedDevices.isBlank() ? assignedGpus() : DeviceIds.parse(inheritedDevices);
+    DeviceType type = DeviceType.valueOf(deviceType);
+    List<Integer> inherited = inheritedDevices.isBlank() ? null : DeviceIds.parse(inheritedDevices);
+    List<Integer> gpus =
+        type == DeviceType.GPU && inherited != null ? inherited : assignedIds(DeviceType.GPU);
+    List<Integer> npus =
+        type == DeviceType.NPU && inherited != null ? inherited : assignedIds(DeviceType.NPU);
     DeviceVisibility.restrict(RuntimeKind.CUDA, gpus);
+    DeviceVisibility.restrict(RuntimeKind.ASCEND, npus);
+    this.devices = type == DeviceType.NPU ? npus : gpus;
     if (DataPlaneKind.valueOf(dataPlane) == DataPlaneKind.FLIGHT) {
       this.receiver = new SecretSeal.Receiver();
     } else {
@@ -93,7 +115,7 @@ public class RayRpcServer {
 
   private void open(WorkerDataPlane plane) {
     EngineHost host =
-        new EngineHost(workerId, plane.transport(), RayRpcServer.class.getClassLoader(), gpus);
+        new EngineHost(workerId, plane.transport(), RayRpcServer.class.getClassLoader(), devices);
     this.data = plane;
     this.control = new EngineHostControl(host, plane, allocator, nodeIp(), Ray::exitActor);
     opened.countDown();
@@ -144,13 +166,32 @@ public class RayRpcServer {
     return control;
   }
 
-  /** The GPU ids Ray assigned to this actor, as the engines' {@code deviceIds}. */
-  private static List<Integer> assignedGpus() {
-    List<Integer> ids = new ArrayList<>();
-    for (Long id : Ray.getRuntimeContext().getGpuIds()) {
-      ids.add(id.intValue());
-    }
-    return ids;
+  /**
+   * The ids of {@code type}'s devices Ray assigned this actor, ascending: the entries of the
+   * actor's resource ids under the resource's name or, in a placement group, {@code
+   * NAME_group_GROUPID} (the form Ray's own {@code getGpuIds} reads), with a share above zero.
+   */
+  static List<Integer> assignedIds(DeviceType type) {
+    Map<String, List<ResourceValue>> all =
+        ((AbstractRayRuntime) Ray.internal()).getAvailableResourceIds();
+    return idsOf(type.resourceName(), all);
+  }
+
+  /** {@link #assignedIds}'s reading of a resource-id map, for one resource name. */
+  static List<Integer> idsOf(String resource, Map<String, List<ResourceValue>> all) {
+    Pattern group = Pattern.compile(Pattern.quote(resource) + "_group_[0-9A-Za-z]+");
+    TreeSet<Integer> ids = new TreeSet<>();
+    all.forEach(
+        (name, values) -> {
+          if (name.equals(resource) || group.matcher(name).matches()) {
+            for (ResourceValue v : values) {
+              if (v.capacity > 0) {
+                ids.add(v.resourceId.intValue());
+              }
+            }
+          }
+        });
+    return new ArrayList<>(ids);
   }
 
   /** The worker's Flight data address ({@code host:port}), or "" on the object store. */

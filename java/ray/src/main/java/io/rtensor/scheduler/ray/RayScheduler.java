@@ -17,6 +17,7 @@ import io.rtensor.auth.SessionTls;
 import io.rtensor.host.ControlRequest;
 import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.SessionSecret;
+import io.rtensor.scheduler.DeviceType;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.Scheduler;
 import io.rtensor.scheduler.SchedulingSpec;
@@ -219,6 +220,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
         bundle,
         RayCluster.actorResources(spec),
         env,
+        spec.deviceType(),
         List.of());
   }
 
@@ -241,7 +243,13 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
           job.role(), "the fork's target does not answer: " + f.getMessage(), f);
     }
     return startActor(
-        Worker.id(job.role(), rank), target.group(), target.bundle(), resources, env, devices);
+        Worker.id(job.role(), rank),
+        target.group(),
+        target.bundle(),
+        resources,
+        env,
+        spec.deviceType(),
+        devices);
   }
 
   private Actor startActor(
@@ -250,6 +258,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
       int bundle,
       Map<String, Double> resources,
       Map<String, String> env,
+      DeviceType deviceType,
       List<Integer> inheritedDevices) {
     String name = "rtensor-" + id + "-" + workerId.replace('/', '-');
     Map<String, String> actorEnv = new LinkedHashMap<>(env);
@@ -266,7 +275,8 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
                 workerId,
                 dataPlaneKind.name(),
                 shardGetTimeoutMillis,
-                DeviceIds.format(inheritedDevices))
+                DeviceIds.format(inheritedDevices),
+                deviceType.name())
             .setName(name)
             .setMaxConcurrency(ACTOR_CONCURRENCY)
             .setPlacementGroup(group, bundle)

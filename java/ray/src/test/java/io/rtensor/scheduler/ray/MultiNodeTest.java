@@ -12,6 +12,7 @@ import io.ray.api.placementgroup.PlacementGroup;
 import io.ray.api.placementgroup.PlacementGroupState;
 import io.ray.api.runtimecontext.ActorInfo;
 import io.rtensor.scheduler.CallOptions;
+import io.rtensor.scheduler.DeviceType;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.PlacementStrategy;
 import io.rtensor.scheduler.SchedulingSpec;
@@ -210,6 +211,36 @@ class MultiNodeTest {
     for (Worker w : workers) {
       assertEquals(List.of(), call(w.id(), "gpuIds"), w.id() + ": a DEFERRED actor holds no GPU");
     }
+  }
+
+  @Test
+  void eachNpuRankSeesTheNpuRayAssignedItAndNoGpu() {
+    List<Worker> workers =
+        scheduler.createWorkers(
+            Job.builder("npu")
+                .replicas(8)
+                .task(
+                    SchedulingSpec.builder()
+                        .cpu(0.5)
+                        .devices(1, DeviceType.NPU)
+                        .placement(PlacementStrategy.SHARED)
+                        .build())
+                .build());
+    Map<String, String> where = nodeOfEach(workers);
+    assertEquals(Map.of(head, 4L, second, 4L), countByNode(where), "4 NPU ranks on each node");
+    Map<String, Set<Long>> npusByNode = new TreeMap<>();
+    for (Worker w : workers) {
+      List<?> ids = (List<?>) call(w.id(), "gpuIds"); // the engine context's device ids
+      assertEquals(1, ids.size(), w.id() + " holds one NPU: " + ids);
+      long id = ((Number) ids.get(0)).longValue();
+      npusByNode.computeIfAbsent(where.get(w.id()), k -> new TreeSet<>()).add(id);
+      assertEquals(
+          Long.toString(id),
+          call(w.id(), "nativeEnv", "ASCEND_RT_VISIBLE_DEVICES"),
+          w.id() + ": device 0 of an ACL runtime loaded there is the NPU Ray assigned");
+      assertEquals("", call(w.id(), "nativeEnv", "CUDA_VISIBLE_DEVICES"), w.id() + " sees no GPU");
+    }
+    assertEquals(Map.of(head, Set.of(0L, 1L, 2L, 3L), second, Set.of(0L, 1L, 2L, 3L)), npusByNode);
   }
 
   @Test
