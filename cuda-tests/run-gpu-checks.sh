@@ -11,6 +11,8 @@
 # On a GPU machine with no JDK and no network: copy the bundle (or the tarball) there and run
 #   ./run.sh                        # GPU tests, then the D2H benchmark beside the C++ baseline
 #   ./run.sh --sizes-mib 64,256 --reps 5   # benchmark options are passed through
+#   ./run.sh --require-gpu          # fail (exit 1) instead of skipping where no GPU is usable
+# Results, with the tests' JUnit XML reports (results/junit/), are written to results/.
 #
 # Options: --no-build (reuse the built jars), --no-run (only build the bundle),
 #          --no-self-test (skip the fake-driver self-test).
@@ -79,7 +81,9 @@ cat > "$bundle/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # rtensor GPU checks, run from this bundle: needs no JDK and no network.
 # Runs the GPU tests, then the D2H benchmark beside the C++ baseline, then prints a summary.
-# Arguments are passed to the benchmark (--sizes-mib 1,4,..., --reps N, --streams N, --chunk-mib N).
+# --require-gpu: exit 1 where no usable NVIDIA GPU is found (a GPU CI runner), instead of skipping.
+# Other arguments are passed to the benchmark (--sizes-mib 1,4,..., --reps N, --streams N,
+# --chunk-mib N). JUnit XML reports of the tests go to results/junit/.
 # Needs glibc >= 2.34 (the bundled Java runtime was linked on Debian 12).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -90,6 +94,15 @@ cache="${RTENSOR_JAVACPP_CACHE:-${TMPDIR:-/tmp}/rtensor-javacpp-$(id -u)}"
 jvm=("@$here/jvm.args" "-Dorg.bytedeco.javacpp.cachedir=$cache" "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
 out="$here/results"
 mkdir -p "$out"
+require_gpu=0
+bench_args=()
+for arg in "$@"; do
+  if [[ $arg == --require-gpu ]]; then
+    require_gpu=1
+  else
+    bench_args+=("$arg")
+  fi
+done
 
 glibc="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')"
 if [[ -n "$glibc" ]] && ! printf '2.34\n%s\n' "$glibc" | sort -C -V; then
@@ -108,7 +121,8 @@ echo "== device runtimes"
 
 echo "== GPU tests"
 "$java" "${jvm[@]}" -jar "$here/lib/junit/junit-platform-console-standalone.jar" execute \
-  --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests --class-path "$app_cp" --select-package io.rtensor.cuda \
+  --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests --reports-dir "$out/junit" \
+  --class-path "$app_cp" --select-package io.rtensor.cuda \
   2>&1 | tee "$out/tests.txt"
 tests_rc=${PIPESTATUS[0]}
 
@@ -121,7 +135,7 @@ if [[ $? -ne 0 ]]; then
 else
   gpu=1
   "$java" "${jvm[@]}" -cp "$app_cp" io.rtensor.cuda.D2hBenchmark \
-    --baseline "$here/bin/d2h_baseline" "$@" 2>&1 | tee "$out/benchmark.txt"
+    --baseline "$here/bin/d2h_baseline" "${bench_args[@]}" 2>&1 | tee "$out/benchmark.txt"
   bench_rc=${PIPESTATUS[0]}
   echo "== ./rtensor bench --only d2h --full"
   "$java" "${jvm[@]}" -Drtensor.root="$here" -cp "$app_cp:$(printf '%s:' "$here"/lib/bench/*.jar)" \
@@ -139,7 +153,11 @@ if [[ $gpu == 1 ]]; then
 else
   echo "   benchmark skipped: $gpu_reason"
 fi
-echo "   results in $out"
+echo "   results in $out (JUnit XML in $out/junit)"
+if [[ $gpu == 0 && $require_gpu == 1 ]]; then
+  echo "   RESULT: FAILED (--require-gpu, and no usable NVIDIA GPU here: $gpu_reason)"
+  exit 1
+fi
 if [[ $tests_rc -ne 0 || $bench_rc -ne 0 ]]; then
   echo "   RESULT: FAILED (tests exit $tests_rc, benchmark exit $bench_rc)"
   exit 1
