@@ -229,12 +229,7 @@ public final class FlightWorkload implements AutoCloseable {
   /** Baseline: the same bytes over one plain socket, read into fresh Arrow buffers per shard. */
   public long rawSocket() throws IOException {
     long n = 0;
-    try (SocketChannel c = SocketChannel.open()) {
-      if (clientHost != null) {
-        c.bind(new InetSocketAddress(clientHost, 0));
-      }
-      c.connect(new InetSocketAddress(serverHost, socketPort));
-      writeMode(c, FlightBenchWorker.BIG);
+    try (SocketChannel c = openRaw(FlightBenchWorker.BIG)) {
       for (int i = 0; i < shards; i++) {
         try (ArrowBuf buf = root.buffer(shardBytes)) {
           ByteBuffer b = buf.nioBuffer(0, (int) shardBytes);
@@ -258,12 +253,7 @@ public final class FlightWorkload implements AutoCloseable {
    */
   public long rawSocketSmall() throws IOException {
     long n = 0;
-    try (SocketChannel c = SocketChannel.open()) {
-      if (clientHost != null) {
-        c.bind(new InetSocketAddress(clientHost, 0));
-      }
-      c.connect(new InetSocketAddress(serverHost, socketPort));
-      writeMode(c, FlightBenchWorker.SMALL);
+    try (SocketChannel c = openRaw(FlightBenchWorker.SMALL)) {
       ByteBuffer in = ByteBuffer.allocateDirect(64 << 10).flip();
       for (int i = 0; i < small.size(); i++) {
         fill(c, in, 4);
@@ -301,10 +291,25 @@ public final class FlightWorkload implements AutoCloseable {
     in.flip();
   }
 
-  private static void writeMode(SocketChannel c, byte mode) throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(new byte[] {mode});
-    while (b.hasRemaining()) {
-      c.write(b);
+  /**
+   * A connection to the worker's raw socket server (from {@code clientHost} where one is set) that
+   * has sent its mode byte.
+   */
+  private SocketChannel openRaw(byte mode) throws IOException {
+    SocketChannel c = SocketChannel.open();
+    try {
+      if (clientHost != null) {
+        c.bind(new InetSocketAddress(clientHost, 0));
+      }
+      c.connect(new InetSocketAddress(serverHost, socketPort));
+      ByteBuffer b = ByteBuffer.wrap(new byte[] {mode});
+      while (b.hasRemaining()) {
+        c.write(b);
+      }
+      return c;
+    } catch (IOException | RuntimeException e) {
+      c.close();
+      throw e;
     }
   }
 

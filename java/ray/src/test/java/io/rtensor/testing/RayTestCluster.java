@@ -77,6 +77,22 @@ public final class RayTestCluster {
     Assumptions.abort(reason);
   }
 
+  /** The head node's IP in the cluster {@code scripts/ray-head} starts. */
+  public static final String HEAD_IP = "127.0.0.1";
+
+  /**
+   * The IP of an alive node other than the head's; requires two nodes first ({@link
+   * #requireNodes}).
+   */
+  public static String secondNodeIp() {
+    requireNodes(2);
+    return aliveNodes().stream()
+        .map(n -> n.nodeAddress)
+        .filter(ip -> !ip.equals(HEAD_IP))
+        .findFirst()
+        .orElseThrow();
+  }
+
   /** The IP of the alive node with this id (hex), as the GCS lists it. */
   public static String nodeIp(String nodeId) {
     return aliveNodes().stream()

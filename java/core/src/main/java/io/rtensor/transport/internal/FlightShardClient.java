@@ -215,17 +215,27 @@ public final class FlightShardClient implements AutoCloseable {
               + limit.toMillis()
               + " ms");
     } catch (ExecutionException e) {
-      if (e.getCause() instanceof FlightRuntimeException f) {
-        throw map(f);
-      }
-      throw e.getCause() instanceof RuntimeException r
-          ? r
-          : new DataPlaneException(address, "session handshake failed: " + e.getCause(), e);
+      throw handshakeFailed(e);
     } catch (InterruptedException e) {
-      handshake.cancel(true);
-      Thread.currentThread().interrupt();
-      throw new DataPlaneException(address, "interrupted during the session handshake", e);
+      throw handshakeInterrupted(handshake, e);
     }
+  }
+
+  /** What a handshake that ended with {@code e} throws: the mapped Flight error or its cause. */
+  private RuntimeException handshakeFailed(ExecutionException e) {
+    if (e.getCause() instanceof FlightRuntimeException f) {
+      return map(f);
+    }
+    return e.getCause() instanceof RuntimeException r
+        ? r
+        : new DataPlaneException(address, "session handshake failed: " + e.getCause(), e);
+  }
+
+  /** Cancels a handshake the caller was interrupted waiting for, keeping the interrupt. */
+  private DataPlaneException handshakeInterrupted(Future<?> handshake, InterruptedException e) {
+    handshake.cancel(true);
+    Thread.currentThread().interrupt();
+    return new DataPlaneException(address, "interrupted during the session handshake", e);
   }
 
   public String address() {
@@ -407,23 +417,17 @@ public final class FlightShardClient implements AutoCloseable {
               what + " (the fetch's overall deadline)")
           : new FetchStalledException(address, ids, stall, what + " (stall deadline)");
     } catch (ExecutionException e) {
-      if (e.getCause() instanceof FlightRuntimeException f) {
-        if (f.status().code() == FlightStatusCode.TIMED_OUT) {
-          throw new FetchStalledException(
-              address,
-              ids,
-              Duration.ofMillis(SessionAuthClient.HANDSHAKE_TIMEOUT_MILLIS),
-              "no answer from " + address + " to the session handshake: " + f.getMessage());
-        }
-        throw map(f);
+      if (e.getCause() instanceof FlightRuntimeException f
+          && f.status().code() == FlightStatusCode.TIMED_OUT) {
+        throw new FetchStalledException(
+            address,
+            ids,
+            Duration.ofMillis(SessionAuthClient.HANDSHAKE_TIMEOUT_MILLIS),
+            "no answer from " + address + " to the session handshake: " + f.getMessage());
       }
-      throw e.getCause() instanceof RuntimeException r
-          ? r
-          : new DataPlaneException(address, "session handshake failed: " + e.getCause(), e);
+      throw handshakeFailed(e);
     } catch (InterruptedException e) {
-      handshake.cancel(true);
-      Thread.currentThread().interrupt();
-      throw new DataPlaneException(address, "interrupted during the session handshake", e);
+      throw handshakeInterrupted(handshake, e);
     }
   }
 

@@ -64,14 +64,8 @@ class FlightAcrossNodesTest {
   @BeforeAll
   static void start() {
     RayTestCluster.connect();
-    RayTestCluster.requireNodes(2);
-    head = "127.0.0.1";
-    second =
-        RayTestCluster.aliveNodes().stream()
-            .map(n -> n.nodeAddress)
-            .filter(ip -> !ip.equals(head))
-            .findFirst()
-            .orElseThrow();
+    head = RayTestCluster.HEAD_IP;
+    second = RayTestCluster.secondNodeIp();
     scheduler =
         RayScheduler.builder()
             .dataPlane(DataPlaneKind.FLIGHT)
@@ -94,24 +88,25 @@ class FlightAcrossNodesTest {
     }
   }
 
-  /** One worker on each node (a node's 4 GPUs each), keyed by its node's IP. */
-  private static Map<String, String> oneWorkerPerNode(String role) {
-    List<Worker> workers =
-        scheduler.createWorkers(
-            Job.builder(role)
-                .replicas(2)
-                .task(
-                    SchedulingSpec.builder()
-                        .cpu(0.5)
-                        .gpu(4)
-                        .placement(PlacementStrategy.SEPARATE)
-                        .build())
-                .build());
+  /** A job of one worker on each of the two nodes: a node's 4 GPUs each, in their own groups. */
+  static Job oneOnEachNode(String role) {
+    return Job.builder(role)
+        .replicas(2)
+        .task(
+            SchedulingSpec.builder().cpu(0.5).gpu(4).placement(PlacementStrategy.SEPARATE).build())
+        .build();
+  }
+
+  /**
+   * {@link #oneOnEachNode} on {@code on}, each worker with a {@link NodeEngine} ("node") and a
+   * {@link TensorEngine} ("tensor"): worker ids keyed by their node's IP.
+   */
+  private static Map<String, String> oneWorkerPerNode(RayScheduler on, String role) {
     Map<String, String> byNode = new HashMap<>();
-    for (Worker w : workers) {
-      scheduler.createEngine(w.id(), NodeEngine.class.getName(), "node");
-      scheduler.createEngine(w.id(), TensorEngine.class.getName(), "tensor");
-      String nodeId = (String) scheduler.callEngine(w.id(), "nodeId", "node", QUICK);
+    for (Worker w : on.createWorkers(oneOnEachNode(role))) {
+      on.createEngine(w.id(), NodeEngine.class.getName(), "node");
+      on.createEngine(w.id(), TensorEngine.class.getName(), "tensor");
+      String nodeId = (String) on.callEngine(w.id(), "nodeId", "node", QUICK);
       byNode.put(RayTestCluster.nodeIp(nodeId), w.id());
     }
     assertEquals(2, byNode.size(), "one worker on each node: " + byNode);
@@ -136,7 +131,7 @@ class FlightAcrossNodesTest {
   @Test
   void aShardStoredOnOneNodeIsFetchedByAWorkerOnTheOtherFromTheStoreOnItsNodeIp()
       throws IOException {
-    Map<String, String> byNode = oneWorkerPerNode("pair");
+    Map<String, String> byNode = oneWorkerPerNode(scheduler, "pair");
     int rows = 4096;
     for (String[] hop : new String[][] {{second, head}, {head, second}}) {
       String producer = byNode.get(hop[0]);
@@ -171,7 +166,7 @@ class FlightAcrossNodesTest {
 
   @Test
   void theControllerServesWhatItRemotizesFromItsOwnNodeIpToAWorkerOnTheOtherNode() {
-    Map<String, String> byNode = oneWorkerPerNode("ctl");
+    Map<String, String> byNode = oneWorkerPerNode(scheduler, "ctl");
     Object remote;
     try (RootAllocator root = new RootAllocator();
         Tensor t = Tensor.of(root, new int[] {1, 2, 3, 4, 5})) {
@@ -195,26 +190,7 @@ class FlightAcrossNodesTest {
             .nGpusPerNode(4)
             .startupTimeout(Duration.ofSeconds(240))
             .build()) {
-      List<Worker> workers =
-          tls.createWorkers(
-              Job.builder("tls")
-                  .replicas(2)
-                  .task(
-                      SchedulingSpec.builder()
-                          .cpu(0.5)
-                          .gpu(4)
-                          .placement(PlacementStrategy.SEPARATE)
-                          .build())
-                  .build());
-      Map<String, String> byNode = new HashMap<>();
-      for (Worker w : workers) {
-        tls.createEngine(w.id(), NodeEngine.class.getName(), "node");
-        tls.createEngine(w.id(), TensorEngine.class.getName(), "tensor");
-        byNode.put(
-            RayTestCluster.nodeIp((String) tls.callEngine(w.id(), "nodeId", "node", QUICK)),
-            w.id());
-      }
-      assertEquals(2, byNode.size(), byNode.toString());
+      Map<String, String> byNode = oneWorkerPerNode(tls, "tls");
       RTensor batch = (RTensor) tls.callEngine(byNode.get(second), "produce", "tensor", QUICK, 512);
       assertEquals(second, HostPort.parse(batch.location().key()).host());
       assertEquals(

@@ -55,14 +55,8 @@ class MultiNodeTest {
   @BeforeAll
   static void start() {
     RayTestCluster.connect();
-    RayTestCluster.requireNodes(2);
-    head = "127.0.0.1";
-    second =
-        RayTestCluster.aliveNodes().stream()
-            .map(n -> n.nodeAddress)
-            .filter(ip -> !ip.equals(head))
-            .findFirst()
-            .orElseThrow();
+    head = RayTestCluster.HEAD_IP;
+    second = RayTestCluster.secondNodeIp();
     for (var node : RayTestCluster.aliveNodes()) {
       assertEquals(
           4.0,

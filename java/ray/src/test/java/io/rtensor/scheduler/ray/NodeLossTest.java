@@ -96,14 +96,8 @@ class NodeLossTest {
   @BeforeAll
   static void start() {
     RayTestCluster.connect();
-    RayTestCluster.requireNodes(2);
-    head = "127.0.0.1";
-    second =
-        RayTestCluster.aliveNodes().stream()
-            .map(n -> n.nodeAddress)
-            .filter(ip -> !ip.equals(head))
-            .findFirst()
-            .orElseThrow();
+    head = RayTestCluster.HEAD_IP;
+    second = RayTestCluster.secondNodeIp();
     assertEquals(
         "127.0.0.2", second, "scripts/ray-head's node 2 (the one kill-node 2 kills) is the second");
     secondNodeDir = System.getenv("RTENSOR_RAY_TEMP_DIR") + "/node2/";

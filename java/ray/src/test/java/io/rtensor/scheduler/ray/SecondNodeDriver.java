@@ -5,9 +5,6 @@ import io.ray.api.id.UniqueId;
 import io.ray.api.runtimecontext.NodeInfo;
 import io.rtensor.handle.RTensor;
 import io.rtensor.scheduler.CallOptions;
-import io.rtensor.scheduler.Job;
-import io.rtensor.scheduler.PlacementStrategy;
-import io.rtensor.scheduler.SchedulingSpec;
 import io.rtensor.scheduler.Worker;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.testing.NodeEngine;
@@ -47,17 +44,7 @@ public final class SecondNodeDriver {
                   .startupTimeout(Duration.ofSeconds(240))
                   .build();
           RootAllocator root = new RootAllocator()) {
-        List<Worker> workers =
-            scheduler.createWorkers(
-                Job.builder("far")
-                    .replicas(2)
-                    .task(
-                        SchedulingSpec.builder()
-                            .cpu(0.5)
-                            .gpu(4)
-                            .placement(PlacementStrategy.SEPARATE)
-                            .build())
-                    .build());
+        List<Worker> workers = scheduler.createWorkers(FlightAcrossNodesTest.oneOnEachNode("far"));
         int[] values = new int[1000];
         long expected = 0;
         for (int i = 0; i < values.length; i++) {
