@@ -51,7 +51,7 @@ public final class DeviceTensor implements AutoCloseable {
     DeviceTensor t = allocate(device, host.dtype(), host.shape());
     try {
       if (t.byteSize() > 0) {
-        device.copyToDevice(HostMemory.of(host.buffer()), 0, t.buffer(), 0, t.byteSize());
+        device.copyToDevice(HostMemory.of(host.data()), 0, t.buffer(), 0, t.byteSize());
       }
       return t;
     } catch (RuntimeException e) {

@@ -85,7 +85,7 @@ public final class DeviceTensors {
     DeviceBuffer buffer = copier.device().allocate(Math.max(1, tensor.byteSize()));
     try {
       if (tensor.byteSize() > 0) {
-        copier.copyToDevice(HostMemory.of(tensor.buffer()), 0, buffer, 0, tensor.byteSize());
+        copier.copyToDevice(HostMemory.of(tensor.data()), 0, buffer, 0, tensor.byteSize());
       }
       return buffer;
     } catch (RuntimeException e) {
@@ -100,7 +100,7 @@ public final class DeviceTensors {
     DeviceBuffer buffer = device.allocate(Math.max(1, tensor.byteSize()));
     try {
       if (tensor.byteSize() > 0) {
-        device.copyToDevice(HostMemory.of(tensor.buffer()), 0, buffer, 0, tensor.byteSize());
+        device.copyToDevice(HostMemory.of(tensor.data()), 0, buffer, 0, tensor.byteSize());
       }
       return buffer;
     } catch (RuntimeException e) {

@@ -18,17 +18,30 @@ import org.apache.arrow.memory.util.MemoryUtil;
  * Several tensors may share memory (slices, decoded shards that share a received body): the memory
  * is freed when the last of them closes. The accounting allocator is the one that created the
  * buffer, so a test that closes its allocator learns of any tensor left open.
+ *
+ * <p>A tensor is <em>read-only</em> where its memory is not rtensor's to write: for example a shard
+ * mapped in place from the Ray object store, which other processes read too ({@link
+ * #isReadOnly()}). Such a tensor, and every view of it, refuses {@link #buffer()} and {@link
+ * TensorBatch#toVectorSchemaRoot}, the API's ways to write; it is read through the element and bulk
+ * reads, {@link #asReadOnlyByteBuffer}, or {@link #memoryAddress()} by native readers, and {@link
+ * #copy} makes a writable copy.
  */
 public final class Tensor implements AutoCloseable {
   private final DType dtype;
   private final Shape shape;
   private final ArrowBuf data; // exactly byteSize() bytes long
+  private final boolean readOnly;
   private boolean closed;
 
   private Tensor(DType dtype, Shape shape, ArrowBuf data) {
+    this(dtype, shape, data, false);
+  }
+
+  private Tensor(DType dtype, Shape shape, ArrowBuf data, boolean readOnly) {
     this.dtype = dtype;
     this.shape = shape;
     this.data = data;
+    this.readOnly = readOnly;
   }
 
   // ---------------------------------------------------------------- factories
@@ -283,12 +296,56 @@ public final class Tensor implements AutoCloseable {
   }
 
   /**
-   * The buffer holding exactly this tensor's bytes. It stays owned by the tensor: retain its
-   * reference manager to keep it beyond {@link #close()}.
+   * The buffer holding exactly this tensor's bytes, to read and write. It stays owned by the
+   * tensor: retain its reference manager to keep it beyond {@link #close()}.
+   *
+   * @throws ReadOnlyTensorException if the tensor is read-only ({@link #isReadOnly()})
    */
   public ArrowBuf buffer() {
     checkOpen();
+    if (readOnly) {
+      throw new ReadOnlyTensorException(
+          "tensor "
+              + dtype
+              + shape
+              + " is read-only (its memory is shared, for example mapped from the object store):"
+              + " read it through asReadOnlyByteBuffer() or the element reads, or copy() it to"
+              + " write");
+    }
     return data;
+  }
+
+  /** The buffer, read-only tensors included: for this package's readers only. */
+  ArrowBuf data() {
+    checkOpen();
+    return data;
+  }
+
+  /** Whether this tensor refuses writes (see the class comment). */
+  public boolean isReadOnly() {
+    return readOnly;
+  }
+
+  /**
+   * The address of this tensor's first byte, for native code that reads it (checksums, device
+   * copies, encoders); valid until {@link #close()}. Through a read-only tensor it is only read.
+   */
+  public long memoryAddress() {
+    checkOpen();
+    return data.memoryAddress();
+  }
+
+  /**
+   * {@code length} bytes from byte {@code offset} as a read-only little-endian view (no copy),
+   * valid until {@link #close()}.
+   */
+  public ByteBuffer asReadOnlyByteBuffer(long offset, int length) {
+    checkOpen();
+    if (offset < 0 || length < 0 || offset > data.capacity() - length) {
+      throw new IndexOutOfBoundsException(
+          "bytes [" + offset + ", " + offset + " + " + length + ") of " + data.capacity());
+    }
+    return data.nioBuffer(offset, length).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
   }
 
   /** The allocator this tensor's memory is accounted to. */
@@ -306,7 +363,23 @@ public final class Tensor implements AutoCloseable {
   /** Another tensor over the same memory (one more reference); close both. */
   public Tensor share() {
     checkOpen();
-    return over(data, 0, dtype, shape);
+    return view(0, shape);
+  }
+
+  /**
+   * A read-only tensor over the same memory (one more reference; see {@link #isReadOnly()}); close
+   * both.
+   */
+  public Tensor readOnlyView() {
+    checkOpen();
+    data.getReferenceManager().retain();
+    return new Tensor(dtype, shape, data.slice(0, data.capacity()), true);
+  }
+
+  /** A view of this tensor's memory from byte {@code offset}, read-only where this one is. */
+  private Tensor view(long offset, Shape viewShape) {
+    Tensor t = over(data, offset, dtype, viewShape);
+    return readOnly ? new Tensor(t.dtype, t.shape, t.data, true) : t;
   }
 
   /** Rows {@code [start, end)} along dimension 0 as a tensor sharing this one's memory. */
@@ -321,7 +394,7 @@ public final class Tensor implements AutoCloseable {
           "rows [" + start + ", " + end + ") of a tensor with " + rows + " rows");
     }
     long rowBytes = shape.rowNumel() * dtype.byteWidth();
-    return over(data, start * rowBytes, dtype, shape.withDim0(end - start));
+    return view(start * rowBytes, shape.withDim0(end - start));
   }
 
   /** This tensor's memory viewed with another shape of the same element count. */
@@ -330,10 +403,10 @@ public final class Tensor implements AutoCloseable {
     if (newShape.numel() != shape.numel()) {
       throw new IllegalArgumentException("cannot reshape " + shape + " to " + newShape);
     }
-    return over(data, 0, dtype, newShape);
+    return view(0, newShape);
   }
 
-  /** A copy of this tensor in memory from {@code allocator}. */
+  /** A copy of this tensor in memory from {@code allocator}; writable, read-only source or not. */
   public Tensor copy(BufferAllocator allocator) {
     checkOpen();
     Tensor t = allocateUninitialized(allocator, dtype, shape);
@@ -564,7 +637,12 @@ public final class Tensor implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "Tensor(" + dtype + ", " + shape + (closed ? ", closed)" : ")");
+    return "Tensor("
+        + dtype
+        + ", "
+        + shape
+        + (readOnly ? ", read-only" : "")
+        + (closed ? ", closed)" : ")");
   }
 
   /** Memory of a direct ByteBuffer lent to Arrow; the ByteBuffer is kept reachable. */

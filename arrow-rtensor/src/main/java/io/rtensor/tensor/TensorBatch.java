@@ -176,6 +176,27 @@ public final class TensorBatch implements AutoCloseable {
   }
 
   /**
+   * A batch of read-only views of these tensors ({@link Tensor#readOnlyView()}), sharing their
+   * memory; close both.
+   */
+  public TensorBatch readOnlyView() {
+    checkOpen();
+    LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
+    try {
+      tensors.forEach((name, t) -> out.put(name, t.readOnlyView()));
+    } catch (RuntimeException e) {
+      out.values().forEach(Tensor::close);
+      throw e;
+    }
+    return new TensorBatch(out, rows, scalars);
+  }
+
+  /** Whether any tensor of this batch is read-only ({@link Tensor#isReadOnly()}). */
+  public boolean isReadOnly() {
+    return tensors.values().stream().anyMatch(Tensor::isReadOnly);
+  }
+
+  /**
    * Splits into {@code parts} batches of near-equal rows (the first {@code rows % parts} get one
    * more), sharing this batch's memory. Parts may be empty when there are fewer rows than parts.
    */
@@ -250,7 +271,7 @@ public final class TensorBatch implements AutoCloseable {
         ArrowBuf dst = t.buffer();
         long at = 0;
         for (TensorBatch b : batches) {
-          ArrowBuf src = b.tensors.get(spec.name()).buffer();
+          ArrowBuf src = b.tensors.get(spec.name()).data();
           dst.setBytes(at, src, 0, src.capacity());
           at += src.capacity();
         }
@@ -277,6 +298,8 @@ public final class TensorBatch implements AutoCloseable {
    * A {@link VectorSchemaRoot} whose vectors share this batch's memory (no copy of tensor bytes;
    * validity buffers are allocated). {@code allocator} must share a root allocator with the
    * tensors' memory. The caller closes the root; the batch stays usable.
+   *
+   * @throws ReadOnlyTensorException if a tensor is read-only (Arrow vectors can be written)
    */
   public VectorSchemaRoot toVectorSchemaRoot(BufferAllocator allocator) {
     checkOpen();

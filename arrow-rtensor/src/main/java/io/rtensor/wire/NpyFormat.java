@@ -214,7 +214,7 @@ public final class NpyFormat {
       long done = 0;
       while (done < total) {
         int chunk = (int) Math.min(IO_CHUNK, total - done);
-        ByteBuffer source = tensor.buffer().nioBuffer(done, chunk);
+        ByteBuffer source = tensor.asReadOnlyByteBuffer(done, chunk);
         while (source.hasRemaining()) {
           out.write(source);
         }

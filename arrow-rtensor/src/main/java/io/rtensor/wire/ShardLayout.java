@@ -15,6 +15,7 @@ import org.apache.arrow.flatbuf.MessageHeader;
 import org.apache.arrow.flatbuf.MetadataVersion;
 import org.apache.arrow.flatbuf.RecordBatch;
 import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.ReferenceManager;
 import org.apache.arrow.vector.ipc.message.IpcOption;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
 
@@ -52,7 +53,8 @@ final class ShardLayout {
       }
       long n = t.byteSize();
       bufs.add(new long[] {at, n});
-      buffers.add(t.buffer());
+      // Read only: a view over the tensor's bytes, which the batch keeps alive while encoding.
+      buffers.add(new ArrowBuf(ReferenceManager.NO_OP, null, n, t.memoryAddress()));
       offsets.add(at);
       at = align(at + n);
     }

@@ -161,4 +161,42 @@ class TensorTest {
       assertTrue(allocator.getAllocatedMemory() >= 20);
     }
   }
+
+  @Test
+  void aReadOnlyViewAndEveryViewOfItRefuseWritesButReadAndCopy() {
+    try (Tensor t = Tensor.of(allocator, new int[] {1, 2, 3, 4, 5, 6}, Shape.of(3, 2));
+        Tensor ro = t.readOnlyView();
+        Tensor rows = ro.sliceRows(1, 3);
+        Tensor flat = ro.reshape(Shape.of(6));
+        Tensor shared = ro.share();
+        Tensor copy = ro.copy(allocator)) {
+      assertFalse(t.isReadOnly());
+      for (Tensor v : new Tensor[] {ro, rows, flat, shared}) {
+        assertTrue(v.isReadOnly(), v.toString());
+        ReadOnlyTensorException e = assertThrows(ReadOnlyTensorException.class, v::buffer);
+        assertTrue(e.getMessage().contains("copy()"), e.getMessage());
+      }
+      assertTrue(ro.toString().contains("read-only"));
+      assertArrayEquals(new int[] {3, 4, 5, 6}, rows.toIntArray());
+      assertArrayEquals(new int[] {1, 2, 3, 4, 5, 6}, flat.toIntArray());
+      assertEquals(t.memoryAddress(), ro.memoryAddress(), "a view, not a copy");
+      ByteBuffer bytes = ro.asReadOnlyByteBuffer(4, 8);
+      assertTrue(bytes.isReadOnly());
+      assertEquals(2, bytes.getInt(0));
+      assertThrows(java.nio.ReadOnlyBufferException.class, () -> bytes.putInt(0, 9));
+      assertThrows(IndexOutOfBoundsException.class, () -> ro.asReadOnlyByteBuffer(20, 8));
+      assertFalse(copy.isReadOnly());
+      copy.buffer().setInt(0, 42);
+      assertEquals(1, ro.getLongAt(0), "writing the copy leaves the shared memory alone");
+      try (TensorBatch batch = TensorBatch.of("x", t.share());
+          TensorBatch view = batch.readOnlyView()) {
+        assertTrue(view.isReadOnly());
+        assertFalse(batch.isReadOnly());
+        assertThrows(ReadOnlyTensorException.class, () -> view.toVectorSchemaRoot(allocator));
+        assertArrayEquals(
+            io.rtensor.wire.ShardCodec.encode(batch), io.rtensor.wire.ShardCodec.encode(view));
+      }
+    }
+    assertEquals(0, allocator.getAllocatedMemory(), "every view dropped its reference");
+  }
 }

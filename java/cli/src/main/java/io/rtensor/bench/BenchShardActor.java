@@ -80,10 +80,13 @@ public class BenchShardActor {
     return (List<Object>) remotizer.remotize(out);
   }
 
-  /** Localizes the handles in one batch; returns the bytes. */
+  /**
+   * Localizes the handles in one batch, read-only (it only reads their sizes: on the core worker
+   * path the objects are mapped, as Python's {@code ray.get} maps them); returns the bytes.
+   */
   public long consume(List<Object> handles) {
     long n = 0;
-    for (Object o : (List<?>) remotizer.localize(handles)) {
+    for (Object o : (List<?>) remotizer.localizeReadOnly(handles)) {
       n += ((Tensor) o).byteSize();
       ((Tensor) o).close();
     }

@@ -87,7 +87,7 @@ public final class FlightBenchWorker {
                       writeLengthPrefixed(c, smallTensors);
                     } else {
                       for (Tensor t : tensors) {
-                        writeFully(c, t.buffer().nioBuffer(0, (int) t.byteSize()));
+                        writeFully(c, t.asReadOnlyByteBuffer(0, (int) t.byteSize()));
                       }
                     }
                   } catch (IOException e) {
@@ -130,7 +130,7 @@ public final class FlightBenchWorker {
       List<ByteBuffer> parts = new ArrayList<>();
       for (Tensor t : messages.subList(i, Math.min(messages.size(), i + perWrite))) {
         parts.add(ByteBuffer.allocate(4).putInt(0, (int) t.byteSize()));
-        parts.add(t.buffer().nioBuffer(0, (int) t.byteSize()));
+        parts.add(t.asReadOnlyByteBuffer(0, (int) t.byteSize()));
       }
       ByteBuffer[] array = parts.toArray(new ByteBuffer[0]);
       long left = 0;

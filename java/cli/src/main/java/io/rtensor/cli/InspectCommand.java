@@ -50,7 +50,7 @@ final class InspectCommand implements Callable<Integer> {
         long sum =
             t.byteSize() == 0
                 ? NativeHost.checksum(0, 0)
-                : NativeHost.checksum(t.buffer().memoryAddress(), t.byteSize());
+                : NativeHost.checksum(t.memoryAddress(), t.byteSize());
         out.printf(
             "  %-24s %-9s %-20s %12d  %016x%n",
             Escaped.text(e.getKey()), t.dtype().numpyName(), t.shape(), t.byteSize(), sum);

@@ -34,6 +34,30 @@ public interface DataPlane extends AutoCloseable {
   Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator allocator);
 
   /**
+   * Like {@link #fetch}, for a caller that only reads what it gets: every tensor returned is
+   * read-only ({@link io.rtensor.tensor.Tensor#isReadOnly()}), so a plane may hand out the stored
+   * bytes in place instead of a copy. The Ray object store plane maps its objects (no copy; each
+   * batch holds its object until closed); by default this is {@link #fetch} and read-only views of
+   * the copies.
+   *
+   * @throws MissingShardsException listing exactly the ids no location has (nothing is returned)
+   */
+  default Map<String, TensorBatch> fetchReadOnly(
+      Collection<RTensor> handles, BufferAllocator allocator) {
+    Map<String, TensorBatch> fetched = fetch(handles, allocator);
+    Map<String, TensorBatch> out = new java.util.LinkedHashMap<>();
+    try {
+      fetched.forEach((id, batch) -> out.put(id, batch.readOnlyView()));
+      return out;
+    } catch (RuntimeException | Error e) {
+      out.values().forEach(TensorBatch::close);
+      throw e;
+    } finally {
+      fetched.values().forEach(TensorBatch::close);
+    }
+  }
+
+  /**
    * Removes shards {@code shardIds} from the location {@code locationKey} ({@link
    * io.rtensor.handle.ShardLocation#key()}); unknown ids are ignored. The owning process also
    * evicts them from its fetch cache.

@@ -83,7 +83,17 @@ public final class Remotizer {
    * @throws FetchCacheFullException if caching the fetched shards would pass the cache's cap
    */
   public Object localize(Object value) {
-    return localize(value, true);
+    return localize(value, Mode.OWNED);
+  }
+
+  /**
+   * Like {@link #localize(Object)}, for a caller that only reads: the tensors and batches returned
+   * are read-only ({@link Tensor#isReadOnly()}) and the caller closes them. The shards not cached
+   * are fetched with {@link DataPlane#fetchReadOnly}, so a plane that can hand out the stored bytes
+   * in place (the Ray object store plane maps its objects) copies nothing.
+   */
+  public Object localizeReadOnly(Object value) {
+    return localize(value, Mode.READ_ONLY);
   }
 
   /**
@@ -95,10 +105,21 @@ public final class Remotizer {
     if (cache == null) {
       throw new IllegalStateException("borrowed localization needs a fetch cache");
     }
-    return localize(value, false);
+    return localize(value, Mode.BORROWED);
   }
 
-  private Object localize(Object value, boolean owned) {
+  /** What a localization hands out. */
+  private enum Mode {
+    /** The caller's own references, writable (a copy where the shard is read-only). */
+    OWNED,
+    /** The cache's own tensors and batches. */
+    BORROWED,
+    /** The caller's own read-only views. */
+    READ_ONLY
+  }
+
+  private Object localize(Object value, Mode mode) {
+    boolean owned = mode != Mode.BORROWED;
     List<RTensor> handles = collectHandles(value);
     if (handles.isEmpty()) {
       return walk(value, leaf -> leaf);
@@ -110,7 +131,11 @@ public final class Remotizer {
       }
     }
     Map<String, TensorBatch> fetched =
-        misses.isEmpty() ? Map.of() : plane.fetch(misses.values(), allocator);
+        misses.isEmpty()
+            ? Map.of()
+            : mode == Mode.READ_ONLY
+                ? plane.fetchReadOnly(misses.values(), allocator)
+                : plane.fetch(misses.values(), allocator);
     if (cache != null) {
       cache.putAll(fetched);
       fetched = Map.of();
@@ -133,8 +158,8 @@ public final class Remotizer {
                 }
                 Object local =
                     h.kind() == RTensor.Kind.TENSOR
-                        ? (owned ? tensorOf(shard, h).share() : tensorOf(shard, h))
-                        : (owned ? share(shard) : shard);
+                        ? handOut(tensorOf(shard, h), mode)
+                        : handOut(shard, mode);
                 if (owned) {
                   created.add(local);
                 }
@@ -164,10 +189,27 @@ public final class Remotizer {
     return t;
   }
 
-  private static TensorBatch share(TensorBatch batch) {
+  private Tensor handOut(Tensor t, Mode mode) {
+    return switch (mode) {
+      case BORROWED -> t;
+      case READ_ONLY -> t.readOnlyView();
+      case OWNED -> t.isReadOnly() ? t.copy(allocator) : t.share();
+    };
+  }
+
+  private TensorBatch handOut(TensorBatch batch, Mode mode) {
+    return switch (mode) {
+      case BORROWED -> batch;
+      case READ_ONLY -> batch.readOnlyView();
+      case OWNED -> map(batch, t -> t.isReadOnly() ? t.copy(allocator) : t.share());
+    };
+  }
+
+  /** A batch of {@code each} of {@code batch}'s tensors (new references, closed on a failure). */
+  private static TensorBatch map(TensorBatch batch, Function<Tensor, Tensor> each) {
     LinkedHashMap<String, Tensor> shared = new LinkedHashMap<>();
     try {
-      batch.tensors().forEach((name, t) -> shared.put(name, t.share()));
+      batch.tensors().forEach((name, t) -> shared.put(name, each.apply(t)));
       return TensorBatch.of(shared);
     } catch (RuntimeException e) {
       shared.values().forEach(Tensor::close);

@@ -2,6 +2,7 @@ package io.rtensor.transport;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -10,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.DType;
+import io.rtensor.tensor.ReadOnlyTensorException;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
@@ -334,6 +336,42 @@ public abstract class DataPlaneContract {
       assertEquals(1, r.cache().stats().entries(), "the cached shard stays");
       try (Tensor again = (Tensor) r.localize(handles.get(0))) {
         assertTrue(again.contentEquals(a));
+      }
+    }
+  }
+
+  @Test
+  void readOnlyLocalizationGivesReadOnlyTensorsThatMatchAndLeaveTheShardStored() {
+    Remotizer r = remotizer(1 << 20);
+    try (Tensor a = floats(1000, 1);
+        TensorBatch b = TensorBatch.of(Map.of("x", floats(4, 2), "y", floats(4, 3)))) {
+      List<?> handles = (List<?>) remotize(r, List.of(a, b));
+      List<?> local = (List<?>) r.localizeReadOnly(handles);
+      try {
+        Tensor t = (Tensor) local.get(0);
+        TensorBatch batch = (TensorBatch) local.get(1);
+        assertTrue(t.isReadOnly() && batch.isReadOnly());
+        assertTrue(t.contentEquals(a));
+        assertTrue(batch.tensor("y").contentEquals(b.tensor("y")));
+        assertThrows(ReadOnlyTensorException.class, t::buffer);
+        assertThrows(ReadOnlyTensorException.class, () -> batch.tensor("x").buffer());
+        // A writable localization of the same (now cached) shard is the caller's to write.
+        try (Tensor writable = (Tensor) r.localize(handles.get(0))) {
+          assertFalse(writable.isReadOnly());
+          writable.buffer().setFloat(0, -1f);
+          assertEquals(1.0, t.getDoubleAt(0), "writing it leaves the read-only tensor alone");
+        }
+      } finally {
+        closeAll(local);
+      }
+      // Without a cache: straight from the plane, where the shards stay stored.
+      Remotizer direct = new Remotizer(plane(), null, allocator);
+      List<?> again = (List<?>) direct.localizeReadOnly(handles);
+      try {
+        assertTrue(((Tensor) again.get(0)).isReadOnly());
+        assertTrue(((Tensor) again.get(0)).contentEquals(a));
+      } finally {
+        closeAll(again);
       }
     }
   }

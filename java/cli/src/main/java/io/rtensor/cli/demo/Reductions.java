@@ -24,7 +24,7 @@ final class Reductions {
       long sum =
           t.byteSize() == 0
               ? NativeHost.checksum(0, 0)
-              : NativeHost.checksum(t.buffer().memoryAddress(), t.byteSize());
+              : NativeHost.checksum(t.memoryAddress(), t.byteSize());
       out.put("checksum:" + e.getKey(), sum);
     }
     out.put("bytes", bytes);

@@ -34,9 +34,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.IntFunction;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.ForeignAllocation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -259,6 +261,41 @@ public final class RayObjectStorePlane implements DataPlane {
 
   @Override
   public Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator allocator) {
+    Map<String, ObjectRef<byte[]>> wanted = wanted(handles);
+    List<String> ids = new ArrayList<>(wanted.keySet());
+    List<ObjectRef<byte[]>> list = new ArrayList<>(wanted.values());
+    Map<String, TensorBatch> out =
+        access == ObjectAccess.CORE_WORKER
+            ? fetchInPlace(ids, list, f -> decodeCopied(f, allocator))
+            : fetchThroughJava(ids, list, allocator);
+    wanted.forEach(refs::putIfAbsent); // keep them alive (and freeable) until cleared
+    return out;
+  }
+
+  /**
+   * {@link DataPlane#fetchReadOnly}: on the core worker path the objects are mapped, not copied.
+   * Each decoded batch's tensors are read-only views of the object's memory in this process's
+   * mapping of the object store, and hold the object (Ray keeps it, even past a {@link #clear},
+   * until they are all closed). Python's {@code ray.get} of a numpy array reads plasma the same
+   * way. Not the default: a reader that keeps the tensors long keeps the object store's memory, and
+   * the tensors cannot be written. On the Java API path this is {@link #fetch} with read-only
+   * views.
+   */
+  @Override
+  public Map<String, TensorBatch> fetchReadOnly(
+      Collection<RTensor> handles, BufferAllocator allocator) {
+    if (access != ObjectAccess.CORE_WORKER) {
+      return DataPlane.super.fetchReadOnly(handles, allocator);
+    }
+    Map<String, ObjectRef<byte[]>> wanted = wanted(handles);
+    List<String> ids = new ArrayList<>(wanted.keySet());
+    Map<String, TensorBatch> out =
+        fetchInPlace(ids, new ArrayList<>(wanted.values()), f -> decodeMapped(f, allocator));
+    wanted.forEach(refs::putIfAbsent);
+    return out;
+  }
+
+  private Map<String, ObjectRef<byte[]>> wanted(Collection<RTensor> handles) {
     Map<String, ObjectRef<byte[]>> wanted = new LinkedHashMap<>();
     for (RTensor h : handles) {
       ObjectRef<byte[]> ref = objectRefOf(h.location());
@@ -267,24 +304,23 @@ public final class RayObjectStorePlane implements DataPlane {
       }
       wanted.putIfAbsent(h.shardId(), ref);
     }
-    List<String> ids = new ArrayList<>(wanted.keySet());
-    List<ObjectRef<byte[]>> list = new ArrayList<>(wanted.values());
-    Map<String, TensorBatch> out =
-        access == ObjectAccess.CORE_WORKER
-            ? fetchInPlace(ids, list, allocator)
-            : fetchThroughJava(ids, list, allocator);
-    wanted.forEach(refs::putIfAbsent); // keep them alive (and freeable) until cleared
-    return out;
+    return wanted;
   }
 
+  /**
+   * Gets {@code list} through the core worker and decodes each object with {@code decodeOne}, which
+   * owns the object it is given (it closes it, or hands it to what it returns); the objects not yet
+   * handed over are released on any failure.
+   */
   private Map<String, TensorBatch> fetchInPlace(
-      List<String> ids, List<ObjectRef<byte[]>> list, BufferAllocator allocator) {
+      List<String> ids, List<ObjectRef<byte[]>> list, Function<Fetched, TensorBatch> decodeOne) {
     List<Fetched> got;
     try {
       got = RayCoreObjects.get(list, getTimeoutMillis);
     } catch (RayCoreException e) {
       throw failureOf(ids, list, e, this::probeInPlace);
     }
+    Fetched[] held = got.toArray(new Fetched[0]);
     try {
       List<String> missing = new ArrayList<>();
       for (int i = 0; i < ids.size(); i++) {
@@ -302,12 +338,60 @@ public final class RayObjectStorePlane implements DataPlane {
       return decodeAll(
           ids,
           i -> {
-            try (Fetched f = got.get(i)) { // released as soon as it is copied
-              return decodeCopy(f.address(), f.size(), allocator);
-            }
+            Fetched f = held[i];
+            held[i] = null;
+            return decodeOne.apply(f);
           });
     } finally {
-      got.forEach(Fetched::close);
+      for (Fetched f : held) {
+        if (f != null) {
+          f.close();
+        }
+      }
+    }
+  }
+
+  /** Decodes an object from a copy of it, released as soon as it is copied. */
+  private TensorBatch decodeCopied(Fetched f, BufferAllocator allocator) {
+    try (f) {
+      return decodeCopy(f.address(), f.size(), allocator);
+    }
+  }
+
+  /**
+   * Decodes an object in place: its memory becomes Arrow memory accounted to {@code allocator} that
+   * releases the object once the last tensor over it is closed; the tensors are read-only views.
+   */
+  private TensorBatch decodeMapped(Fetched f, BufferAllocator allocator) {
+    ArrowBuf mapped;
+    try {
+      mapped = allocator.wrapForeignAllocation(new MappedObject(f));
+    } catch (RuntimeException | Error e) {
+      f.close();
+      throw e;
+    }
+    try (mapped;
+        TensorBatch decoded = ShardCodec.decode(mapped, 0, f.size(), allocator, limits)) {
+      return decoded.readOnlyView();
+    }
+  }
+
+  /** An object's memory in this process's mapping of the object store, lent to Arrow. */
+  private static final class MappedObject extends ForeignAllocation {
+    private final Fetched object;
+
+    MappedObject(Fetched object) {
+      super(Math.max(object.size(), 1), object.address());
+      this.object = object;
+    }
+
+    @Override
+    protected void release0() {
+      // After Ray shut down in this process the core worker that holds the mapping is gone; the
+      // object went with it.
+      if (Ray.isInitialized()) {
+        object.close();
+      }
     }
   }
 

@@ -2,18 +2,22 @@ package io.rtensor.transport.ray;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
 import io.rtensor.handle.RTensor;
+import io.rtensor.tensor.ReadOnlyTensorException;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.RayTestCluster;
 import io.rtensor.transport.DataPlane;
 import io.rtensor.transport.DataPlaneContract;
 import io.rtensor.transport.DataPlaneException;
+import io.rtensor.transport.MissingShardsException;
 import io.rtensor.wire.DecodeLimits;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
@@ -74,6 +78,38 @@ class RayObjectStorePlaneTest extends DataPlaneContract {
       javaApi.clear(List.of(byJavaApi));
       plane.clear(List.of(inPlace));
     }
+  }
+
+  @Test
+  void aReadOnlyFetchMapsTheObjectAndHoldsItPastAClearUntilClosed() {
+    int n = 1 << 20; // 4 MiB: a large object, which a copying fetch would put in a pooled block
+    float[] values = new float[n];
+    for (int i = 0; i < n; i++) {
+      values[i] = i * 0.5f - 7f;
+    }
+    try (Tensor t = Tensor.of(root, values);
+        TensorBatch batch = TensorBatch.of("x", t.share())) {
+      RTensor h = plane.put(batch);
+      TensorBatch mapped = plane.fetchReadOnly(List.of(h), root).get(h.shardId());
+      try (TensorBatch again = plane.fetchReadOnly(List.of(h), root).get(h.shardId());
+          TensorBatch copied = plane.fetch(List.of(h), root).get(h.shardId())) {
+        Tensor x = mapped.tensor("x");
+        assertTrue(x.isReadOnly());
+        assertThrows(ReadOnlyTensorException.class, x::buffer);
+        assertEquals(
+            x.memoryAddress(),
+            again.tensor("x").memoryAddress(),
+            "both read-only fetches read the one mapping of the object, not copies of it");
+        assertNotEquals(x.memoryAddress(), copied.tensor("x").memoryAddress());
+        assertFalse(copied.isReadOnly(), "the default fetch is a writable copy");
+      }
+      plane.clear(List.of(h));
+      assertThrows(MissingShardsException.class, () -> plane.fetch(List.of(h), root));
+      // Freed for everyone else, the object stays readable while a mapped tensor holds it.
+      assertArrayEquals(values, mapped.tensor("x").toFloatArray());
+      mapped.close();
+    }
+    assertEquals(0, root.getAllocatedMemory(), "closing the tensors released the object");
   }
 
   @Test
