@@ -1,6 +1,12 @@
 package io.rtensor.transport;
 
+import io.rtensor.auth.SessionTls;
+import io.rtensor.handle.RTensor;
 import io.rtensor.runtime.SessionSecret;
+import io.rtensor.tensor.DType;
+import io.rtensor.tensor.Shape;
+import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
 import java.io.InputStream;
 import org.apache.arrow.memory.AllocationListener;
 import org.apache.arrow.memory.BufferAllocator;
@@ -13,7 +19,8 @@ import org.apache.arrow.memory.rounding.SegmentRoundingPolicy;
  *
  * <p>Arguments: {@code [--host H] [--port P] [--cap-bytes N]}. The session secret comes from {@link
  * SessionSecret#ENV}, never from the command line. With {@code --seed-shards N --shard-bytes B} it
- * also stores N float32 shards of B bytes named {@code seed-0..N-1} (for benchmarks).
+ * also stores N float32 shards of B bytes named {@code seed-0..N-1}, shard {@code s} holding the
+ * {@link SeededBytes} of seed {@code s}, so a client can check every byte it fetched.
  */
 public final class FlightShardServerMain {
   /** The prefix of the line announcing the address. */
@@ -53,18 +60,15 @@ public final class FlightShardServerMain {
                 .host(host)
                 .port(port)
                 .capBytes(cap)
-                .tls(io.rtensor.auth.SessionTls.fromEnvironment())
+                .tls(SessionTls.fromEnvironment())
                 .start()) {
       for (int s = 0; s < seedShards; s++) {
-        try (io.rtensor.tensor.Tensor t =
-                io.rtensor.tensor.Tensor.allocate(
-                    root,
-                    io.rtensor.tensor.DType.FLOAT32,
-                    io.rtensor.tensor.Shape.of(shardBytes / 4));
-            io.rtensor.tensor.TensorBatch b =
-                io.rtensor.tensor.TensorBatch.of(
-                    io.rtensor.handle.RTensor.TENSOR_COLUMN, t.share())) {
-          server.putLocal("seed-" + s, b);
+        try (Tensor t =
+            Tensor.allocateUninitialized(root, DType.FLOAT32, Shape.of(shardBytes / 4))) {
+          SeededBytes.fill(t.buffer().memoryAddress(), t.byteSize(), s);
+          try (TensorBatch b = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
+            server.putLocal("seed-" + s, b);
+          }
         }
       }
       System.out.println(ADDRESS_LINE + server.address());

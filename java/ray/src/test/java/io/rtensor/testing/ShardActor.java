@@ -55,11 +55,12 @@ public class ShardActor {
     return out;
   }
 
-  /** One {@code bytes}-byte uint8 shard (for the benchmark). */
-  public List<Object> produceBytes(long bytes) {
+  /** One {@code bytes}-byte uint8 shard, filled by {@link SeededShards#fill} from {@code seed}. */
+  public List<Object> produceBytes(long bytes, long seed) {
     try (Tensor t =
-        Tensor.allocate(
+        Tensor.allocateUninitialized(
             allocator, io.rtensor.tensor.DType.UINT8, io.rtensor.tensor.Shape.of(bytes))) {
+      SeededShards.fill(t, seed);
       return List.of(remotizer.remotize(t));
     }
   }

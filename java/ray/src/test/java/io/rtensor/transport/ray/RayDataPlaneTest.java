@@ -13,6 +13,7 @@ import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.RayTestCluster;
+import io.rtensor.testing.SeededShards;
 import io.rtensor.testing.ShardActor;
 import io.rtensor.transport.MissingShardsException;
 import io.rtensor.transport.Remotizer;
@@ -108,7 +109,8 @@ class RayDataPlaneTest {
     long shardBytes = 64L << 20;
     List<Object> handles = new ArrayList<>();
     for (int i = 0; i < shards; i++) {
-      handles.addAll(producer.task(ShardActor::produceBytes, shardBytes).remote().get(120_000));
+      handles.addAll(
+          producer.task(ShardActor::produceBytes, shardBytes, (long) i).remote().get(120_000));
     }
     try (RootAllocator root = new RootAllocator();
         RayObjectStorePlane plane = new RayObjectStorePlane()) {
@@ -121,6 +123,7 @@ class RayDataPlaneTest {
       assertTrue(
           peak < 1.1 * live,
           "peak Arrow allocation " + peak + " < 1.1 x live " + live + " (no duplicate copies)");
+      SeededShards.assertEachHoldsItsSeed(local);
       local.forEach(t -> ((Tensor) t).close());
       assertEquals(0, controller.getAllocatedMemory(), "closing returns the driver to zero");
       controller.close();
