@@ -18,10 +18,14 @@ public record ColumnSpec(String name, DType dtype, Shape rowShape, boolean scala
 
   /** The spec of a tensor's column. */
   public static ColumnSpec of(String name, Tensor t) {
-    Shape s = t.shape();
-    return s.rank() == 0
-        ? new ColumnSpec(name, t.dtype(), Shape.scalar(), true)
-        : new ColumnSpec(name, t.dtype(), s.rowShape(), false);
+    return of(name, t.dtype(), t.shape());
+  }
+
+  /** The spec of the column of a tensor of {@code dtype} and {@code shape} (on any device). */
+  public static ColumnSpec of(String name, DType dtype, Shape shape) {
+    return shape.rank() == 0
+        ? new ColumnSpec(name, dtype, Shape.scalar(), true)
+        : new ColumnSpec(name, dtype, shape.rowShape(), false);
   }
 
   /** The full shape of this column's tensor for a batch of {@code rows} rows. */

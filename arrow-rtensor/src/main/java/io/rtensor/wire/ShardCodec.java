@@ -1,5 +1,6 @@
 package io.rtensor.wire;
 
+import io.rtensor.tensor.ColumnSpec;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import java.io.IOException;
@@ -8,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.IntFunction;
 import org.apache.arrow.memory.ArrowBuf;
@@ -178,6 +180,77 @@ public final class ShardCodec {
    */
   public static long encodeInto(TensorBatch batch, ArrowBuf target, BodyCopier copier) {
     ShardLayout layout = ShardLayout.of(batch);
+    return encodeInto(
+        layout,
+        target,
+        (column, buf, offset, length) -> {
+          ArrowBuf src = layout.buffers.get(column);
+          if (copier == null) {
+            buf.setBytes(offset, src, 0, length);
+          } else {
+            // In bounds: the whole shard fits (checked first) and the layout places this buffer.
+            copier.copy(buf.memoryAddress() + offset, src.memoryAddress(), length);
+          }
+        });
+  }
+
+  /**
+   * Writes the bytes of one column of a shard into the shard's own memory, where {@link
+   * #encodeInto(List, long, ArrowBuf, ColumnWriter)} places them: a device-to-host DMA, say, so the
+   * tensor's bytes are copied once, by their producer, and the framing around them by the CPU.
+   */
+  @FunctionalInterface
+  public interface ColumnWriter {
+    /**
+     * Writes all {@code length} bytes of column {@code column} (in the order of the columns given)
+     * into {@code target} at {@code offset}. A column of 0 bytes is not asked for.
+     */
+    void write(int column, ArrowBuf target, long offset, long length);
+  }
+
+  /** Bytes {@link #encodeInto(List, long, ArrowBuf, ColumnWriter)} writes for this shard. */
+  public static long encodedSize(List<ColumnSpec> columns, long rows) {
+    return ShardLayout.of(columns, rows).totalBytes();
+  }
+
+  /**
+   * Writes a shard of {@code columns} and {@code rows} rows (1 for scalar columns) into {@code
+   * target} at its writer index and advances the writer index: the framing (schema, record batch
+   * header, alignment padding, end-of-stream marker) here, each column's bytes by {@code body}. The
+   * result decodes like the encoding of a batch of these columns.
+   *
+   * @return bytes written
+   * @throws IllegalArgumentException if the shard does not fit (nothing is written then), or the
+   *     columns and rows do not describe a shard
+   */
+  public static long encodeInto(
+      List<ColumnSpec> columns, long rows, ArrowBuf target, ColumnWriter body) {
+    Objects.requireNonNull(body, "body");
+    return encodeInto(ShardLayout.of(columns, rows), target, body);
+  }
+
+  /** The framing by the CPU, each column's bytes by {@code body}. */
+  private static long encodeInto(ShardLayout layout, ArrowBuf target, ColumnWriter body) {
+    long bodyStart = writeFraming(layout, target);
+    long end = 0;
+    for (int i = 0; i < layout.offsets.size(); i++) {
+      long off = layout.offsets.get(i);
+      long n = layout.lengths.get(i);
+      target.setZero(bodyStart + end, off - end);
+      if (n > 0) {
+        body.write(i, target, bodyStart + off, n);
+      }
+      end = off + n;
+    }
+    target.setZero(bodyStart + end, layout.bodyLength - end);
+    return finish(layout, target, bodyStart);
+  }
+
+  /**
+   * Checks that the shard fits after the writer index and writes its two framed messages; returns
+   * where the body starts.
+   */
+  private static long writeFraming(ShardLayout layout, ArrowBuf target) {
     long total = layout.totalBytes();
     long at = target.writerIndex();
     if (total > target.capacity() - at) {
@@ -192,26 +265,15 @@ public final class ShardCodec {
     target.setBytes(at, layout.schemaFrame);
     at += layout.schemaFrame.length;
     target.setBytes(at, layout.batchFrame);
-    at += layout.batchFrame.length;
-    long body = at;
-    long end = 0;
-    for (int i = 0; i < layout.buffers.size(); i++) {
-      ArrowBuf src = layout.buffers.get(i);
-      long off = layout.offsets.get(i);
-      target.setZero(body + end, off - end);
-      if (copier == null) {
-        target.setBytes(body + off, src, 0, src.capacity());
-      } else if (src.capacity() > 0) {
-        // In bounds: the whole shard fits (checked above) and the layout places this buffer.
-        copier.copy(target.memoryAddress() + body + off, src.memoryAddress(), src.capacity());
-      }
-      end = off + src.capacity();
-    }
-    target.setZero(body + end, layout.bodyLength - end);
-    at = body + layout.bodyLength;
+    return at + layout.batchFrame.length;
+  }
+
+  /** Writes the end-of-stream marker after the body and moves the writer index past it. */
+  private static long finish(ShardLayout layout, ArrowBuf target, long bodyStart) {
+    long at = bodyStart + layout.bodyLength;
     target.setBytes(at, ShardLayout.END_OF_STREAM);
     target.writerIndex(at + ShardLayout.END_OF_STREAM.length);
-    return total;
+    return layout.totalBytes();
   }
 
   // ---------------------------------------------------------------- decoding

@@ -4,6 +4,7 @@ import com.google.flatbuffers.FlatBufferBuilder;
 import io.rtensor.tensor.ColumnSpec;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
+import io.rtensor.tensor.TensorFields;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -18,6 +19,8 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.ReferenceManager;
 import org.apache.arrow.vector.ipc.message.IpcOption;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
  * Where every byte of an encoded shard goes: the framed schema and record batch messages, and the
@@ -34,36 +37,68 @@ final class ShardLayout {
   final byte[] batchFrame;
   final List<ArrowBuf> buffers = new ArrayList<>();
   final List<Long> offsets = new ArrayList<>();
+  final List<Long> lengths = new ArrayList<>();
   final long bodyLength;
 
-  private ShardLayout(TensorBatch batch) {
-    schemaFrame = frame(MessageSerializer.serializeMetadata(batch.schema(), IpcOption.DEFAULT));
-    long rows = batch.rows();
+  private ShardLayout(List<ColumnSpec> columns, long rows, List<ArrowBuf> tensorBuffers) {
+    List<Field> fields = new ArrayList<>(columns.size());
+    for (ColumnSpec c : columns) {
+      fields.add(TensorFields.field(c));
+    }
+    schemaFrame = frame(MessageSerializer.serializeMetadata(new Schema(fields), IpcOption.DEFAULT));
     List<long[]> nodes = new ArrayList<>(); // {length, nullCount}
     List<long[]> bufs = new ArrayList<>(); // {offset, length}
     long at = 0;
-    for (var e : batch.tensors().entrySet()) {
-      Tensor t = e.getValue();
-      ColumnSpec c = ColumnSpec.of(e.getKey(), t);
+    for (ColumnSpec c : columns) {
       nodes.add(new long[] {rows, 0});
       bufs.add(new long[] {at, 0}); // no validity bitmap: columns hold no nulls
       if (!c.scalar() && c.rowShape().rank() > 0) {
         nodes.add(new long[] {rows * c.rowShape().numel(), 0});
         bufs.add(new long[] {at, 0});
       }
-      long n = t.byteSize();
+      long n = c.shape(rows).byteSize(c.dtype());
       bufs.add(new long[] {at, n});
-      // Read only: a view over the tensor's bytes, which the batch keeps alive while encoding.
-      buffers.add(new ArrowBuf(ReferenceManager.NO_OP, null, n, t.memoryAddress()));
       offsets.add(at);
+      lengths.add(n);
       at = align(at + n);
+    }
+    if (tensorBuffers != null) {
+      buffers.addAll(tensorBuffers);
     }
     bodyLength = at;
     batchFrame = frame(recordBatchMessage(rows, nodes, bufs, bodyLength));
   }
 
+  /** The layout of a batch, with its tensors' buffers to copy from. */
   static ShardLayout of(TensorBatch batch) {
-    return new ShardLayout(batch);
+    List<ArrowBuf> tensorBuffers = new ArrayList<>(batch.size());
+    for (Tensor t : batch.tensors().values()) {
+      // Read only: a view over the tensor's bytes (read-only tensors included), which the batch
+      // keeps alive while encoding.
+      tensorBuffers.add(
+          new ArrowBuf(ReferenceManager.NO_OP, null, t.byteSize(), t.memoryAddress()));
+    }
+    return new ShardLayout(batch.columns(), batch.rows(), tensorBuffers);
+  }
+
+  /**
+   * The layout of a shard of {@code columns} and {@code rows} rows whose bytes are written by their
+   * producer ({@link #buffers} is empty).
+   */
+  static ShardLayout of(List<ColumnSpec> columns, long rows) {
+    if (columns.isEmpty()) {
+      throw new IllegalArgumentException("a shard has at least one column");
+    }
+    if (rows < 0) {
+      throw new IllegalArgumentException("rows must be >= 0, got " + rows);
+    }
+    for (ColumnSpec c : columns) {
+      if (c.scalar() && rows != 1) {
+        throw new IllegalArgumentException(
+            "a shard with scalar column '" + c.name() + "' has one row, not " + rows);
+      }
+    }
+    return new ShardLayout(columns, rows, null);
   }
 
   long totalBytes() {

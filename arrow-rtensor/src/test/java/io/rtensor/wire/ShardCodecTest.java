@@ -298,4 +298,64 @@ class ShardCodecTest {
           "tensor '" + n + "'");
     }
   }
+
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("dtypesAndShapes")
+  void aShardWrittenInPlaceIsTheEncodingOfItsBatch(DType dtype, Shape shape) {
+    Map<String, Tensor> columns = new LinkedHashMap<>();
+    columns.put("t", TestTensors.random(allocator, dtype, shape, 7));
+    if (shape.rank() > 0) {
+      columns.put("ids", TestTensors.random(allocator, DType.INT32, Shape.of(shape.dim(0)), 8));
+    }
+    try (TensorBatch batch = TensorBatch.of(columns)) {
+      List<Tensor> sources = List.copyOf(batch.tensors().values());
+      long size = ShardCodec.encodedSize(batch.columns(), batch.rows());
+      assertEquals(ShardCodec.encodedSize(batch), size);
+      List<Integer> asked = new ArrayList<>();
+      try (ArrowBuf target = allocator.buffer(size)) {
+        target.setOne(0, size); // padding must be written, not left
+        long written =
+            ShardCodec.encodeInto(
+                batch.columns(),
+                batch.rows(),
+                target,
+                (column, buf, offset, length) -> {
+                  asked.add(column);
+                  assertEquals(sources.get(column).byteSize(), length);
+                  buf.setBytes(offset, sources.get(column).buffer(), 0, length);
+                });
+        assertEquals(size, written);
+        assertEquals(size, target.writerIndex());
+        byte[] inPlace = new byte[(int) size];
+        target.getBytes(0, inPlace);
+        assertArrayEquals(ShardCodec.encode(batch), inPlace);
+      }
+      for (int c = 0; c < sources.size(); c++) {
+        assertEquals(sources.get(c).byteSize() > 0, asked.contains(c), "column " + c + " asked");
+      }
+    }
+  }
+
+  @Test
+  void aShardWrittenInPlaceRefusesATargetTooSmallBeforeWritingAnything() {
+    List<io.rtensor.tensor.ColumnSpec> columns =
+        List.of(io.rtensor.tensor.ColumnSpec.of("x", DType.FLOAT32, Shape.of(4, 2)));
+    long size = ShardCodec.encodedSize(columns, 4);
+    try (ArrowBuf memory = allocator.buffer(size)) {
+      ArrowBuf target = memory.slice(0, size - 1).writerIndex(0); // one byte short, not rounded
+      assertThrows(
+          IllegalArgumentException.class,
+          () ->
+              ShardCodec.encodeInto(
+                  columns,
+                  4,
+                  target,
+                  (c, b, o, n) -> {
+                    throw new AssertionError("no column is written");
+                  }));
+      assertEquals(0, target.writerIndex());
+    }
+    assertThrows(
+        IllegalArgumentException.class, () -> ShardCodec.encodedSize(columns.subList(0, 0), 1));
+  }
 }

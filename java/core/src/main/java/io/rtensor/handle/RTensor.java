@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rtensor.tensor.ColumnSpec;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.Shape;
 import io.rtensor.tensor.Tensor;
@@ -69,30 +70,44 @@ public final class RTensor implements Serializable {
 
   /** A handle to a stored one-tensor shard. */
   public static RTensor ofTensor(String shardId, ShardLocation location, Tensor tensor) {
+    return ofTensor(shardId, location, tensor.dtype(), tensor.shape());
+  }
+
+  /**
+   * A handle to a stored one-tensor shard of {@code dtype} and {@code shape} (a tensor that was on
+   * a device, say).
+   */
+  public static RTensor ofTensor(String shardId, ShardLocation location, DType dtype, Shape shape) {
     return new RTensor(
         shardId,
         location,
         Kind.TENSOR,
-        tensor.dtype().numpyName(),
-        tensor.shape().dims(),
-        tensor.byteSize(),
+        dtype.numpyName(),
+        shape.dims(),
+        shape.byteSize(dtype),
         new String[] {TENSOR_COLUMN});
   }
 
   /** A handle to a stored batch shard. */
   public static RTensor ofBatch(String shardId, ShardLocation location, TensorBatch batch) {
+    return ofBatch(shardId, location, batch.columns(), batch.rows());
+  }
+
+  /** A handle to a stored batch shard of {@code columns} and {@code rows} rows. */
+  public static RTensor ofBatch(
+      String shardId, ShardLocation location, List<ColumnSpec> columns, long rows) {
     long bytes = 0;
-    for (Tensor t : batch.tensors().values()) {
-      bytes += t.byteSize();
+    for (ColumnSpec c : columns) {
+      bytes += c.shape(rows).byteSize(c.dtype());
     }
     return new RTensor(
         shardId,
         location,
         Kind.BATCH,
         null,
-        new long[] {batch.rows()},
+        new long[] {rows},
         bytes,
-        batch.names().toArray(new String[0]));
+        columns.stream().map(ColumnSpec::name).toArray(String[]::new));
   }
 
   /** The shard's id, unique within its location (a UUID for Flight, the object id for Ray). */

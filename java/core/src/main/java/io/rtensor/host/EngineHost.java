@@ -1,7 +1,10 @@
 package io.rtensor.host;
 
+import io.rtensor.device.Device;
 import io.rtensor.engine.Engine;
 import io.rtensor.engine.EngineContext;
+import io.rtensor.tensor.DeviceTensor;
+import io.rtensor.tensor.Tensor;
 import io.rtensor.transport.ValueTransport;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Executable;
@@ -33,6 +36,7 @@ public final class EngineHost implements AutoCloseable {
   private final ValueTransport transport;
   private final ClassLoader classLoader;
   private final List<Integer> deviceIds;
+  private final Device device;
   private final Map<String, Engine> engines = new ConcurrentHashMap<>();
   private final Map<String, String> env = new ConcurrentHashMap<>();
   private volatile String defaultEngine;
@@ -51,6 +55,21 @@ public final class EngineHost implements AutoCloseable {
    */
   public EngineHost(
       String workerId, ValueTransport transport, ClassLoader classLoader, List<Integer> deviceIds) {
+    this(workerId, transport, classLoader, deviceIds, null);
+  }
+
+  /**
+   * As {@link #EngineHost(String, ValueTransport, ClassLoader, List)}, for a worker whose engines
+   * compute on {@code device} (null: none): an engine parameter of type {@link DeviceTensor}
+   * receives the tensor its argument's handle names on this device.
+   */
+  public EngineHost(
+      String workerId,
+      ValueTransport transport,
+      ClassLoader classLoader,
+      List<Integer> deviceIds,
+      Device device) {
+    this.device = device;
     this.deviceIds = List.copyOf(deviceIds);
     this.workerId = Objects.requireNonNull(workerId, "workerId");
     this.transport = Objects.requireNonNull(transport, "transport");
@@ -71,6 +90,13 @@ public final class EngineHost implements AutoCloseable {
   /** The node's device ids this worker was assigned. */
   public List<Integer> deviceIds() {
     return deviceIds;
+  }
+
+  /**
+   * The device engine parameters of type {@link DeviceTensor} receive their tensors on, or null.
+   */
+  public Device device() {
+    return device;
   }
 
   /** The worker this host serves. */
@@ -139,7 +165,7 @@ public final class EngineHost implements AutoCloseable {
       return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
     }
     List<Constructor<?>> candidates = Arrays.asList(type.getConstructors());
-    Resolution<Constructor<?>> resolved = resolve(candidates, localArgs);
+    Resolution<Constructor<?>> resolved = resolve(candidates, localArgs, false);
     if (resolved.error != null) {
       return CallResult.failure(
           CallResult.Status.NO_SUCH_METHOD, "constructor of " + className + ": " + resolved.error);
@@ -183,17 +209,33 @@ public final class EngineHost implements AutoCloseable {
         Arrays.stream(engine.getClass().getMethods())
             .filter(m -> m.getName().equals(method) && m.getDeclaringClass() != Object.class)
             .toList();
-    Resolution<Method> resolved = resolve(candidates, localArgs);
+    Resolution<Method> resolved = resolve(candidates, localArgs, device != null);
     if (resolved.error != null) {
       return CallResult.failure(
           CallResult.Status.NO_SUCH_METHOD,
           engine.getClass().getName() + "." + method + ": " + resolved.error);
     }
+    // Tensors the engine receives on its device: borrowed like every localized argument, so they
+    // are closed once the call and the storing of its result are done.
+    List<DeviceTensor> onDevice = new ArrayList<>();
+    try {
+      Object[] callArgs;
+      try {
+        callArgs = toDevice(resolved.match.getParameterTypes(), localArgs, onDevice);
+      } catch (RuntimeException e) {
+        return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
+      }
+      return invoke(engine, resolved.match, callArgs);
+    } finally {
+      onDevice.forEach(DeviceTensor::close);
+    }
+  }
+
+  private CallResult invoke(Engine engine, Method target, Object[] args) {
     Object result;
     try {
-      Method target = resolved.match;
       target.setAccessible(true);
-      result = target.invoke(engine, localArgs);
+      result = target.invoke(engine, args);
       if (result instanceof Future<?> future) {
         // No deadline here: this is the engine's own work, as long as a training step may be, like
         // a method that runs long. The caller's call timeout bounds the wait for the answer.
@@ -214,6 +256,22 @@ public final class EngineHost implements AutoCloseable {
     } catch (RuntimeException e) {
       return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
     }
+  }
+
+  /**
+   * The arguments with each host tensor passed to a {@link DeviceTensor} parameter copied onto this
+   * worker's device; the copies are added to {@code made}.
+   */
+  private Object[] toDevice(Class<?>[] parameters, Object[] args, List<DeviceTensor> made) {
+    Object[] out = args.clone();
+    for (int i = 0; i < parameters.length; i++) {
+      if (parameters[i] == DeviceTensor.class && args[i] instanceof Tensor host) {
+        DeviceTensor t = transport.toDevice(host, device);
+        made.add(t);
+        out[i] = t;
+      }
+    }
+    return out;
   }
 
   /**
@@ -257,12 +315,15 @@ public final class EngineHost implements AutoCloseable {
   private record Resolution<T extends Executable>(T match, String error) {}
 
   /**
-   * Picks the one executable whose parameters accept the arguments, preferring the most specific.
+   * Picks the one executable whose parameters accept the arguments, preferring the most specific;
+   * with {@code deviceArgs}, a host {@link Tensor} argument also fits a {@link DeviceTensor}
+   * parameter (it is copied onto the worker's device).
    */
-  static <T extends Executable> Resolution<T> resolve(List<T> candidates, Object[] args) {
+  static <T extends Executable> Resolution<T> resolve(
+      List<T> candidates, Object[] args, boolean deviceArgs) {
     List<T> applicable = new ArrayList<>();
     for (T candidate : candidates) {
-      if (accepts(candidate.getParameterTypes(), args)) {
+      if (accepts(candidate.getParameterTypes(), args, deviceArgs)) {
         applicable.add(candidate);
       }
     }
@@ -313,7 +374,7 @@ public final class EngineHost implements AutoCloseable {
     return true;
   }
 
-  private static boolean accepts(Class<?>[] parameters, Object[] args) {
+  private static boolean accepts(Class<?>[] parameters, Object[] args, boolean deviceArgs) {
     if (parameters.length != args.length) {
       return false;
     }
@@ -323,7 +384,9 @@ public final class EngineHost implements AutoCloseable {
         if (parameters[i].isPrimitive()) {
           return false;
         }
-      } else if (!box(parameters[i]).isInstance(arg) && !widens(parameters[i], arg)) {
+      } else if (!box(parameters[i]).isInstance(arg)
+          && !widens(parameters[i], arg)
+          && !(deviceArgs && parameters[i] == DeviceTensor.class && arg instanceof Tensor)) {
         return false;
       }
     }

@@ -26,6 +26,22 @@ public interface DataPlane extends AutoCloseable {
   RTensor put(TensorBatch batch);
 
   /**
+   * Stores the shard {@code shard} writes and returns a {@link RTensor.Kind#BATCH} handle to it. A
+   * plane that stores shards in this process's memory lays the shard out there and has {@code
+   * shard} write each column's bytes in place, so they are copied once (for a device tensor: one
+   * DMA into the store). This default writes them into a batch of temporary host memory and {@link
+   * #put(TensorBatch) puts} that: one more copy.
+   *
+   * @throws ShardStoreFullException if the store's cap refuses the shard (nothing else is lost)
+   */
+  default RTensor put(ShardWriter shard) {
+    try (BufferAllocator scratch = new org.apache.arrow.memory.RootAllocator();
+        TensorBatch batch = shard.toBatch(scratch)) {
+      return put(batch);
+    }
+  }
+
+  /**
    * Fetches the shards of {@code handles} in one concurrent batch, grouped by location. Returns
    * shard id to a batch decoded into {@code allocator}, owned by the caller.
    *

@@ -1,5 +1,8 @@
 package io.rtensor.transport;
 
+import io.rtensor.device.Device;
+import io.rtensor.tensor.DeviceCopiers;
+import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import java.util.Collection;
@@ -16,12 +19,15 @@ import org.apache.arrow.memory.BufferAllocator;
  * close them, and they stay valid until their shards are cleared here ({@link #evict}); an engine
  * that keeps one beyond that calls {@code share()}. Tensors and batches an engine returns are
  * handed over: they are stored and then closed, so an engine that keeps a tensor it returns returns
- * {@code share()} of it.
+ * {@code share()} of it. Device tensors an engine returns are stored with one device-to-host copy
+ * into the store's memory; an engine parameter of type {@link DeviceTensor} gets a tensor on the
+ * worker's device, copied from the (borrowed) localized host tensor ({@link #toDevice}).
  */
 public final class DataPlaneValueTransport implements ValueTransport, AutoCloseable {
   private final DataPlane plane;
   private final FetchCache cache;
   private final Remotizer remotizer;
+  private final DeviceCopiers copiers = new DeviceCopiers();
 
   /**
    * A transport over {@code plane}, decoding fetched shards into {@code allocator} and caching at
@@ -31,7 +37,7 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
   public DataPlaneValueTransport(DataPlane plane, BufferAllocator allocator, long cacheCapBytes) {
     this.plane = Objects.requireNonNull(plane, "plane");
     this.cache = new FetchCache(cacheCapBytes);
-    this.remotizer = new Remotizer(plane, cache, allocator);
+    this.remotizer = new Remotizer(plane, cache, allocator, copiers);
     plane.onShardsRemoved(cache::evict);
   }
 
@@ -49,8 +55,19 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
     }
   }
 
+  /**
+   * A pipelined host-to-device copy (one chunked DMA from {@code host}'s memory when it is
+   * page-locked, as the fetch cache of a worker with a device is).
+   */
+  @Override
+  public DeviceTensor toDevice(Tensor host, Device device) {
+    return copiers.toDevice(host, device);
+  }
+
   private static void closeTensors(Object value) {
     if (value instanceof Tensor t) {
+      t.close();
+    } else if (value instanceof DeviceTensor t) {
       t.close();
     } else if (value instanceof TensorBatch b) {
       b.close();
@@ -91,9 +108,13 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
     return remotizer;
   }
 
-  /** Drops the cache (not the plane, which its creator owns). */
+  /** Drops the cache and the device copiers (not the plane, which its creator owns). */
   @Override
   public void close() {
-    cache.close();
+    try {
+      cache.close();
+    } finally {
+      copiers.close();
+    }
   }
 }

@@ -69,6 +69,7 @@ public final class FlightDataPlane implements DataPlane {
   private final DataPlaneDeadlines deadlines;
   private final ExecutorService executor;
   private final BlockPool blocks;
+  private final BlockPool receivePool; // null: bodies land in plain buffers of the target allocator
   private final SessionTls tls;
   private final Map<String, FlightShardClient> clients = new ConcurrentHashMap<>();
 
@@ -87,6 +88,7 @@ public final class FlightDataPlane implements DataPlane {
     this.limits = b.limits;
     this.deadlines = b.deadlines != null ? b.deadlines : DataPlaneDeadlines.fromEnvironment();
     this.blocks = new BlockPool(b.keepFreedBytes);
+    this.receivePool = b.receiveInAllocator ? null : blocks;
     this.tls = b.tls == null ? null : b.tls.trustOnly();
     AtomicInteger n = new AtomicInteger();
     this.executor =
@@ -132,6 +134,21 @@ public final class FlightDataPlane implements DataPlane {
           });
     }
     return RTensor.ofBatch(id, ShardLocation.flight(putTarget), batch);
+  }
+
+  /**
+   * Stores the shard in this worker's own store, its bytes written there in place (see {@link
+   * ShardWriter}); a plane without a local server sends it to its put target from a temporary
+   * batch.
+   */
+  @Override
+  public RTensor put(ShardWriter shard) {
+    if (localServer == null) {
+      return DataPlane.super.put(shard);
+    }
+    String id = UUID.randomUUID().toString();
+    localServer.putLocal(id, shard);
+    return RTensor.ofBatch(id, ShardLocation.flight(putTarget), shard.columns(), shard.rows());
   }
 
   @Override
@@ -301,7 +318,7 @@ public final class FlightDataPlane implements DataPlane {
 
   private FlightShardClient client(String location) {
     return clients.computeIfAbsent(
-        location, l -> new FlightShardClient(l, allocator, secret, blocks, deadlines, tls));
+        location, l -> new FlightShardClient(l, allocator, secret, receivePool, deadlines, tls));
   }
 
   private interface Call<T> {
@@ -364,6 +381,7 @@ public final class FlightDataPlane implements DataPlane {
     private long backoffMillis = 50;
     private DecodeLimits limits = DecodeLimits.DEFAULT;
     private long keepFreedBytes = BlockPool.DEFAULT_MAX_IDLE;
+    private boolean receiveInAllocator;
     private DataPlaneDeadlines deadlines;
     private SessionTls tls;
 
@@ -442,6 +460,17 @@ public final class FlightDataPlane implements DataPlane {
         throw new IllegalArgumentException("keepFreedBytes must be >= 0");
       }
       this.keepFreedBytes = bytes;
+      return this;
+    }
+
+    /**
+     * Fetched bodies land in buffers of the allocator a fetch decodes into, never in the {@link
+     * BlockPool}: for a worker whose allocator is page-locked ({@code
+     * io.rtensor.device.arrow.PinnedAllocators}, whose pool keeps freed blocks itself), so a
+     * fetched tensor is the direct source of a host-to-device DMA.
+     */
+    public Builder receiveInAllocator() {
+      this.receiveInAllocator = true;
       return this;
     }
 

@@ -154,6 +154,18 @@ public final class FlightShardServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Stores the shard {@code shard} writes as shard {@code id} in this process: its bytes are
+   * written into the stored buffer itself (see {@link ShardWriter}).
+   */
+  public void putLocal(String id, ShardWriter shard) {
+    try {
+      store.put(id, shard.columns(), shard.rows(), shard);
+    } catch (ShardStore.StoreFullException e) {
+      throw new ShardStoreFullException(address, e.getMessage());
+    }
+  }
+
   /** Decodes a shard stored here into {@code target} (sharing its bytes), or null. */
   public TensorBatch getLocal(String id, BufferAllocator target) {
     return store.get(id, target);

@@ -1,6 +1,8 @@
 package io.rtensor.transport;
 
 import io.rtensor.handle.RTensor;
+import io.rtensor.tensor.DeviceCopiers;
+import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import java.lang.reflect.Array;
@@ -19,23 +21,35 @@ import org.apache.arrow.memory.BufferAllocator;
  * Turns tensors in a nested value into {@link RTensor} handles ({@link #remotize}) and back ({@link
  * #localize}), through one {@link DataPlane} and this process's {@link FetchCache}.
  *
- * <p>A value is walked through {@link Map}s, {@link List}s and object arrays; {@link Tensor}s and
- * {@link TensorBatch}es become handles (one shard each), every other leaf is returned as it is and
+ * <p>A value is walked through {@link Map}s, {@link List}s and object arrays; {@link Tensor}s,
+ * {@link DeviceTensor}s and {@link TensorBatch}es become handles (one shard each; a device tensor
+ * comes back from {@link #localize} as a host tensor), every other leaf is returned as it is and
  * null stays null. Maps keep their iteration order, lists and arrays their length.
  */
 public final class Remotizer {
   private final DataPlane plane;
   private final FetchCache cache;
   private final BufferAllocator allocator;
+  private final DeviceCopiers copiers;
 
   /**
    * A remotizer over {@code plane}, caching fetched shards in {@code cache} (null: no cache, every
    * localization fetches) and decoding them into {@code allocator}. It owns none of the three.
    */
   public Remotizer(DataPlane plane, FetchCache cache, BufferAllocator allocator) {
+    this(plane, cache, allocator, null);
+  }
+
+  /**
+   * As {@link #Remotizer(DataPlane, FetchCache, BufferAllocator)}, copying device tensors to the
+   * store with {@code copiers} (null: one synchronous copy each), which it does not own either.
+   */
+  public Remotizer(
+      DataPlane plane, FetchCache cache, BufferAllocator allocator, DeviceCopiers copiers) {
     this.plane = Objects.requireNonNull(plane, "plane");
     this.cache = cache;
     this.allocator = Objects.requireNonNull(allocator, "allocator");
+    this.copiers = copiers;
   }
 
   /** The data plane. */
@@ -48,30 +62,62 @@ public final class Remotizer {
     return cache;
   }
 
-  /** {@link #remotize(Object, DataPlane)} through this remotizer's plane. */
+  /**
+   * {@link #remotize(Object, DataPlane)} through this remotizer's plane, device tensors copied by
+   * its device copiers.
+   */
   public Object remotize(Object value) {
-    return remotize(value, plane);
+    return remotize(value, plane, copiers);
   }
 
   /**
    * The same structure with every tensor and batch stored in {@code store} as a shard and replaced
-   * by its handle. The tensors stay the caller's (their bytes are copied into the store).
+   * by its handle. The tensors stay the caller's (their bytes are copied into the store). A {@link
+   * DeviceTensor} is stored with one device-to-host copy into the store's memory ({@link
+   * DataPlane#put(ShardWriter)}). If storing one fails, the shards this call stored before it are
+   * cleared again and the failure is thrown: a {@link io.rtensor.device.DeviceException} for a
+   * failed device copy, {@link ShardStoreFullException} for a full store.
    */
   public static Object remotize(Object value, DataPlane store) {
-    return walk(
-        value,
-        leaf -> {
-          if (leaf instanceof Tensor t) {
-            try (TensorBatch one = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
-              RTensor batchHandle = store.put(one);
-              return RTensor.ofTensor(batchHandle.shardId(), batchHandle.location(), t);
+    return remotize(value, store, null);
+  }
+
+  private static Object remotize(Object value, DataPlane store, DeviceCopiers copiers) {
+    List<RTensor> stored = new ArrayList<>();
+    try {
+      return walk(
+          value,
+          leaf -> {
+            if (leaf instanceof Tensor t) {
+              try (TensorBatch one = TensorBatch.of(RTensor.TENSOR_COLUMN, t.share())) {
+                RTensor batchHandle = store.put(one);
+                stored.add(batchHandle);
+                return RTensor.ofTensor(batchHandle.shardId(), batchHandle.location(), t);
+              }
             }
-          }
-          if (leaf instanceof TensorBatch b) {
-            return store.put(b);
-          }
-          return leaf;
-        });
+            if (leaf instanceof DeviceTensor t) {
+              RTensor batchHandle = store.put(new DeviceTensorShard(t, copiers));
+              stored.add(batchHandle);
+              return RTensor.ofTensor(
+                  batchHandle.shardId(), batchHandle.location(), t.dtype(), t.shape());
+            }
+            if (leaf instanceof TensorBatch b) {
+              RTensor handle = store.put(b);
+              stored.add(handle);
+              return handle;
+            }
+            return leaf;
+          });
+    } catch (RuntimeException e) {
+      if (!stored.isEmpty()) {
+        try {
+          store.clear(stored);
+        } catch (RuntimeException clearFailure) {
+          e.addSuppressed(clearFailure);
+        }
+      }
+      throw e;
+    }
   }
 
   /**
@@ -306,7 +352,10 @@ public final class Remotizer {
    */
   private static Object[] retype(Class<?> component, Object[] outs) {
     Class<?> target = component;
-    if (component == Tensor.class || component == TensorBatch.class || component == RTensor.class) {
+    if (component == Tensor.class
+        || component == DeviceTensor.class
+        || component == TensorBatch.class
+        || component == RTensor.class) {
       Class<?> common = null;
       for (Object o : outs) {
         if (o != null) {

@@ -1,5 +1,9 @@
 package io.rtensor.transport;
 
+import io.rtensor.device.Device;
+import io.rtensor.tensor.DeviceTensor;
+import io.rtensor.tensor.Tensor;
+
 /**
  * Turns tensor handles in call arguments into local tensors ({@link #localize}) and tensors in
  * results into handles ({@link #remotize}) on a worker. The data plane provides the real one.
@@ -24,6 +28,15 @@ public interface ValueTransport {
 
   /** The value with every tensor replaced by a handle to a stored shard. */
   Object remotize(Object value);
+
+  /**
+   * A tensor on {@code device} holding a copy of {@code host}, owned by the caller: how a localized
+   * argument reaches an engine parameter of type {@link DeviceTensor}. This default copies it in
+   * one synchronous host-to-device copy.
+   */
+  default DeviceTensor toDevice(Tensor host, Device device) {
+    return DeviceTensor.copyOf(device, host);
+  }
 
   /**
    * The clear call every engine server handles: drops these shards from this process's fetch cache.

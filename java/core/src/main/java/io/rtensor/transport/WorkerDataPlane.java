@@ -1,6 +1,7 @@
 package io.rtensor.transport;
 
 import io.rtensor.auth.SessionTls;
+import io.rtensor.device.arrow.PinnedBufferAllocator;
 import io.rtensor.runtime.SessionSecret;
 import java.io.IOException;
 import java.util.Objects;
@@ -61,7 +62,9 @@ public final class WorkerDataPlane implements AutoCloseable {
    * As {@link #flight(BufferAllocator, String, String, long, long, DataPlaneDeadlines)}, over TLS
    * with the session's identity {@code tls} (from {@link SessionTls#fromEnvironment()} in a local
    * worker; null: plaintext): the server presents its certificate and the plane's clients trust
-   * only it.
+   * only it. Where {@code allocator}'s root is page-locked ({@link PinnedBufferAllocator}, a worker
+   * with a device), fetched shards land in its buffers too ({@link
+   * FlightDataPlane.Builder#receiveInAllocator()}).
    */
   public static WorkerDataPlane flight(
       BufferAllocator allocator,
@@ -79,13 +82,17 @@ public final class WorkerDataPlane implements AutoCloseable {
             .tls(tls)
             .start();
     try {
-      FlightDataPlane plane =
+      FlightDataPlane.Builder plane =
           FlightDataPlane.builder(allocator, secret)
               .localServer(server)
               .deadlines(deadlines)
-              .tls(tls)
-              .build();
-      return new WorkerDataPlane(server, plane, allocator, cacheCapBytes);
+              .tls(tls);
+      if (allocator.getRoot() instanceof PinnedBufferAllocator pinned && pinned.pageLocked()) {
+        // The store a device tensor is copied into and the cache it is copied from are then both
+        // page-locked: direct DMA targets.
+        plane.receiveInAllocator();
+      }
+      return new WorkerDataPlane(server, plane.build(), allocator, cacheCapBytes);
     } catch (RuntimeException e) {
       server.close();
       throw e;

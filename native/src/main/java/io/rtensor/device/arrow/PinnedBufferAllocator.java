@@ -1,6 +1,7 @@
 package io.rtensor.device.arrow;
 
 import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.memory.rounding.RoundingPolicy;
 
 /**
  * A root Arrow allocator whose buffers are page-locked blocks of its own {@link PinnedMemoryPool}.
@@ -9,11 +10,12 @@ import org.apache.arrow.memory.RootAllocator;
 public final class PinnedBufferAllocator extends RootAllocator {
   private final PinnedMemoryPool pool;
 
-  PinnedBufferAllocator(PinnedMemoryPool pool, long capBytes) {
+  PinnedBufferAllocator(PinnedMemoryPool pool, long capBytes, RoundingPolicy rounding) {
     super(
         RootAllocator.configBuilder()
             .allocationManagerFactory(new PinnedAllocationManager.Factory(pool))
             .maxAllocation(capBytes)
+            .roundingPolicy(rounding)
             .build());
     this.pool = pool;
   }

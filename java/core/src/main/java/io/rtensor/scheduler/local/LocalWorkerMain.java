@@ -1,6 +1,11 @@
 package io.rtensor.scheduler.local;
 
 import io.rtensor.auth.SessionTls;
+import io.rtensor.device.Device;
+import io.rtensor.device.DeviceRuntime;
+import io.rtensor.device.DeviceRuntimes;
+import io.rtensor.device.RuntimeKind;
+import io.rtensor.device.arrow.PinnedAllocators;
 import io.rtensor.host.EngineHost;
 import io.rtensor.host.EngineHostControl;
 import io.rtensor.runtime.DeviceIds;
@@ -20,6 +25,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.rounding.SegmentRoundingPolicy;
 
 /**
  * The worker process the {@link LocalScheduler} launches (also {@code ./rtensor worker}): hosts
@@ -42,6 +48,9 @@ public final class LocalWorkerMain {
 
   /** Exit code for a bad command line. */
   public static final int USAGE = 2;
+
+  /** Page-locked bytes a worker with a device holds beyond its store and cache caps (buffers). */
+  static final long PAGE_LOCKED_SLACK_BYTES = 256L << 20;
 
   private LocalWorkerMain() {}
 
@@ -113,8 +122,17 @@ public final class LocalWorkerMain {
       return USAGE;
     }
 
+    // A worker given devices computes on its device 0 (the first it was assigned); its Arrow memory
+    // is page-locked, so shards are stored and fetched where a DMA reaches them directly.
+    Device device = devices.isEmpty() ? null : workerDevice(id, err);
     // Rounds allocations to 4 KiB, not powers of two, so the store's cap counts what it holds.
-    BufferAllocator allocator = FlightShardServerMain.newRootAllocator();
+    BufferAllocator allocator =
+        device == null
+            ? FlightShardServerMain.newRootAllocator()
+            : PinnedAllocators.create(
+                device,
+                (storeCapMib + cacheCapMib) * (1L << 20) + PAGE_LOCKED_SLACK_BYTES,
+                new SegmentRoundingPolicy(4096));
     WorkerDataPlane data;
     try {
       data =
@@ -132,7 +150,8 @@ public final class LocalWorkerMain {
       return 1;
     }
     EngineHost host =
-        new EngineHost(id, data.transport(), LocalWorkerMain.class.getClassLoader(), devices);
+        new EngineHost(
+            id, data.transport(), LocalWorkerMain.class.getClassLoader(), devices, device);
     CountDownLatch done = new CountDownLatch(1);
     EngineHostControl control =
         new EngineHostControl(host, data, allocator, "127.0.0.1", done::countDown);
@@ -225,6 +244,20 @@ public final class LocalWorkerMain {
     }
     Runtime.getRuntime().halt(0);
     return 0;
+  }
+
+  /**
+   * Device 0 of the first device runtime that loads (the scheduler made the assigned devices the
+   * only ones visible), or null where none does: the worker then runs on host memory alone.
+   */
+  private static Device workerDevice(String id, PrintStream err) {
+    DeviceRuntime runtime = DeviceRuntimes.best();
+    if (runtime.kind() == RuntimeKind.CPU) {
+      err.println(
+          "rtensor worker " + id + ": devices were assigned but no device runtime loads here");
+      return null;
+    }
+    return runtime.device(0);
   }
 
   private static String value(String[] args, int i, String option) {

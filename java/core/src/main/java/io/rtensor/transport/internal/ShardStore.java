@@ -1,5 +1,6 @@
 package io.rtensor.transport.internal;
 
+import io.rtensor.tensor.ColumnSpec;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.StoreStats;
 import io.rtensor.wire.DecodeLimits;
@@ -56,6 +57,23 @@ public final class ShardStore implements AutoCloseable {
     ArrowBuf buf = allocate(size);
     try {
       ShardCodec.encodeInto(batch, buf);
+      insert(Map.of(id, buf));
+    } catch (RuntimeException e) {
+      buf.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Stores under {@code id} the shard of {@code columns} and {@code rows} rows that {@code body}
+   * writes: the framing is written here and each column's bytes by {@code body}, straight into the
+   * stored buffer. A failure of {@code body} stores nothing and frees the buffer.
+   */
+  public void put(String id, List<ColumnSpec> columns, long rows, ShardCodec.ColumnWriter body) {
+    FlightWire.checkId(id);
+    ArrowBuf buf = allocate(ShardCodec.encodedSize(columns, rows));
+    try {
+      ShardCodec.encodeInto(columns, rows, buf, body);
       insert(Map.of(id, buf));
     } catch (RuntimeException e) {
       buf.close();
