@@ -55,6 +55,12 @@ import org.apache.arrow.memory.BufferAllocator;
  * connection, see {@link io.rtensor.auth.SessionAuth}). Bodies of 1 MiB and more land in blocks of
  * the plane's {@link BlockPool}, kept when freed and reused by later fetches ({@link
  * Builder#keepFreedBytes}).
+ *
+ * <p>Requests of at least {@link #BULK_MIN_BYTES} go through the server's bulk side channel where
+ * it has one ({@link Builder#bulkChannel}; negotiated by a Flight action on the authenticated
+ * session, presenting the session's token, never over TLS): each shard is its length and its stored
+ * bytes on a plain TCP stream, read once into the same Arrow memory and checked against the same
+ * limits, with the same deadlines and errors as DoGet.
  */
 public final class FlightDataPlane implements DataPlane {
   private final BufferAllocator allocator;
@@ -71,7 +77,11 @@ public final class FlightDataPlane implements DataPlane {
   private final BlockPool blocks;
   private final BlockPool receivePool; // null: bodies land in plain buffers of the target allocator
   private final SessionTls tls;
+  private final boolean bulkChannel;
   private final Map<String, FlightShardClient> clients = new ConcurrentHashMap<>();
+
+  /** Requests of at least this many bytes use a server's bulk side channel, where it has one. */
+  public static final long BULK_MIN_BYTES = 1L << 20;
 
   /** How long a fetch waits for a request past the fetch's deadline (the request's cancel). */
   private static final long AWAIT_SLACK_NANOS = TimeUnit.SECONDS.toNanos(15);
@@ -90,6 +100,7 @@ public final class FlightDataPlane implements DataPlane {
     this.blocks = new BlockPool(b.keepFreedBytes);
     this.receivePool = b.receiveInAllocator ? null : blocks;
     this.tls = b.tls == null ? null : b.tls.trustOnly();
+    this.bulkChannel = b.bulkChannel;
     AtomicInteger n = new AtomicInteger();
     this.executor =
         Executors.newFixedThreadPool(
@@ -191,6 +202,10 @@ public final class FlightDataPlane implements DataPlane {
         continue;
       }
       for (List<String> chunk : chunks(ids, sizes)) {
+        boolean bulk =
+            bulkChannel
+                && chunk.stream().mapToLong(id -> Math.max(0, sizes.get(id))).sum()
+                    >= BULK_MIN_BYTES;
         futures.add(
             CompletableFuture.supplyAsync(
                 () ->
@@ -198,7 +213,10 @@ public final class FlightDataPlane implements DataPlane {
                         location,
                         deadline,
                         chunk,
-                        c -> c.get(chunk, target, limits, deadlines.stall(), deadline)),
+                        c ->
+                            bulk
+                                ? c.getBulk(chunk, target, limits, deadlines.stall(), deadline)
+                                : c.get(chunk, target, limits, deadlines.stall(), deadline)),
                 executor));
         futureLocations.add(location);
         futureIds.add(chunk);
@@ -384,6 +402,7 @@ public final class FlightDataPlane implements DataPlane {
     private boolean receiveInAllocator;
     private DataPlaneDeadlines deadlines;
     private SessionTls tls;
+    private boolean bulkChannel = true;
 
     private Builder(BufferAllocator allocator, String secret) {
       this.allocator = Objects.requireNonNull(allocator, "allocator");
@@ -492,6 +511,15 @@ public final class FlightDataPlane implements DataPlane {
      */
     public Builder tls(SessionTls tls) {
       this.tls = tls;
+      return this;
+    }
+
+    /**
+     * Whether large requests use a server's bulk side channel where it has one (default true);
+     * false fetches everything through DoGet.
+     */
+    public Builder bulkChannel(boolean on) {
+      this.bulkChannel = on;
       return this;
     }
 

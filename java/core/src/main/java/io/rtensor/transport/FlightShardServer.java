@@ -8,6 +8,7 @@ import io.rtensor.auth.SessionTls;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.tensor.TensorBatch;
+import io.rtensor.transport.internal.BulkShardServer;
 import io.rtensor.transport.internal.DirectWrites;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.transport.internal.RequestSizeLimit;
@@ -47,10 +48,12 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  * <p>Calls: DoGet with a ticket of shard ids (one per line) streams those shards; DoPut with a
  * stream of {@code (id, shard)} rows stores them, all or none; actions {@code clear} (body: ids;
  * result: {@code {"cleared","entries","bytes"}}) and {@code stats} (result: {@code
- * {"entries","bytes","capBytes"}}). Every call must carry a token from the session handshake
- * ({@link io.rtensor.auth.SessionAuth}: the client proves it holds the session's data-plane key,
- * and this server proves it too, for its own address); a bad request gets a Flight error status and
- * the server keeps serving.
+ * {"entries","bytes","capBytes"}}), and {@code bulk-channel} (result: {@code {"port"}}, the port of
+ * this server's bulk side channel, {@link BulkShardServer}, where large shards go without gRPC's
+ * framing; 0 over TLS or where it is switched off). Every call must carry a token from the session
+ * handshake ({@link io.rtensor.auth.SessionAuth}: the client proves it holds the session's
+ * data-plane key, and this server proves it too, for its own address); a bad request gets a Flight
+ * error status and the server keeps serving.
  */
 public final class FlightShardServer implements AutoCloseable {
   /**
@@ -94,6 +97,7 @@ public final class FlightShardServer implements AutoCloseable {
   private final ShardStore store;
   private final FlightServer server;
   private final String address;
+  private final BulkShardServer bulk;
 
   private FlightShardServer(Builder b) throws IOException {
     SessionAuthServer auth =
@@ -101,6 +105,7 @@ public final class FlightShardServer implements AutoCloseable {
     this.allocator = b.parent.newChildAllocator("flight-shard-server", 0, Long.MAX_VALUE);
     ShardStore s = null;
     FlightServer f = null;
+    BulkShardServer side = null;
     try {
       f =
           FlightServer.builder(
@@ -118,15 +123,22 @@ public final class FlightShardServer implements AutoCloseable {
       auth.start(f, b.host);
       String addr = HostPort.join(b.host, f.getPort());
       s = new ShardStore(addr, allocator, b.capBytes, b.limits);
+      if (b.bulkChannel && b.tls == null) {
+        side = new BulkShardServer(b.host, s, auth::isValid);
+      }
     } catch (IOException | RuntimeException e) {
       if (f != null) {
         f.shutdown();
+      }
+      if (s != null) {
+        s.close();
       }
       allocator.close();
       throw e;
     }
     this.server = f;
     this.store = s;
+    this.bulk = side;
     this.address = HostPort.join(b.host, f.getPort());
   }
 
@@ -138,6 +150,16 @@ public final class FlightShardServer implements AutoCloseable {
   /** The address other processes fetch from: {@code host:port}. */
   public String address() {
     return address;
+  }
+
+  /** The port of the bulk side channel, or 0 where this server has none. */
+  public int bulkPort() {
+    return bulk == null ? 0 : bulk.port();
+  }
+
+  /** Requests the bulk side channel has served whole. */
+  public long bulkRequestsServed() {
+    return bulk == null ? 0 : bulk.requestsServed();
   }
 
   /** The port the server listens on. */
@@ -194,6 +216,9 @@ public final class FlightShardServer implements AutoCloseable {
   /** Stops serving and frees every stored shard. */
   @Override
   public void close() {
+    if (bulk != null) {
+      bulk.close();
+    }
     try {
       server.shutdown();
       server.awaitTermination(
@@ -220,6 +245,7 @@ public final class FlightShardServer implements AutoCloseable {
     private long capBytes = 8L << 30;
     private DecodeLimits limits = DecodeLimits.DEFAULT;
     private SessionTls tls;
+    private boolean bulkChannel = true;
 
     private Builder(BufferAllocator parent, String secret) {
       this.parent = Objects.requireNonNull(parent, "parent");
@@ -260,6 +286,15 @@ public final class FlightShardServer implements AutoCloseable {
     /** Decoder limits put streams are checked against. */
     public Builder limits(DecodeLimits limits) {
       this.limits = Objects.requireNonNull(limits);
+      return this;
+    }
+
+    /**
+     * Whether to serve the bulk side channel ({@link BulkShardServer}) beside Flight (default true;
+     * never over TLS, whose encryption the side channel does not have).
+     */
+    public Builder bulkChannel(boolean on) {
+      this.bulkChannel = on;
       return this;
     }
 
@@ -516,6 +551,9 @@ public final class FlightShardServer implements AutoCloseable {
                     FlightWire.json(
                         "cleared", cleared, "entries", s.entries(), "bytes", s.bytes())));
           }
+          case BulkShardServer.ACTION -> {
+            listener.onNext(new Result(FlightWire.json("port", owner.bulkPort())));
+          }
           case FlightWire.ACTION_STATS -> {
             StoreStats s = owner.store.stats();
             listener.onNext(
@@ -532,7 +570,9 @@ public final class FlightShardServer implements AutoCloseable {
                             + "'; actions: "
                             + FlightWire.ACTION_CLEAR
                             + ", "
-                            + FlightWire.ACTION_STATS)
+                            + FlightWire.ACTION_STATS
+                            + ", "
+                            + BulkShardServer.ACTION)
                     .toRuntimeException());
             return;
           }
@@ -551,6 +591,7 @@ public final class FlightShardServer implements AutoCloseable {
     public void listActions(CallContext context, StreamListener<ActionType> listener) {
       listener.onNext(new ActionType(FlightWire.ACTION_CLEAR, "remove shards: body is ids"));
       listener.onNext(new ActionType(FlightWire.ACTION_STATS, "entries, bytes, capBytes"));
+      listener.onNext(new ActionType(BulkShardServer.ACTION, "port of the bulk side channel"));
       listener.onCompleted();
     }
   }

@@ -18,6 +18,8 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A Flight worker in a child JVM stopped with SIGSTOP: alive, its connections open, answering
@@ -28,7 +30,6 @@ import org.junit.jupiter.api.Timeout;
 class HungPeerTest {
   private static final String SECRET = SessionSecret.generate().value();
   private static final int SHARDS = 6;
-  private static final long SHARD_BYTES = 1 << 20;
 
   private static DataPlaneDeadlines deadlines(Duration stall, Duration base) {
     return DataPlaneDeadlines.DEFAULT
@@ -37,7 +38,7 @@ class HungPeerTest {
         .withAction(Duration.ofSeconds(2));
   }
 
-  private static List<Object> seedHandles(FlightWorkerProcess worker) {
+  private static List<Object> seedHandles(FlightWorkerProcess worker, long shardBytes) {
     List<Object> handles = new ArrayList<>();
     for (int i = 0; i < SHARDS; i++) {
       handles.add(
@@ -47,9 +48,9 @@ class HungPeerTest {
                   + "\",\"location\":\""
                   + worker.address()
                   + "\",\"kind\":\"TENSOR\",\"dtype\":\"float32\",\"shape\":["
-                  + SHARD_BYTES / 4
+                  + shardBytes / 4
                   + "],\"byteSize\":"
-                  + SHARD_BYTES
+                  + shardBytes
                   + ",\"columns\":[\"tensor\"]}"));
     }
     return handles;
@@ -59,23 +60,30 @@ class HungPeerTest {
     for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
       for (StackTraceElement frame : e.getValue()) {
         assertFalse(
-            frame.getClassName().endsWith("FlightShardClient")
+            (frame.getClassName().endsWith("FlightShardClient")
+                    || frame.getClassName().endsWith("BulkShardFetch"))
                 && frame.getMethodName().equals("get"),
             () -> "thread " + e.getKey().getName() + " still waits in a fetch");
       }
     }
   }
 
-  @Test
-  void aFetchFromAStoppedWorkerStallsWithinItsDeadlineAndWorksAgainOnceItContinues()
+  /**
+   * With 256 KiB shards, two a request, the fetch goes through DoGet; with 4 MiB shards through the
+   * server's bulk side channel ({@link FlightDataPlane#BULK_MIN_BYTES}): the same deadlines hold.
+   */
+  @ParameterizedTest(name = "{0}-byte shards")
+  @ValueSource(longs = {256 << 10, 4 << 20})
+  void aFetchFromAStoppedWorkerStallsWithinItsDeadlineAndWorksAgainOnceItContinues(long shardBytes)
       throws Exception {
+    boolean bulk = 2 * shardBytes >= FlightDataPlane.BULK_MIN_BYTES;
     try (FlightWorkerProcess worker =
             FlightWorkerProcess.start(
                 SECRET,
                 "--seed-shards",
                 Integer.toString(SHARDS),
                 "--shard-bytes",
-                Long.toString(SHARD_BYTES));
+                Long.toString(shardBytes));
         RootAllocator root = new RootAllocator();
         FlightDataPlane plane =
             FlightDataPlane.builder(root, SECRET)
@@ -83,7 +91,7 @@ class HungPeerTest {
                 .deadlines(deadlines(Duration.ofSeconds(3), Duration.ofSeconds(60)))
                 .build()) {
       BufferAllocator allocator = root.newChildAllocator("test", 0, Long.MAX_VALUE);
-      List<Object> handles = seedHandles(worker);
+      List<Object> handles = seedHandles(worker, shardBytes);
       warmUp(root, worker, handles);
       Remotizer r = new Remotizer(plane, null, allocator);
       closeAll(r.localize(handles)); // the connection is up before the worker stops
@@ -98,6 +106,7 @@ class HungPeerTest {
         assertEquals(worker.address(), e.location());
         assertTrue(e.getMessage().contains(worker.address()), e.getMessage());
         assertTrue(e.getMessage().contains("seed-"), e.getMessage());
+        assertEquals(bulk, e.getMessage().contains("bulk channel"), e.getMessage());
         assertTrue(
             e.shardIds().stream().allMatch(id -> id.startsWith("seed-")), e.shardIds()::toString);
         assertEquals(Duration.ofSeconds(3), e.waited());
@@ -131,7 +140,7 @@ class HungPeerTest {
       Object back = r.localize(handles);
       List<?> tensors = (List<?>) back;
       assertEquals(SHARDS, tensors.size());
-      assertEquals(SHARD_BYTES, ((Tensor) tensors.get(0)).byteSize());
+      assertEquals(shardBytes, ((Tensor) tensors.get(0)).byteSize());
       closeAll(back);
       assertEquals(0, allocator.getAllocatedMemory());
       allocator.close();

@@ -38,11 +38,13 @@ import io.rtensor.wire.ShardCodec;
 import io.rtensor.wire.WireFormatException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -101,6 +103,12 @@ public final class FlightShardClient implements AutoCloseable {
 
   private final BlockPool pool;
   private final DataPlaneDeadlines deadlines;
+  private final String host;
+
+  /** The server's bulk side channel: unknown until asked, then its endpoint or {@link #NO_BULK}. */
+  private volatile Optional<InetSocketAddress> bulk;
+
+  private static final Optional<InetSocketAddress> NO_BULK = Optional.empty();
 
   /**
    * A client of the server at {@code host:port}, which must prove it holds the session's data-plane
@@ -152,7 +160,7 @@ public final class FlightShardClient implements AutoCloseable {
     // A large HTTP/2 receive window: with gRPC's default (1 MiB, grown slowly by BDP probes) a
     // 16 MiB shard takes many window-update round trips.
     HostPort hostPort = HostPort.parse(address);
-    String host = hostPort.host();
+    this.host = hostPort.host();
     int port = hostPort.port();
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(host, port)
@@ -336,6 +344,73 @@ public final class FlightShardClient implements AutoCloseable {
   }
 
   /**
+   * Fetches {@code ids} as {@link #get(List, BufferAllocator, DecodeLimits, Duration, long)} does,
+   * with the same deadlines and errors, through the server's bulk side channel ({@link
+   * BulkShardServer}) where it has one: large shards then reach the socket without gRPC's framing.
+   * Through DoGet where it has none, over TLS, and without a session secret.
+   */
+  public Map<String, TensorBatch> getBulk(
+      List<String> ids,
+      BufferAllocator target,
+      DecodeLimits limits,
+      Duration stall,
+      long deadlineNanos) {
+    long start = System.nanoTime();
+    if (session == null || tls || deadlineNanos - start <= 0) {
+      return get(ids, target, limits, stall, deadlineNanos);
+    }
+    authorize(new Metadata(), ids, stall, start, deadlineNanos);
+    Optional<InetSocketAddress> endpoint = bulk;
+    if (endpoint == null) {
+      endpoint =
+          awaitSetup(
+              handshakes.submit(this::askForBulk),
+              "the bulk channel request",
+              ids,
+              stall,
+              start,
+              deadlineNanos);
+      bulk = endpoint;
+    }
+    if (endpoint.isEmpty()) {
+      return get(ids, target, limits, stall, deadlineNanos);
+    }
+    return BulkShardFetch.get(
+        address,
+        endpoint.get(),
+        session.token(),
+        ids,
+        target,
+        pool,
+        limits,
+        stall,
+        start,
+        deadlineNanos);
+  }
+
+  /** The server's bulk endpoint from its action, or none where it has none. */
+  private Optional<InetSocketAddress> askForBulk() throws IOException {
+    try {
+      Iterator<Result> results =
+          client.doAction(
+              new Action(BulkShardServer.ACTION, new byte[0]),
+              session.callOption(),
+              actionTimeout());
+      JsonNode n = results.hasNext() ? JSON.readTree(results.next().getBody()) : null;
+      while (results.hasNext()) {
+        results.next();
+      }
+      int port = n == null ? 0 : n.path("port").asInt(0);
+      return port > 0 && port < 65536 ? Optional.of(new InetSocketAddress(host, port)) : NO_BULK;
+    } catch (FlightRuntimeException e) {
+      if (e.status().code() == FlightStatusCode.INVALID_ARGUMENT) {
+        return NO_BULK; // a server that does not know the action: DoGet only
+      }
+      throw e;
+    }
+  }
+
+  /**
    * Waits for the call's result while it makes progress and its deadline has not passed; else
    * cancels it, waits (bounded) for it to close, and throws the deadline's exception.
    */
@@ -395,20 +470,36 @@ public final class FlightShardClient implements AutoCloseable {
    */
   private void authorize(
       Metadata headers, List<String> ids, Duration stall, long start, long deadlineNanos) {
-    Future<?> handshake = handshakes.submit(() -> session.attach(headers));
+    awaitSetup(
+        handshakes.submit(() -> session.attach(headers)),
+        "the session handshake",
+        ids,
+        stall,
+        start,
+        deadlineNanos);
+  }
+
+  /**
+   * Waits for {@code setup} (a call before a fetch's own, run on a helper thread) within the
+   * fetch's stall and overall deadlines, as for the fetch itself; cancels it past them.
+   */
+  private <T> T awaitSetup(
+      Future<T> setup,
+      String name,
+      List<String> ids,
+      Duration stall,
+      long start,
+      long deadlineNanos) {
+    Future<T> handshake = setup;
     long stallEnd = start + stall.toNanos();
     try {
-      handshake.get(
+      return handshake.get(
           Math.max(0, Math.min(stallEnd, deadlineNanos) - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       handshake.cancel(true);
       long waited = System.nanoTime() - start;
       String what =
-          "no answer from "
-              + address
-              + " to the session handshake for "
-              + waited / 1_000_000
-              + " ms";
+          "no answer from " + address + " to " + name + " for " + waited / 1_000_000 + " ms";
       throw deadlineNanos - stallEnd <= 0
           ? new FetchTimeoutException(
               address,
@@ -423,7 +514,7 @@ public final class FlightShardClient implements AutoCloseable {
             address,
             ids,
             Duration.ofMillis(SessionAuthClient.HANDSHAKE_TIMEOUT_MILLIS),
-            "no answer from " + address + " to the session handshake: " + f.getMessage());
+            "no answer from " + address + " to " + name + ": " + f.getMessage());
       }
       throw handshakeFailed(e);
     } catch (InterruptedException e) {
