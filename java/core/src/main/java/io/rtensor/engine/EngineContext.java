@@ -1,5 +1,6 @@
 package io.rtensor.engine;
 
+import io.rtensor.device.Device;
 import java.util.List;
 import java.util.Map;
 
@@ -15,6 +16,10 @@ import java.util.Map;
  * @param deviceIds the node's device ids this worker was assigned (Ray's resource ids of the actor,
  *     or the local scheduler's assignment), in the order the worker sees them: the engine's device
  *     {@code i} is physical device {@code deviceIds.get(i)}; empty when it holds no device
+ * @param device the device the worker's engines compute on (its runtime's device 0, physical device
+ *     {@code deviceIds.get(0)}), where {@code DeviceTensor} parameters receive their tensors; the
+ *     worker's other devices are {@code device.runtime().device(i)}; null when the worker holds no
+ *     device or no device runtime loads in it
  */
 public record EngineContext(
     String workerId,
@@ -23,7 +28,8 @@ public record EngineContext(
     int rank,
     long seed,
     Map<String, String> env,
-    List<Integer> deviceIds) {
+    List<Integer> deviceIds,
+    Device device) {
 
   public EngineContext {
     env = Map.copyOf(env);

@@ -28,7 +28,13 @@ public final class CallResult implements Serializable {
     /**
      * The arguments are unusable (a class that is not an engine, a handle that cannot be fetched).
      */
-    BAD_ARGUMENT
+    BAD_ARGUMENT,
+    /**
+     * The call asked for its tensor arguments on a device ({@code CallOptions.withDevice}) and
+     * cannot have them there: the method declares a host tensor parameter, an argument is a batch,
+     * or the worker holds no such device. The engine did not run.
+     */
+    DEVICE_ARGUMENT
   }
 
   private Status status;

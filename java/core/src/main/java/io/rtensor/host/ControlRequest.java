@@ -49,12 +49,23 @@ public sealed interface ControlRequest<R> extends Serializable {
     }
   }
 
-  /** See {@link WorkerControl#call}; {@code engineName} null for the default engine. */
-  record Call(String engineName, String method, Object[] args)
+  /**
+   * See {@link WorkerControl#call}; {@code engineName} null for the default engine, {@code device}
+   * null for the default placement of tensor arguments.
+   */
+  record Call(String engineName, String method, Object[] args, Integer device)
       implements ControlRequest<CallResult> {
     public Call {
       Objects.requireNonNull(method, "method");
       args = args == null ? new Object[0] : args;
+      if (device != null && device < 0) {
+        throw new IllegalArgumentException("device must be >= 0, got " + device);
+      }
+    }
+
+    /** A call with the default placement of tensor arguments. */
+    public Call(String engineName, String method, Object[] args) {
+      this(engineName, method, args, null);
     }
 
     @Override
@@ -64,7 +75,7 @@ public sealed interface ControlRequest<R> extends Serializable {
 
     @Override
     public CallResult applyTo(WorkerControl control) {
-      return control.call(engineName, method, args);
+      return control.call(engineName, method, args, device);
     }
   }
 

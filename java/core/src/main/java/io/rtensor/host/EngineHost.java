@@ -5,6 +5,8 @@ import io.rtensor.engine.Engine;
 import io.rtensor.engine.EngineContext;
 import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Tensor;
+import io.rtensor.tensor.TensorBatch;
+import io.rtensor.transport.Remotizer;
 import io.rtensor.transport.ValueTransport;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Executable;
@@ -123,7 +125,8 @@ public final class EngineHost implements AutoCloseable {
 
   /** The context an engine named {@code engineName} would be created with now. */
   public EngineContext context(String engineName) {
-    return new EngineContext(workerId, engineName, role, rank, seed, Map.copyOf(env), deviceIds);
+    return new EngineContext(
+        workerId, engineName, role, rank, seed, Map.copyOf(env), deviceIds, device);
   }
 
   /** The names of the engines, default first. */
@@ -165,7 +168,7 @@ public final class EngineHost implements AutoCloseable {
       return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
     }
     List<Constructor<?>> candidates = Arrays.asList(type.getConstructors());
-    Resolution<Constructor<?>> resolved = resolve(candidates, localArgs, false);
+    Resolution<Constructor<?>> resolved = resolve(candidates, localArgs, Placement.HOST);
     if (resolved.error != null) {
       return CallResult.failure(
           CallResult.Status.NO_SUCH_METHOD, "constructor of " + className + ": " + resolved.error);
@@ -186,8 +189,23 @@ public final class EngineHost implements AutoCloseable {
     return CallResult.ok(engineName);
   }
 
-  /** Calls {@code method} on engine {@code engineName} (null: the default engine). */
+  /**
+   * Calls {@code method} on engine {@code engineName} (null: the default engine), its tensor
+   * arguments on the host except those passed to a {@link DeviceTensor} parameter.
+   */
   public CallResult call(String engineName, String method, Object[] args) {
+    return call(engineName, method, args, null);
+  }
+
+  /**
+   * As {@link #call(String, String, Object[])}; with {@code deviceOrdinal} (null: as there) every
+   * tensor the arguments carry, nested ones included, is received as a {@link DeviceTensor} on this
+   * worker's device of that ordinal ({@code device().runtime().device(deviceOrdinal)}). A call that
+   * cannot be placed so fails with {@link CallResult.Status#DEVICE_ARGUMENT} before the engine
+   * runs: the worker holds no such device, the method declares a host {@link Tensor} parameter for
+   * a tensor argument, or an argument is (or holds) a batch.
+   */
+  public CallResult call(String engineName, String method, Object[] args, Integer deviceOrdinal) {
     String name = engineName == null ? defaultEngine : engineName;
     Engine engine = name == null ? null : engines.get(name);
     if (engine == null) {
@@ -199,6 +217,14 @@ public final class EngineHost implements AutoCloseable {
               + "; engines: "
               + engineNames());
     }
+    Device target = null;
+    if (deviceOrdinal != null) {
+      String refusal = deviceRefusal(deviceOrdinal);
+      if (refusal != null) {
+        return CallResult.failure(CallResult.Status.DEVICE_ARGUMENT, refusal);
+      }
+      target = device.runtime().device(deviceOrdinal);
+    }
     Object[] localArgs;
     try {
       localArgs = localizeAll(args);
@@ -209,11 +235,35 @@ public final class EngineHost implements AutoCloseable {
         Arrays.stream(engine.getClass().getMethods())
             .filter(m -> m.getName().equals(method) && m.getDeclaringClass() != Object.class)
             .toList();
-    Resolution<Method> resolved = resolve(candidates, localArgs, device != null);
+    Placement placement =
+        target != null
+            ? Placement.ALL_ON_DEVICE
+            : device != null ? Placement.DEVICE_PARAMETERS : Placement.HOST;
+    Resolution<Method> resolved = resolve(candidates, localArgs, placement);
     if (resolved.error != null) {
+      Resolution<Method> onHost =
+          placement == Placement.ALL_ON_DEVICE
+              ? resolve(candidates, localArgs, Placement.DEVICE_PARAMETERS)
+              : resolved;
+      if (onHost.error == null) {
+        return CallResult.failure(
+            CallResult.Status.DEVICE_ARGUMENT,
+            hostParameterRefusal(engine, onHost.match, localArgs, deviceOrdinal));
+      }
       return CallResult.failure(
           CallResult.Status.NO_SUCH_METHOD,
           engine.getClass().getName() + "." + method + ": " + resolved.error);
+    }
+    if (target != null && holdsBatch(localArgs)) {
+      return CallResult.failure(
+          CallResult.Status.DEVICE_ARGUMENT,
+          engine.getClass().getName()
+              + "."
+              + method
+              + " was asked to receive its tensors on device "
+              + deviceOrdinal
+              + ", but an argument is a tensor batch, which has no device form: pass its tensors"
+              + " (batch.tensor(name)) or call without CallOptions.withDevice");
     }
     // Tensors the engine receives on its device: borrowed like every localized argument, so they
     // are closed once the call and the storing of its result are done.
@@ -221,7 +271,10 @@ public final class EngineHost implements AutoCloseable {
     try {
       Object[] callArgs;
       try {
-        callArgs = toDevice(resolved.match.getParameterTypes(), localArgs, onDevice);
+        callArgs =
+            target != null
+                ? allOnDevice(localArgs, target, onDevice)
+                : toDevice(resolved.match.getParameterTypes(), localArgs, onDevice);
       } catch (RuntimeException e) {
         return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
       }
@@ -275,6 +328,92 @@ public final class EngineHost implements AutoCloseable {
   }
 
   /**
+   * The arguments with every tensor in them, nested ones included, copied onto {@code target}; the
+   * copies are added to {@code made}.
+   */
+  private Object[] allOnDevice(Object[] args, Device target, List<DeviceTensor> made) {
+    Object[] out = new Object[args.length];
+    for (int i = 0; i < args.length; i++) {
+      out[i] =
+          Remotizer.mapLeaves(
+              args[i],
+              leaf -> {
+                if (leaf instanceof Tensor host) {
+                  DeviceTensor t = transport.toDevice(host, target);
+                  made.add(t);
+                  return t;
+                }
+                return leaf;
+              });
+    }
+    return out;
+  }
+
+  /** Why this worker cannot receive tensors on its device {@code ordinal}, or null when it can. */
+  private String deviceRefusal(int ordinal) {
+    if (device == null) {
+      return "worker "
+          + workerId
+          + " holds no device, so it cannot receive tensors on device "
+          + ordinal
+          + ": give its job devices (SchedulingSpec.gpu or devices) or call without"
+          + " CallOptions.withDevice";
+    }
+    int count = device.runtime().deviceCount();
+    if (ordinal < 0 || ordinal >= count) {
+      return "worker "
+          + workerId
+          + " holds "
+          + count
+          + " "
+          + device.kind()
+          + " device(s) (ordinals 0 to "
+          + (count - 1)
+          + "), not device "
+          + ordinal;
+    }
+    return null;
+  }
+
+  /**
+   * The refusal of a call on a device whose method {@code match} takes a host {@link Tensor}
+   * parameter for a tensor argument.
+   */
+  private static String hostParameterRefusal(
+      Engine engine, Method match, Object[] args, int ordinal) {
+    Class<?>[] parameters = match.getParameterTypes();
+    List<String> host = new ArrayList<>();
+    for (int i = 0; i < parameters.length; i++) {
+      if (args[i] instanceof Tensor && !fits(parameters[i], args[i], Placement.ALL_ON_DEVICE)) {
+        host.add(i + " (" + parameters[i].getSimpleName() + ")");
+      }
+    }
+    return engine.getClass().getName()
+        + "."
+        + signature(match)
+        + " takes a host tensor as parameter "
+        + String.join(", ", host)
+        + ", but the call asks for every tensor argument on device "
+        + ordinal
+        + " (CallOptions.withDevice): declare the parameter DeviceTensor (or Object), or call"
+        + " without withDevice";
+  }
+
+  /** Whether an argument is, or holds, a tensor batch. */
+  private static boolean holdsBatch(Object[] args) {
+    boolean[] found = new boolean[1];
+    for (Object arg : args) {
+      Remotizer.mapLeaves(
+          arg,
+          leaf -> {
+            found[0] |= leaf instanceof TensorBatch;
+            return leaf;
+          });
+    }
+    return found[0];
+  }
+
+  /**
    * Destroys every engine, each once, and forgets them.
    *
    * @return one line per engine whose {@code destroy} threw (empty when all succeeded)
@@ -314,16 +453,28 @@ public final class EngineHost implements AutoCloseable {
 
   private record Resolution<T extends Executable>(T match, String error) {}
 
+  /** Where the tensor arguments of a call go, which decides the parameters they fit. */
+  enum Placement {
+    /** On the host: a tensor fits a parameter of its own type. */
+    HOST,
+    /**
+     * On the host, except that a tensor also fits a {@link DeviceTensor} parameter (it is copied
+     * onto the worker's device): a worker with a device, called without one.
+     */
+    DEVICE_PARAMETERS,
+    /** Every tensor on a device: a tensor fits only a parameter a {@link DeviceTensor} fits. */
+    ALL_ON_DEVICE
+  }
+
   /**
    * Picks the one executable whose parameters accept the arguments, preferring the most specific;
-   * with {@code deviceArgs}, a host {@link Tensor} argument also fits a {@link DeviceTensor}
-   * parameter (it is copied onto the worker's device).
+   * how a host {@link Tensor} argument fits depends on {@code placement}.
    */
   static <T extends Executable> Resolution<T> resolve(
-      List<T> candidates, Object[] args, boolean deviceArgs) {
+      List<T> candidates, Object[] args, Placement placement) {
     List<T> applicable = new ArrayList<>();
     for (T candidate : candidates) {
-      if (accepts(candidate.getParameterTypes(), args, deviceArgs)) {
+      if (accepts(candidate.getParameterTypes(), args, placement)) {
         applicable.add(candidate);
       }
     }
@@ -374,7 +525,7 @@ public final class EngineHost implements AutoCloseable {
     return true;
   }
 
-  private static boolean accepts(Class<?>[] parameters, Object[] args, boolean deviceArgs) {
+  private static boolean accepts(Class<?>[] parameters, Object[] args, Placement placement) {
     if (parameters.length != args.length) {
       return false;
     }
@@ -384,13 +535,22 @@ public final class EngineHost implements AutoCloseable {
         if (parameters[i].isPrimitive()) {
           return false;
         }
-      } else if (!box(parameters[i]).isInstance(arg)
-          && !widens(parameters[i], arg)
-          && !(deviceArgs && parameters[i] == DeviceTensor.class && arg instanceof Tensor)) {
+      } else if (!fits(parameters[i], arg, placement)) {
         return false;
       }
     }
     return true;
+  }
+
+  private static boolean fits(Class<?> parameter, Object arg, Placement placement) {
+    if (arg instanceof Tensor && placement == Placement.ALL_ON_DEVICE) {
+      return parameter.isAssignableFrom(DeviceTensor.class);
+    }
+    return box(parameter).isInstance(arg)
+        || widens(parameter, arg)
+        || (placement == Placement.DEVICE_PARAMETERS
+            && parameter == DeviceTensor.class
+            && arg instanceof Tensor);
   }
 
   /** Ray and JSON deliver numbers in the narrowest boxed type; accept widening to a primitive. */

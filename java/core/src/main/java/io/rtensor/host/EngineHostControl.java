@@ -51,8 +51,8 @@ public final class EngineHostControl implements WorkerControl {
   }
 
   @Override
-  public CallResult call(String engineName, String method, Object[] args) {
-    return host.call(engineName, method, args);
+  public CallResult call(String engineName, String method, Object[] args, Integer device) {
+    return host.call(engineName, method, args, device);
   }
 
   /**

@@ -15,8 +15,12 @@ public interface WorkerControl {
   /** Creates an engine; see {@link EngineHost#createEngine}. */
   CallResult createEngine(String className, String engineName, Object[] args);
 
-  /** Calls an engine method; see {@link EngineHost#call}. */
-  CallResult call(String engineName, String method, Object[] args);
+  /**
+   * Calls an engine method; see {@link EngineHost#call(String, String, Object[], Integer)}. {@code
+   * device}: the worker's device every tensor argument is received on, or null for the default
+   * placement.
+   */
+  CallResult call(String engineName, String method, Object[] args, Integer device);
 
   /** Sets environment variables for engines created afterwards (and the process, where it can). */
   boolean setEnv(Map<String, String> env);

@@ -46,9 +46,17 @@ public class EngineCallException extends SchedulerException {
     this.remoteStack = remoteStack;
   }
 
-  /** The engine's own failure (or a missing method) reported by the worker: never retried. */
+  /**
+   * The engine's own failure (or a missing method) reported by the worker: never retried. A call
+   * whose tensor arguments could not be placed on the device it asked for is a {@link
+   * DeviceArgumentException}.
+   */
   public static EngineCallException fromResult(
       String workerId, String engineName, String method, int attempt, CallResult result) {
+    if (result.status() == CallResult.Status.DEVICE_ARGUMENT) {
+      return new DeviceArgumentException(
+          workerId, engineName, method, attempt, result.errorMessage());
+    }
     return new EngineCallException(
         workerId,
         engineName,

@@ -320,6 +320,14 @@ public final class Remotizer {
 
   // ---------------------------------------------------------------- structure walk
 
+  /**
+   * {@code value} with each leaf replaced by {@code leaf} of it, through the maps, lists and arrays
+   * that remotize and localize walk (rebuilt, the input left as it is; null stays null).
+   */
+  public static Object mapLeaves(Object value, Function<Object, Object> leaf) {
+    return walk(value, leaf);
+  }
+
   private static Object walk(Object value, Function<Object, Object> leaf) {
     if (value == null) {
       return null;

@@ -68,7 +68,7 @@ class ControlServerInputTest {
     }
 
     @Override
-    public CallResult call(String engineName, String method, Object[] args) {
+    public CallResult call(String engineName, String method, Object[] args, Integer device) {
       reached.incrementAndGet();
       return CallResult.failure(CallResult.Status.NOT_FOUND, "no engines here");
     }

@@ -1,5 +1,10 @@
 package io.rtensor.host;
 
+import static io.rtensor.testing.engines.DeviceTensorEngine.COPIED_D2H;
+import static io.rtensor.testing.engines.DeviceTensorEngine.COPIED_D2H_INTO_PAGEABLE;
+import static io.rtensor.testing.engines.DeviceTensorEngine.COPIED_H2D;
+import static io.rtensor.testing.engines.DeviceTensorEngine.COPIED_H2D_FROM_PAGEABLE;
+import static io.rtensor.testing.engines.DeviceTensorEngine.COPIED_H2H;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -47,12 +52,6 @@ class DeviceTensorPathTest {
   private static final String SECRET = SessionSecret.generate().value();
   private static final int CUDA = DeviceOps.BACKEND_CUDA;
 
-  // Counters of the fake's copied bytes (native/src/test/cpp: fake_copied_bytes).
-  private static final int COPIED_H2D = 0;
-  private static final int COPIED_D2H = 1;
-  private static final int COPIED_H2H = 3;
-  private static final int COPIED_H2D_FROM_PAGEABLE = 4;
-  private static final int COPIED_D2H_INTO_PAGEABLE = 5;
   private static final int LIVE_DEVICE = 0;
   private static final int LIVE_PINNED = 1;
 

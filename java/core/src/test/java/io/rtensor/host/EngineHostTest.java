@@ -104,6 +104,17 @@ class EngineHostTest {
   }
 
   @Test
+  void aCallOnADeviceToAWorkerWithoutOneIsRefusedBeforeTheEngineRuns() {
+    EngineHost host = host();
+    host.createEngine(Overloaded.class.getName(), "o", new Object[0]);
+    CallResult refused = host.call("o", "boom", new Object[0], 0);
+    assertEquals(CallResult.Status.DEVICE_ARGUMENT, refused.status(), refused.toString());
+    assertTrue(refused.errorMessage().contains("role/2 holds no device"), refused.errorMessage());
+    assertEquals(
+        CallResult.Status.ENGINE_EXCEPTION, host.call("o", "boom", new Object[0], null).status());
+  }
+
+  @Test
   void destroyAllDestroysEveryEngineOnceAndReportsFailures() {
     EngineHost host = host();
     Destroyable.destroyed = 0;

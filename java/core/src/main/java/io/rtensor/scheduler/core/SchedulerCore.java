@@ -401,7 +401,9 @@ public abstract class SchedulerCore<H, R> implements Scheduler {
     Objects.requireNonNull(method, "method");
     CallOptions opts = options == null ? CallOptions.DEFAULT : options;
     Slot<H> slot = slot(workerId);
-    ControlRequest.Call request = new ControlRequest.Call(engineName, method, args);
+    ControlRequest.Call request =
+        new ControlRequest.Call(
+            engineName, method, args, opts.device().isPresent() ? opts.device().getAsInt() : null);
     int attempts = opts.maxRetries() + 1;
     for (int attempt = 1; ; attempt++) {
       CallResult result;

@@ -23,17 +23,31 @@ public class DeviceEngine implements Engine {
    * module's tests) on a machine of {@code devices} physical GPUs.
    */
   public static Map<String, String> fakeCudaEnv(int devices) {
+    return fakeRuntimeEnv(RuntimeKind.CUDA, devices);
+  }
+
+  /**
+   * The environment a worker needs to load the project's fake runtime of {@code kind} (CUDA or
+   * Ascend, built by the native module's tests) on a machine of {@code devices} physical devices.
+   */
+  public static Map<String, String> fakeRuntimeEnv(RuntimeKind kind, int devices) {
+    String file =
+        switch (kind) {
+          case CUDA -> "libfakecuda.so";
+          case ASCEND -> "libfakeacl.so";
+          case CPU -> throw new IllegalArgumentException("the CPU backend has no fake runtime");
+        };
     Path lib =
         Path.of(System.getProperty("rtensor.root", "."), "native", "target", "fake")
-            .resolve("libfakecuda.so")
+            .resolve(file)
             .toAbsolutePath()
             .normalize();
     if (!Files.isRegularFile(lib)) {
       throw new IllegalStateException(
-          "no fake CUDA driver at " + lib + ": build the native module");
+          "no fake " + kind + " runtime at " + lib + ": build the native module");
     }
     return Map.of(
-        RuntimeKind.CUDA.libraryEnvironment(),
+        kind.libraryEnvironment(),
         lib.toString(),
         "RTENSOR_FAKE_DEVICE_COUNT",
         Integer.toString(devices));

@@ -41,6 +41,9 @@ import org.apache.arrow.memory.BufferAllocator;
  * as {@link CallResult}s), so the scheduler tells an engine's exception from a dead actor.
  */
 public class RayRpcServer {
+  /** The {@code device} of {@link #call} that asks for the default placement of tensors. */
+  public static final int DEFAULT_PLACEMENT = -1;
+
   /** Bytes a worker's Flight store may hold (Flight plane only). */
   static final long STORE_CAP_BYTES = 4L << 30;
 
@@ -246,9 +249,13 @@ public class RayRpcServer {
     return control().createEngine(className, engineName, args);
   }
 
-  /** See {@link WorkerControl#call}. */
-  public CallResult call(String engineName, String method, Object[] args) {
-    return control().call(engineName, method, args);
+  /**
+   * See {@link WorkerControl#call}; {@code device} is the worker's device for every tensor
+   * argument, or {@link #DEFAULT_PLACEMENT} (a primitive, not a null Integer, in the actor call's
+   * arguments).
+   */
+  public CallResult call(String engineName, String method, Object[] args, int device) {
+    return control().call(engineName, method, args, device == DEFAULT_PLACEMENT ? null : device);
   }
 
   /** See {@link WorkerControl#destroy}. */

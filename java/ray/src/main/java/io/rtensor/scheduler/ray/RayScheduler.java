@@ -322,7 +322,8 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
   /** The actor call that carries a request: one per {@link ControlRequest} type. */
   private static ObjectRef<?> submit(ActorHandle<RayRpcServer> a, ControlRequest<?> request) {
     if (request instanceof ControlRequest.Call c) {
-      return a.task(RayRpcServer::call, c.engineName(), c.method(), c.args()).remote();
+      int device = c.device() == null ? RayRpcServer.DEFAULT_PLACEMENT : c.device();
+      return a.task(RayRpcServer::call, c.engineName(), c.method(), c.args(), device).remote();
     } else if (request instanceof ControlRequest.Ping) {
       return a.task(RayRpcServer::ping).remote();
     } else if (request instanceof ControlRequest.CreateEngine c) {
