@@ -173,7 +173,10 @@ public abstract class DeviceTensorPathContract {
 
     String rolloutDevice = (String) call(ROLLOUT, "physicalId", 0);
     String trainerDevice = (String) call(TRAINER, "physicalId", 0);
-    assertNotEquals(rolloutDevice, trainerDevice, "the workers hold different physical devices");
+    assertNotEquals(
+        nodeOf(ROLLOUT) + " " + rolloutDevice,
+        nodeOf(TRAINER) + " " + trainerDevice,
+        "the workers hold different physical devices (of one node, or on different nodes)");
     assertEquals(trainerDevice, call(TRAINER, "receivedPhysicalId", 0));
     assertEquals("float32[768, 4096]", call(TRAINER, "receivedSpec", 0));
     assertArrayEquals(
@@ -271,6 +274,17 @@ public abstract class DeviceTensorPathContract {
   void engineContextsGiveTheWorkersDevice() {
     String context = (String) call(TRAINER, "contextDevice");
     assertEquals(runtime() + " 0 " + call(TRAINER, "physicalId", 0), context);
-    assertNotEquals(context, call(ROLLOUT, "contextDevice"));
+    assertNotEquals(
+        nodeOf(TRAINER) + " " + context, nodeOf(ROLLOUT) + " " + call(ROLLOUT, "contextDevice"));
+  }
+
+  /** The node IP the scheduler placed the worker {@code id} on. */
+  private String nodeOf(String id) {
+    String role = id.substring(0, id.indexOf('/'));
+    return scheduler.getWorkers(role, Duration.ofSeconds(30)).stream()
+        .filter(w -> w.id().equals(id))
+        .findFirst()
+        .orElseThrow()
+        .ip();
   }
 }

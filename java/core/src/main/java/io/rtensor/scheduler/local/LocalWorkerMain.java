@@ -2,18 +2,14 @@ package io.rtensor.scheduler.local;
 
 import io.rtensor.auth.SessionTls;
 import io.rtensor.device.Device;
-import io.rtensor.device.DeviceRuntime;
-import io.rtensor.device.DeviceRuntimes;
-import io.rtensor.device.RuntimeKind;
-import io.rtensor.device.arrow.PinnedAllocators;
 import io.rtensor.host.EngineHost;
 import io.rtensor.host.EngineHostControl;
+import io.rtensor.host.WorkerDevices;
 import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.HostPort;
 import io.rtensor.runtime.SessionSecret;
 import io.rtensor.scheduler.local.internal.ControlServer;
 import io.rtensor.transport.DataPlaneDeadlines;
-import io.rtensor.transport.FlightShardServerMain;
 import io.rtensor.transport.WorkerDataPlane;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,7 +21,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.rounding.SegmentRoundingPolicy;
 
 /**
  * The worker process the {@link LocalScheduler} launches (also {@code ./rtensor worker}): hosts
@@ -48,9 +43,6 @@ public final class LocalWorkerMain {
 
   /** Exit code for a bad command line. */
   public static final int USAGE = 2;
-
-  /** Page-locked bytes a worker with a device holds beyond its store and cache caps (buffers). */
-  static final long PAGE_LOCKED_SLACK_BYTES = 256L << 20;
 
   private LocalWorkerMain() {}
 
@@ -122,17 +114,9 @@ public final class LocalWorkerMain {
       return USAGE;
     }
 
-    // A worker given devices computes on its device 0 (the first it was assigned); its Arrow memory
-    // is page-locked, so shards are stored and fetched where a DMA reaches them directly.
-    Device device = devices.isEmpty() ? null : workerDevice(id, err);
-    // Rounds allocations to 4 KiB, not powers of two, so the store's cap counts what it holds.
+    Device device = WorkerDevices.open(id, devices);
     BufferAllocator allocator =
-        device == null
-            ? FlightShardServerMain.newRootAllocator()
-            : PinnedAllocators.create(
-                device,
-                (storeCapMib + cacheCapMib) * (1L << 20) + PAGE_LOCKED_SLACK_BYTES,
-                new SegmentRoundingPolicy(4096));
+        WorkerDevices.rootAllocator(device, (storeCapMib + cacheCapMib) * (1L << 20));
     WorkerDataPlane data;
     try {
       data =
@@ -244,20 +228,6 @@ public final class LocalWorkerMain {
     }
     Runtime.getRuntime().halt(0);
     return 0;
-  }
-
-  /**
-   * Device 0 of the first device runtime that loads (the scheduler made the assigned devices the
-   * only ones visible), or null where none does: the worker then runs on host memory alone.
-   */
-  private static Device workerDevice(String id, PrintStream err) {
-    DeviceRuntime runtime = DeviceRuntimes.best();
-    if (runtime.kind() == RuntimeKind.CPU) {
-      err.println(
-          "rtensor worker " + id + ": devices were assigned but no device runtime loads here");
-      return null;
-    }
-    return runtime.device(0);
   }
 
   private static String value(String[] args, int i, String option) {

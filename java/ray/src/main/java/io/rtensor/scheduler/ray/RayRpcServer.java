@@ -6,12 +6,14 @@ import io.ray.api.runtimecontext.NodeInfo;
 import io.ray.api.runtimecontext.ResourceValue;
 import io.ray.runtime.AbstractRayRuntime;
 import io.rtensor.auth.SecretSeal;
+import io.rtensor.device.Device;
 import io.rtensor.device.DeviceVisibility;
 import io.rtensor.device.RuntimeKind;
 import io.rtensor.host.CallResult;
 import io.rtensor.host.EngineHost;
 import io.rtensor.host.EngineHostControl;
 import io.rtensor.host.WorkerControl;
+import io.rtensor.host.WorkerDevices;
 import io.rtensor.host.WorkerInfo;
 import io.rtensor.host.WorkerMemory;
 import io.rtensor.runtime.DeviceIds;
@@ -20,7 +22,6 @@ import io.rtensor.runtime.Ports;
 import io.rtensor.scheduler.DeviceType;
 import io.rtensor.transport.DataPlaneDeadlines;
 import io.rtensor.transport.DataPlaneKind;
-import io.rtensor.transport.FlightShardServerMain;
 import io.rtensor.transport.WorkerDataPlane;
 import io.rtensor.transport.ray.RayObjectStorePlane;
 import io.rtensor.wire.DecodeLimits;
@@ -56,9 +57,10 @@ public class RayRpcServer {
    */
   static final long SECRET_WAIT_MILLIS = 120_000;
 
-  private final BufferAllocator allocator = FlightShardServerMain.newRootAllocator();
+  private final BufferAllocator allocator;
   private final String workerId;
   private final List<Integer> devices;
+  private final Device device;
   private final SecretSeal.Receiver receiver;
   private final CountDownLatch opened = new CountDownLatch(1);
   private volatile WorkerDataPlane data;
@@ -104,6 +106,8 @@ public class RayRpcServer {
     DeviceVisibility.restrict(RuntimeKind.CUDA, gpus);
     DeviceVisibility.restrict(RuntimeKind.ASCEND, npus);
     this.devices = type == DeviceType.NPU ? npus : gpus;
+    this.device = WorkerDevices.open(workerId, devices);
+    this.allocator = WorkerDevices.rootAllocator(device, STORE_CAP_BYTES + CACHE_CAP_BYTES);
     if (DataPlaneKind.valueOf(dataPlane) == DataPlaneKind.FLIGHT) {
       this.receiver = new SecretSeal.Receiver();
     } else {
@@ -118,7 +122,8 @@ public class RayRpcServer {
 
   private void open(WorkerDataPlane plane) {
     EngineHost host =
-        new EngineHost(workerId, plane.transport(), RayRpcServer.class.getClassLoader(), devices);
+        new EngineHost(
+            workerId, plane.transport(), RayRpcServer.class.getClassLoader(), devices, device);
     this.data = plane;
     this.control = new EngineHostControl(host, plane, allocator, nodeIp(), Ray::exitActor);
     opened.countDown();
