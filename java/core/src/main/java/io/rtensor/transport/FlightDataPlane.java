@@ -7,6 +7,7 @@ import io.rtensor.memory.BlockPool;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.internal.FlightShardClient;
 import io.rtensor.transport.internal.FlightWire;
+import io.rtensor.transport.internal.SameNodeFetcher;
 import io.rtensor.wire.DecodeLimits;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -72,6 +73,7 @@ public final class FlightDataPlane implements DataPlane {
   private final BlockPool receivePool; // null: bodies land in plain buffers of the target allocator
   private final SessionTls tls;
   private final Map<String, FlightShardClient> clients = new ConcurrentHashMap<>();
+  private final SameNodeFetcher sameNode; // null: every fetch goes over Flight
 
   /** How long a fetch waits for a request past the fetch's deadline (the request's cancel). */
   private static final long AWAIT_SLACK_NANOS = TimeUnit.SECONDS.toNanos(15);
@@ -90,6 +92,14 @@ public final class FlightDataPlane implements DataPlane {
     this.blocks = new BlockPool(b.keepFreedBytes);
     this.receivePool = b.receiveInAllocator ? null : blocks;
     this.tls = b.tls == null ? null : b.tls.trustOnly();
+    this.sameNode =
+        b.sameNode
+            ? new SameNodeFetcher(
+                io.rtensor.runtime.SessionSecret.of(secret)
+                    .key(io.rtensor.runtime.SessionSecret.DATA_PLANE),
+                limits,
+                receivePool)
+            : null;
     AtomicInteger n = new AtomicInteger();
     this.executor =
         Executors.newFixedThreadPool(
@@ -153,6 +163,22 @@ public final class FlightDataPlane implements DataPlane {
 
   @Override
   public Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator target) {
+    return fetch(handles, target, false);
+  }
+
+  /**
+   * {@link DataPlane#fetchReadOnly}: shards a store on this node keeps in shared memory are mapped
+   * read-only, not copied (each batch holds its mapping, even past a clear, until closed); the
+   * others are fetched and returned as read-only views.
+   */
+  @Override
+  public Map<String, TensorBatch> fetchReadOnly(
+      Collection<RTensor> handles, BufferAllocator target) {
+    return SameNodeFetcher.readOnly(fetch(handles, target, true));
+  }
+
+  private Map<String, TensorBatch> fetch(
+      Collection<RTensor> handles, BufferAllocator target, boolean readOnly) {
     // Each location's ids, once each, in the order first named (a set: many small shards stay
     // linear).
     Map<String, Set<String>> byLocation = new LinkedHashMap<>();
@@ -198,7 +224,18 @@ public final class FlightDataPlane implements DataPlane {
                         location,
                         deadline,
                         chunk,
-                        c -> c.get(chunk, target, limits, deadlines.stall(), deadline)),
+                        c ->
+                            sameNode == null
+                                ? c.get(chunk, target, limits, deadlines.stall(), deadline)
+                                : sameNode.fetch(
+                                    c,
+                                    chunk,
+                                    sizes,
+                                    target,
+                                    readOnly,
+                                    deadlines.stall(),
+                                    rest ->
+                                        c.get(rest, target, limits, deadlines.stall(), deadline))),
                 executor));
         futureLocations.add(location);
         futureIds.add(chunk);
@@ -384,6 +421,7 @@ public final class FlightDataPlane implements DataPlane {
     private boolean receiveInAllocator;
     private DataPlaneDeadlines deadlines;
     private SessionTls tls;
+    private boolean sameNode = true;
 
     private Builder(BufferAllocator allocator, String secret) {
       this.allocator = Objects.requireNonNull(allocator, "allocator");
@@ -492,6 +530,15 @@ public final class FlightDataPlane implements DataPlane {
      */
     public Builder tls(SessionTls tls) {
       this.tls = tls;
+      return this;
+    }
+
+    /**
+     * Whether shards of stores on this node come through shared memory (default true; see {@code
+     * transport.internal.SameNodeFetcher}); false fetches every shard over Flight.
+     */
+    public Builder sameNode(boolean on) {
+      this.sameNode = on;
       return this;
     }
 

@@ -11,6 +11,8 @@ import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.internal.DirectWrites;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.transport.internal.RequestSizeLimit;
+import io.rtensor.transport.internal.SameNodeServer;
+import io.rtensor.transport.internal.SameNodeWire;
 import io.rtensor.transport.internal.ShardStore;
 import io.rtensor.transport.internal.TlsContexts;
 import io.rtensor.wire.DecodeLimits;
@@ -94,6 +96,7 @@ public final class FlightShardServer implements AutoCloseable {
   private final ShardStore store;
   private final FlightServer server;
   private final String address;
+  private final SameNodeServer sameNode; // null: same-node fetches are off
 
   private FlightShardServer(Builder b) throws IOException {
     SessionAuthServer auth =
@@ -101,6 +104,7 @@ public final class FlightShardServer implements AutoCloseable {
     this.allocator = b.parent.newChildAllocator("flight-shard-server", 0, Long.MAX_VALUE);
     ShardStore s = null;
     FlightServer f = null;
+    SameNodeServer same = null;
     try {
       f =
           FlightServer.builder(
@@ -117,8 +121,19 @@ public final class FlightShardServer implements AutoCloseable {
               .build();
       auth.start(f, b.host);
       String addr = HostPort.join(b.host, f.getPort());
-      s = new ShardStore(addr, allocator, b.capBytes, b.limits);
+      if (b.sameNode) {
+        SameNodeServer.Started started =
+            SameNodeServer.startStore(
+                addr, allocator, b.capBytes, b.limits, SessionSecret.of(b.secret));
+        s = started.store();
+        same = started.server();
+      } else {
+        s = new ShardStore(addr, allocator, b.capBytes, b.limits);
+      }
     } catch (IOException | RuntimeException e) {
+      if (s != null) {
+        s.close();
+      }
       if (f != null) {
         f.shutdown();
       }
@@ -128,6 +143,7 @@ public final class FlightShardServer implements AutoCloseable {
     this.server = f;
     this.store = s;
     this.address = HostPort.join(b.host, f.getPort());
+    this.sameNode = same;
   }
 
   /** A builder; {@code secret} is the scheduler session's shared secret. */
@@ -206,6 +222,9 @@ public final class FlightShardServer implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+      if (sameNode != null) {
+        sameNode.close();
+      }
       store.close();
       allocator.close();
     }
@@ -220,6 +239,7 @@ public final class FlightShardServer implements AutoCloseable {
     private long capBytes = 8L << 30;
     private DecodeLimits limits = DecodeLimits.DEFAULT;
     private SessionTls tls;
+    private boolean sameNode = true;
 
     private Builder(BufferAllocator parent, String secret) {
       this.parent = Objects.requireNonNull(parent, "parent");
@@ -254,6 +274,16 @@ public final class FlightShardServer implements AutoCloseable {
     /** Most bytes of stored shards (default 8 GiB); a put past it is refused. */
     public Builder capBytes(long capBytes) {
       this.capBytes = capBytes;
+      return this;
+    }
+
+    /**
+     * Whether processes of this node may fetch shards through shared memory (default true; see
+     * {@code transport.internal.SameNodeServer}): shards of 1 MiB and more are then stored in memfd
+     * segments, and the action {@code same-node} names a Unix socket that hands them out.
+     */
+    public Builder sameNode(boolean on) {
+      this.sameNode = on;
       return this;
     }
 
@@ -515,6 +545,12 @@ public final class FlightShardServer implements AutoCloseable {
                 new Result(
                     FlightWire.json(
                         "cleared", cleared, "entries", s.entries(), "bytes", s.bytes())));
+          }
+          case SameNodeWire.ACTION -> {
+            if (owner.sameNode == null) {
+              throw new IllegalArgumentException("same-node fetches are off at " + owner.address);
+            }
+            listener.onNext(new Result(owner.sameNode.describe()));
           }
           case FlightWire.ACTION_STATS -> {
             StoreStats s = owner.store.stats();
