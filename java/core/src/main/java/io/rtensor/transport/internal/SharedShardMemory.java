@@ -37,7 +37,8 @@ public final class SharedShardMemory implements ShardStore.Memory {
     try {
       ArrowBuf buf = allocator.wrapForeignAllocation(new Lent(segment, segments));
       segments.put(segment.address(), segment);
-      return buf;
+      return buf.writerIndex(0); // empty, as a fresh Arrow buffer is: the shard is written after
+
     } catch (RuntimeException | Error e) {
       segment.close();
       throw e;

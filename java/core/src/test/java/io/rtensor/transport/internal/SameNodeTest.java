@@ -173,6 +173,25 @@ class SameNodeTest {
   }
 
   @Test
+  void aShardPutInTheStoresOwnProcessIsServedThroughSharedMemory() throws IOException {
+    try (BufferAllocator scratch = root.newChildAllocator("scratch", 0, Long.MAX_VALUE);
+        Tensor t = Tensor.allocate(scratch, DType.UINT8, Shape.of(SHARD))) {
+      SeededBytes.fill(t.buffer().memoryAddress(), SHARD, 61);
+      server.putLocal("local-61", TensorBatch.of(RTensor.TENSOR_COLUMN, t));
+    }
+    RTensor h =
+        RTensor.ofTensor(
+            "local-61",
+            io.rtensor.handle.ShardLocation.flight(server.address()),
+            DType.UINT8,
+            Shape.of(SHARD));
+    try (TensorBatch b = plane.fetchReadOnly(List.of(h), consumer).get(h.shardId())) {
+      assertSeed(b, 61, "the shard");
+      assertTrue(inSegment(b.tensor(RTensor.TENSOR_COLUMN).memoryAddress()));
+    }
+  }
+
+  @Test
   void aStoreWithoutSameNodeFetchesServesOverFlight() throws IOException {
     try (FlightShardServer old = FlightShardServer.builder(root, SECRET).sameNode(false).start();
         FlightDataPlane p = FlightDataPlane.builder(root, SECRET).putTarget(old.address()).build();
