@@ -108,16 +108,24 @@ inline int shm_unmap(int64_t address, int64_t size) {
 
 inline int fd_close(int fd) { return close(fd) == 0 ? 0 : -errno; }
 
+// `path` as a Unix socket address; false if it is too long for one.
+inline bool uds_address(const char* path, struct sockaddr_un* addr) {
+  std::memset(addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  if (std::strlen(path) >= sizeof addr->sun_path) {
+    return false;
+  }
+  std::strcpy(addr->sun_path, path);
+  return true;
+}
+
 // A listening Unix-domain stream socket bound at `path`, mode 0600 (the caller makes its
 // directory 0700). Returns the descriptor.
 inline int uds_listen(const char* path) {
   struct sockaddr_un addr;
-  std::memset(&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  if (std::strlen(path) >= sizeof addr.sun_path) {
+  if (!uds_address(path, &addr)) {
     return -ENAMETOOLONG;
   }
-  std::strcpy(addr.sun_path, path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return -errno;
@@ -160,12 +168,9 @@ inline int uds_set_timeout(int fd, int millis) {
 
 inline int uds_connect(const char* path, int timeout_millis) {
   struct sockaddr_un addr;
-  std::memset(&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  if (std::strlen(path) >= sizeof addr.sun_path) {
+  if (!uds_address(path, &addr)) {
     return -ENAMETOOLONG;
   }
-  std::strcpy(addr.sun_path, path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return -errno;

@@ -399,6 +399,22 @@ class SameNodeTest {
     return new FakeStore(path, t);
   }
 
+  /**
+   * A reply of one record of {@code kind} declaring {@code declared} bytes, sent with a read-only
+   * descriptor of a new segment of {@code size} bytes that {@code fill} writes first.
+   */
+  private static Consumer<UnixSocket> segmentReply(
+      byte kind, long declared, long size, Consumer<SharedSegment> fill) {
+    return s -> {
+      try (SharedSegment seg = SharedSegment.create(size)) {
+        fill.accept(seg);
+        int fd = seg.readOnlyDescriptor();
+        okRecord(s, kind, declared, fd);
+        UnixSocket.closeDescriptor(fd);
+      }
+    };
+  }
+
   private static void okRecord(UnixSocket s, byte kind, long length, int fd) {
     SameNodeWire.sendFrame(s, ByteBuffer.allocate(5).put(SameNodeWire.OK).putInt(1).array());
     s.send(ByteBuffer.allocate(9).put(kind).putLong(length).array(), fd);
@@ -441,57 +457,25 @@ class SameNodeTest {
       valid = ShardCodec.encode(TensorBatch.of(RTensor.TENSOR_COLUMN, t));
     }
     // A length past the decoder's limits: refused before the segment is looked at.
-    assertRefused(
-        s -> {
-          try (SharedSegment seg = SharedSegment.create(1 << 20)) {
-            int fd = seg.readOnlyDescriptor();
-            okRecord(s, SameNodeWire.SHARED, 1L << 40, fd);
-            UnixSocket.closeDescriptor(fd);
-          }
-        },
-        "limits allow");
+    assertRefused(segmentReply(SameNodeWire.SHARED, 1L << 40, 1 << 20, seg -> {}), "limits allow");
     // A segment shorter than its declared length: not mapped (a read past its end would be SIGBUS).
-    assertRefused(
-        s -> {
-          try (SharedSegment seg = SharedSegment.create(1 << 20)) {
-            int fd = seg.readOnlyDescriptor();
-            okRecord(s, SameNodeWire.SHARED, 2L << 20, fd);
-            UnixSocket.closeDescriptor(fd);
-          }
-        },
-        "errno 34");
+    assertRefused(segmentReply(SameNodeWire.SHARED, 2L << 20, 1 << 20, seg -> {}), "errno 34");
     // Bytes that are not a shard.
     assertRefused(
-        s -> {
-          try (SharedSegment seg = SharedSegment.create(valid.length)) {
-            SeededBytes.fill(seg.address(), valid.length, 3);
-            int fd = seg.readOnlyDescriptor();
-            okRecord(s, SameNodeWire.SHARED, valid.length, fd);
-            UnixSocket.closeDescriptor(fd);
-          }
-        },
+        segmentReply(
+            SameNodeWire.SHARED,
+            valid.length,
+            valid.length,
+            seg -> SeededBytes.fill(seg.address(), valid.length, 3)),
         "not valid");
     // A shard whose body the reader's limits refuse, in a segment of the right size.
     assertRefused(
         DecodeLimits.DEFAULT.withMaxBodyBytes(1 << 20),
-        s -> {
-          try (SharedSegment seg = SharedSegment.create(valid.length)) {
-            copyInto(seg, valid);
-            int fd = seg.readOnlyDescriptor();
-            okRecord(s, SameNodeWire.SHARED, valid.length, fd);
-            UnixSocket.closeDescriptor(fd);
-          }
-        },
+        segmentReply(SameNodeWire.SHARED, valid.length, valid.length, seg -> copyInto(seg, valid)),
         "not valid");
     // A record that says "fetch it over Flight" yet carries a descriptor.
     assertRefused(
-        s -> {
-          try (SharedSegment seg = SharedSegment.create(valid.length)) {
-            int fd = seg.readOnlyDescriptor();
-            okRecord(s, SameNodeWire.NOT_SHARED, valid.length, fd);
-            UnixSocket.closeDescriptor(fd);
-          }
-        },
+        segmentReply(SameNodeWire.NOT_SHARED, valid.length, valid.length, seg -> {}),
         "with a descriptor");
     // A status frame that is none of the three.
     assertRefused(s -> SameNodeWire.sendFrame(s, new byte[] {9, 9}), "unexpected status");
