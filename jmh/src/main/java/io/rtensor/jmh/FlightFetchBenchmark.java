@@ -71,6 +71,12 @@ public class FlightFetchBenchmark {
     return flight.flightFetch();
   }
 
+  /** The same shards through shared memory (the worker is on this node), copied once. */
+  @Benchmark
+  public long sameNodeFetch() {
+    return flight.sameNodeFetch();
+  }
+
   @Benchmark
   public long flightFetch10kSmallShards() {
     return flight.flightFetchSmall();

@@ -75,6 +75,14 @@ public final class SuiteReport {
               FlightWorkload.GOAL,
               0),
           new Pair(
+              "same-node",
+              "FlightFetchBenchmark.sameNodeFetch",
+              "FlightFetchBenchmark.rawSocket",
+              "same-node fetch of 64 shards through shared memory from a worker JVM",
+              "raw Java socket copy, same JVMs",
+              FlightWorkload.SAME_NODE_GOAL,
+              0),
+          new Pair(
               "ray",
               "RayObjectStoreBenchmark.javaActorsPutGet",
               "RayObjectStoreBenchmark.pythonActorsPutGet",

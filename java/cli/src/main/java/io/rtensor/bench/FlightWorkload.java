@@ -33,6 +33,9 @@ public final class FlightWorkload implements AutoCloseable {
   /** Throughput of {@link #flightFetch} over {@link #rawSocket} the project aims for. */
   public static final double GOAL = 0.6;
 
+  /** Throughput of {@link #sameNodeFetch} over {@link #rawSocket} the project aims for. */
+  public static final double SAME_NODE_GOAL = 1.5;
+
   /** Throughput of {@link #flightFetchSmall} over {@link #rawSocketSmall} the project aims for. */
   public static final double SMALL_GOAL = 0.4;
 
@@ -47,6 +50,7 @@ public final class FlightWorkload implements AutoCloseable {
   private final Process worker;
   private final BufferAllocator root;
   private final FlightDataPlane plane;
+  private final FlightDataPlane sameNodePlane;
   private final String serverHost;
   private final String clientHost;
   private final FlightDataPlane tlsPlane;
@@ -141,7 +145,9 @@ public final class FlightWorkload implements AutoCloseable {
     String flight = line.split(" ")[0].substring("flight=".length());
     socketPort = Integer.parseInt(line.split(" ")[1].substring("socket=".length()));
     root = new RootAllocator();
-    plane = FlightDataPlane.builder(root, secret).putTarget(flight).build();
+    // The Flight rows measure the socket: same-node fetches are the same-node row's alone.
+    plane = FlightDataPlane.builder(root, secret).putTarget(flight).sameNode(false).build();
+    sameNodePlane = FlightDataPlane.builder(root, secret).putTarget(flight).build();
     for (int i = 0; i < shards; i++) {
       big.add(handle(flight, "big-" + i, shardBytes));
     }
@@ -156,6 +162,7 @@ public final class FlightWorkload implements AutoCloseable {
           FlightDataPlane.builder(root, secret)
               .putTarget(address)
               .tls(identity.trustOnly())
+              .sameNode(false)
               .build();
       for (int i = 0; i < shards; i++) {
         bigTls.add(handle(address, "big-" + i, shardBytes));
@@ -205,6 +212,15 @@ public final class FlightWorkload implements AutoCloseable {
       throw new IllegalStateException("this workload was made without TLS");
     }
     return fetchAndClose(tlsPlane, bigTls);
+  }
+
+  /**
+   * Localizes every big shard in one batch through shared memory (the worker is on this node), one
+   * copy each into this JVM's memory, then frees the copies: the subject of the {@code same-node}
+   * comparison, whose baseline is {@link #rawSocket}.
+   */
+  public long sameNodeFetch() {
+    return fetchAndClose(sameNodePlane, big);
   }
 
   /** Localizes every 4 KiB shard in one batch over Flight. */
@@ -327,6 +343,7 @@ public final class FlightWorkload implements AutoCloseable {
   public void close() throws Exception {
     try {
       plane.close();
+      sameNodePlane.close();
       if (tlsPlane != null) {
         tlsPlane.close();
       }

@@ -58,6 +58,8 @@ import picocli.CommandLine.TypeConversionException;
       "  flight  Flight fetch of 64 shards from a worker JVM vs a raw socket copy",
       "  flight-small  Flight fetch of 10,000 x 4 KiB shards from a worker JVM vs the",
       "          same shards as length-prefixed messages in one raw socket stream",
+      "  same-node  the flight row's 64 shards from the same worker JVM through shared",
+      "          memory (a read-only mapping, copied once) vs the same raw socket copy",
       "  flight-tls  the same Flight fetch over TLS vs plaintext Flight, same JVMs",
       "  ray     Ray object store plane put + get between two Java actors vs Python",
       "          ray.put + ray.get (needs a head: RTENSOR_RAY_ADDRESS or --ray-address;",
@@ -81,6 +83,7 @@ final class BenchCommand implements Callable<Integer> {
           "flight",
           "flight-tls",
           "flight-small",
+          "same-node",
           "ray",
           "ray-cross-node",
           "flight-cross-node",
@@ -171,7 +174,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(
         names = "--quick",
         description = {
-          "(default) codec 64 MiB, flight and flight-tls 64 x 1 MiB, flight-small 10,000 x 4"
+          "(default) codec 64 MiB, flight, flight-tls and same-node 64 x 1 MiB, flight-small 10,000 x 4"
               + " KiB, ray 16 MiB, cross-node 16 x 16 MiB, d2h 256 MiB, 2 warm-up + 5 reps (each"
               + " flight row warms up for 10 s at least): about two minutes on 2 cores without the"
               + " cross-node rows"
@@ -181,7 +184,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(
         names = "--full",
         description =
-            "codec 256 MiB, flight and flight-tls 64 x 16 MiB, flight-small 10,000 x 4 KiB, ray"
+            "codec 256 MiB, flight, flight-tls and same-node 64 x 16 MiB, flight-small 10,000 x 4 KiB, ray"
                 + " 64 MiB, cross-node 16 x 64 MiB, d2h 1 GiB, 3 + 10 (each flight row warms up"
                 + " for 25 s at least)")
     boolean full;
@@ -334,6 +337,7 @@ final class BenchCommand implements Callable<Integer> {
                 case "flight" -> flight(s);
                 case "flight-tls" -> flightTls(s);
                 case "flight-small" -> flightSmall(s);
+                case "same-node" -> sameNode(s);
                 case "ray" -> ray(s, head);
                 case "ray-cross-node" -> rayCrossNode(s, head);
                 case "flight-cross-node" -> flightCrossNode(s, head);
@@ -399,6 +403,25 @@ final class BenchCommand implements Callable<Integer> {
           t[1],
           w.bytes(),
           FlightWorkload.GOAL);
+    }
+  }
+
+  static Comparison sameNode(Settings s) throws Exception {
+    long shardBytes = Math.max(4, s.flightBytes() / FLIGHT_SHARDS / 4 * 4);
+    try (FlightWorkload w = new FlightWorkload(FLIGHT_SHARDS, shardBytes, 0, List.of())) {
+      double[] t = Timing.compare(s.warmup(), s.reps(), w::sameNodeFetch, w::rawSocket);
+      return Comparison.measured(
+          "same-node",
+          "same-node fetch through shared memory, "
+              + FLIGHT_SHARDS
+              + " x "
+              + size(shardBytes)
+              + " from a worker JVM",
+          t[0],
+          "raw Java socket copy, same JVMs",
+          t[1],
+          w.bytes(),
+          FlightWorkload.SAME_NODE_GOAL);
     }
   }
 

@@ -7,6 +7,7 @@ import io.rtensor.memory.BlockPool;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.transport.internal.FlightShardClient;
 import io.rtensor.transport.internal.FlightWire;
+import io.rtensor.transport.internal.SameNodeFetcher;
 import io.rtensor.wire.DecodeLimits;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -79,6 +80,7 @@ public final class FlightDataPlane implements DataPlane {
   private final SessionTls tls;
   private final boolean bulkChannel;
   private final Map<String, FlightShardClient> clients = new ConcurrentHashMap<>();
+  private final SameNodeFetcher sameNode; // null: every fetch goes over Flight
 
   /** Requests of at least this many bytes use a server's bulk side channel, where it has one. */
   public static final long BULK_MIN_BYTES = 1L << 20;
@@ -101,6 +103,14 @@ public final class FlightDataPlane implements DataPlane {
     this.receivePool = b.receiveInAllocator ? null : blocks;
     this.tls = b.tls == null ? null : b.tls.trustOnly();
     this.bulkChannel = b.bulkChannel;
+    this.sameNode =
+        b.sameNode
+            ? new SameNodeFetcher(
+                io.rtensor.runtime.SessionSecret.of(secret)
+                    .key(io.rtensor.runtime.SessionSecret.DATA_PLANE),
+                limits,
+                receivePool)
+            : null;
     AtomicInteger n = new AtomicInteger();
     this.executor =
         Executors.newFixedThreadPool(
@@ -164,6 +174,22 @@ public final class FlightDataPlane implements DataPlane {
 
   @Override
   public Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator target) {
+    return fetch(handles, target, false);
+  }
+
+  /**
+   * {@link DataPlane#fetchReadOnly}: shards a store on this node keeps in shared memory are mapped
+   * read-only, not copied (each batch holds its mapping, even past a clear, until closed); the
+   * others are fetched and returned as read-only views.
+   */
+  @Override
+  public Map<String, TensorBatch> fetchReadOnly(
+      Collection<RTensor> handles, BufferAllocator target) {
+    return SameNodeFetcher.readOnly(fetch(handles, target, true));
+  }
+
+  private Map<String, TensorBatch> fetch(
+      Collection<RTensor> handles, BufferAllocator target, boolean readOnly) {
     // Each location's ids, once each, in the order first named (a set: many small shards stay
     // linear).
     Map<String, Set<String>> byLocation = new LinkedHashMap<>();
@@ -214,9 +240,16 @@ public final class FlightDataPlane implements DataPlane {
                         deadline,
                         chunk,
                         c ->
-                            bulk
-                                ? c.getBulk(chunk, target, limits, deadlines.stall(), deadline)
-                                : c.get(chunk, target, limits, deadlines.stall(), deadline)),
+                            sameNode == null
+                                ? overSockets(c, chunk, bulk, target, deadline)
+                                : sameNode.fetch(
+                                    c,
+                                    chunk,
+                                    sizes,
+                                    target,
+                                    readOnly,
+                                    deadlines.stall(),
+                                    rest -> overSockets(c, rest, bulk, target, deadline))),
                 executor));
         futureLocations.add(location);
         futureIds.add(chunk);
@@ -262,6 +295,14 @@ public final class FlightDataPlane implements DataPlane {
       throw failure != null ? failure : new MissingShardsException(missing);
     }
     return out;
+  }
+
+  /** {@code ids} over a socket: the bulk side channel where {@code bulk}, else DoGet. */
+  private Map<String, TensorBatch> overSockets(
+      FlightShardClient c, List<String> ids, boolean bulk, BufferAllocator target, long deadline) {
+    return bulk
+        ? c.getBulk(ids, target, limits, deadlines.stall(), deadline)
+        : c.get(ids, target, limits, deadlines.stall(), deadline);
   }
 
   private static Throwable unwrap(ExecutionException e) {
@@ -403,6 +444,7 @@ public final class FlightDataPlane implements DataPlane {
     private DataPlaneDeadlines deadlines;
     private SessionTls tls;
     private boolean bulkChannel = true;
+    private boolean sameNode = true;
 
     private Builder(BufferAllocator allocator, String secret) {
       this.allocator = Objects.requireNonNull(allocator, "allocator");
@@ -520,6 +562,15 @@ public final class FlightDataPlane implements DataPlane {
      */
     public Builder bulkChannel(boolean on) {
       this.bulkChannel = on;
+      return this;
+    }
+
+    /**
+     * Whether shards of stores on this node come through shared memory (default true; see {@code
+     * transport.internal.SameNodeFetcher}); false fetches every shard over a socket.
+     */
+    public Builder sameNode(boolean on) {
+      this.sameNode = on;
       return this;
     }
 

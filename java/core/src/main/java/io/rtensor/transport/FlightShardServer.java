@@ -12,6 +12,8 @@ import io.rtensor.transport.internal.BulkShardServer;
 import io.rtensor.transport.internal.DirectWrites;
 import io.rtensor.transport.internal.FlightWire;
 import io.rtensor.transport.internal.RequestSizeLimit;
+import io.rtensor.transport.internal.SameNodeServer;
+import io.rtensor.transport.internal.SameNodeWire;
 import io.rtensor.transport.internal.ShardStore;
 import io.rtensor.transport.internal.TlsContexts;
 import io.rtensor.wire.DecodeLimits;
@@ -98,6 +100,7 @@ public final class FlightShardServer implements AutoCloseable {
   private final FlightServer server;
   private final String address;
   private final BulkShardServer bulk;
+  private final SameNodeServer sameNode; // null: same-node fetches are off
 
   private FlightShardServer(Builder b) throws IOException {
     SessionAuthServer auth =
@@ -106,6 +109,7 @@ public final class FlightShardServer implements AutoCloseable {
     ShardStore s = null;
     FlightServer f = null;
     BulkShardServer side = null;
+    SameNodeServer same = null;
     try {
       f =
           FlightServer.builder(
@@ -122,16 +126,27 @@ public final class FlightShardServer implements AutoCloseable {
               .build();
       auth.start(f, b.host);
       String addr = HostPort.join(b.host, f.getPort());
-      s = new ShardStore(addr, allocator, b.capBytes, b.limits);
+      if (b.sameNode) {
+        SameNodeServer.Started started =
+            SameNodeServer.startStore(
+                addr, allocator, b.capBytes, b.limits, SessionSecret.of(b.secret));
+        s = started.store();
+        same = started.server();
+      } else {
+        s = new ShardStore(addr, allocator, b.capBytes, b.limits);
+      }
       if (b.bulkChannel && b.tls == null) {
         side = new BulkShardServer(b.host, s, auth::isValid);
       }
     } catch (IOException | RuntimeException e) {
-      if (f != null) {
-        f.shutdown();
+      if (same != null) {
+        same.close();
       }
       if (s != null) {
         s.close();
+      }
+      if (f != null) {
+        f.shutdown();
       }
       allocator.close();
       throw e;
@@ -140,6 +155,7 @@ public final class FlightShardServer implements AutoCloseable {
     this.store = s;
     this.bulk = side;
     this.address = HostPort.join(b.host, f.getPort());
+    this.sameNode = same;
   }
 
   /** A builder; {@code secret} is the scheduler session's shared secret. */
@@ -231,6 +247,9 @@ public final class FlightShardServer implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+      if (sameNode != null) {
+        sameNode.close();
+      }
       store.close();
       allocator.close();
     }
@@ -246,6 +265,7 @@ public final class FlightShardServer implements AutoCloseable {
     private DecodeLimits limits = DecodeLimits.DEFAULT;
     private SessionTls tls;
     private boolean bulkChannel = true;
+    private boolean sameNode = true;
 
     private Builder(BufferAllocator parent, String secret) {
       this.parent = Objects.requireNonNull(parent, "parent");
@@ -280,6 +300,16 @@ public final class FlightShardServer implements AutoCloseable {
     /** Most bytes of stored shards (default 8 GiB); a put past it is refused. */
     public Builder capBytes(long capBytes) {
       this.capBytes = capBytes;
+      return this;
+    }
+
+    /**
+     * Whether processes of this node may fetch shards through shared memory (default true; see
+     * {@code transport.internal.SameNodeServer}): shards of 1 MiB and more are then stored in memfd
+     * segments, and the action {@code same-node} names a Unix socket that hands them out.
+     */
+    public Builder sameNode(boolean on) {
+      this.sameNode = on;
       return this;
     }
 
@@ -554,6 +584,12 @@ public final class FlightShardServer implements AutoCloseable {
           case BulkShardServer.ACTION -> {
             listener.onNext(new Result(FlightWire.json("port", owner.bulkPort())));
           }
+          case SameNodeWire.ACTION -> {
+            if (owner.sameNode == null) {
+              throw new IllegalArgumentException("same-node fetches are off at " + owner.address);
+            }
+            listener.onNext(new Result(owner.sameNode.describe()));
+          }
           case FlightWire.ACTION_STATS -> {
             StoreStats s = owner.store.stats();
             listener.onNext(
@@ -572,7 +608,9 @@ public final class FlightShardServer implements AutoCloseable {
                             + ", "
                             + FlightWire.ACTION_STATS
                             + ", "
-                            + BulkShardServer.ACTION)
+                            + BulkShardServer.ACTION
+                            + ", "
+                            + SameNodeWire.ACTION)
                     .toRuntimeException());
             return;
           }

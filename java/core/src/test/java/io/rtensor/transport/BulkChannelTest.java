@@ -61,6 +61,7 @@ class BulkChannelTest {
   private FlightDataPlane plane(boolean bulk) {
     return FlightDataPlane.builder(root, SECRET)
         .putTarget(server.address())
+        .sameNode(false) // the store is on this node: keep to the sockets
         .bulkChannel(bulk)
         .build();
   }
@@ -199,6 +200,7 @@ class BulkChannelTest {
         FlightDataPlane strict =
             FlightDataPlane.builder(root, SECRET)
                 .putTarget(server.address())
+                .sameNode(false)
                 .limits(DecodeLimits.DEFAULT.withMaxBodyBytes(1 << 20))
                 .build()) {
       List<Object> handles = store(writer, 1, SHARD_BYTES);

@@ -19,7 +19,7 @@ import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * A Flight worker in a child JVM stopped with SIGSTOP: alive, its connections open, answering
@@ -61,22 +61,39 @@ class HungPeerTest {
       for (StackTraceElement frame : e.getValue()) {
         assertFalse(
             (frame.getClassName().endsWith("FlightShardClient")
-                    || frame.getClassName().endsWith("BulkShardFetch"))
+                    || frame.getClassName().endsWith("BulkShardFetch")
+                    || frame.getClassName().endsWith("SameNodeFetcher"))
                 && frame.getMethodName().equals("get"),
             () -> "thread " + e.getKey().getName() + " still waits in a fetch");
       }
     }
   }
 
-  /**
-   * With 256 KiB shards, two a request, the fetch goes through DoGet; with 4 MiB shards through the
-   * server's bulk side channel ({@link FlightDataPlane#BULK_MIN_BYTES}): the same deadlines hold.
-   */
-  @ParameterizedTest(name = "{0}-byte shards")
-  @ValueSource(longs = {256 << 10, 4 << 20})
-  void aFetchFromAStoppedWorkerStallsWithinItsDeadlineAndWorksAgainOnceItContinues(long shardBytes)
+  /** The ways a fetch reaches a worker on this node, each with shards of a size that takes it. */
+  enum Route {
+    /** 256 KiB shards, two a request: DoGet. */
+    DO_GET(256 << 10, false, "the peer is not answering ("),
+    /** 4 MiB shards, two a request, shared memory off: the bulk side channel. */
+    BULK(4 << 20, false, "on its bulk channel"),
+    /** 4 MiB shards: the same-node socket and shared memory. */
+    SAME_NODE(4 << 20, true, "on its same-node socket");
+
+    final long shardBytes;
+    final boolean sameNode;
+    final String says;
+
+    Route(long shardBytes, boolean sameNode, String says) {
+      this.shardBytes = shardBytes;
+      this.sameNode = sameNode;
+      this.says = says;
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Route.class)
+  void aFetchFromAStoppedWorkerStallsWithinItsDeadlineAndWorksAgainOnceItContinues(Route route)
       throws Exception {
-    boolean bulk = 2 * shardBytes >= FlightDataPlane.BULK_MIN_BYTES;
+    long shardBytes = route.shardBytes;
     try (FlightWorkerProcess worker =
             FlightWorkerProcess.start(
                 SECRET,
@@ -88,6 +105,7 @@ class HungPeerTest {
         FlightDataPlane plane =
             FlightDataPlane.builder(root, SECRET)
                 .shardsPerRequest(2)
+                .sameNode(route.sameNode)
                 .deadlines(deadlines(Duration.ofSeconds(3), Duration.ofSeconds(60)))
                 .build()) {
       BufferAllocator allocator = root.newChildAllocator("test", 0, Long.MAX_VALUE);
@@ -106,7 +124,7 @@ class HungPeerTest {
         assertEquals(worker.address(), e.location());
         assertTrue(e.getMessage().contains(worker.address()), e.getMessage());
         assertTrue(e.getMessage().contains("seed-"), e.getMessage());
-        assertEquals(bulk, e.getMessage().contains("bulk channel"), e.getMessage());
+        assertTrue(e.getMessage().contains(route.says), e.getMessage());
         assertTrue(
             e.shardIds().stream().allMatch(id -> id.startsWith("seed-")), e.shardIds()::toString);
         assertEquals(Duration.ofSeconds(3), e.waited());
@@ -116,6 +134,7 @@ class HungPeerTest {
         // A new connection to the stopped worker (the kernel accepts it; nothing answers).
         try (FlightDataPlane fresh =
             FlightDataPlane.builder(root, SECRET)
+                .sameNode(route.sameNode)
                 .deadlines(deadlines(Duration.ofSeconds(30), Duration.ofMillis(1500)))
                 .build()) {
           start = System.nanoTime();

@@ -28,6 +28,7 @@ public final class ShardStore implements AutoCloseable {
   private final String location;
   private final BufferAllocator allocator;
   private final DecodeLimits limits;
+  private final Memory memory;
   private final Map<String, ArrowBuf> shards = new HashMap<>();
   private final List<Consumer<Collection<String>>> removalListeners = new CopyOnWriteArrayList<>();
   private boolean closed;
@@ -39,11 +40,23 @@ public final class ShardStore implements AutoCloseable {
     }
   }
 
+  /** Where a stored shard's buffer comes from, accounted to the store's allocator. */
+  public interface Memory {
+    ArrowBuf allocate(BufferAllocator allocator, long size);
+  }
+
   /** A store whose buffers come from a child of {@code parent} limited to {@code capBytes}. */
   public ShardStore(String location, BufferAllocator parent, long capBytes, DecodeLimits limits) {
+    this(location, parent, capBytes, limits, BufferAllocator::buffer);
+  }
+
+  /** As above, each stored buffer allocated by {@code memory} (see {@link SharedShardMemory}). */
+  public ShardStore(
+      String location, BufferAllocator parent, long capBytes, DecodeLimits limits, Memory memory) {
     this.location = location;
     this.allocator = parent.newChildAllocator("shard-store " + location, 0, capBytes);
     this.limits = limits;
+    this.memory = memory;
   }
 
   public void onRemoved(Consumer<Collection<String>> listener) {
@@ -115,7 +128,7 @@ public final class ShardStore implements AutoCloseable {
 
   private ArrowBuf allocate(long size) {
     try {
-      return allocator.buffer(size);
+      return memory.allocate(allocator, size);
     } catch (OutOfMemoryException e) {
       throw new StoreFullException(
           "shard store at "
