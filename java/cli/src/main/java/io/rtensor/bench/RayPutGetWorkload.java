@@ -77,11 +77,12 @@ public final class RayPutGetWorkload implements AutoCloseable {
 
   /**
    * Starts the two Java actors and the two Python actors of the baseline (on the head at {@code
-   * address}): each round trip moves {@code count} shards of {@code shardBytes} bytes. With node
-   * IPs, both producers are pinned to node {@code producerIp} and both consumers to {@code
-   * consumerIp} (Ray's {@code node:<ip>} resource), and the GCS's actor table must show each actor
-   * on its node, else the constructor fails; every get then pulls the objects from the other node's
-   * object store.
+   * address}): each round trip moves {@code count} shards of {@code shardBytes} bytes. Both
+   * producers are pinned to node {@code producerIp} and both consumers to {@code consumerIp} (Ray's
+   * {@code node:<ip>} resource), and the GCS's actor table must show each actor on its node, else
+   * the constructor fails. Different nodes: every get pulls the objects from the other node's
+   * object store. Without node IPs, all four actors are pinned to this driver's node, so that a
+   * multi-node cluster does not turn some round trips into transfers between nodes.
    *
    * @param pythonExe the Python with {@code ray} and {@code numpy}
    * @param root the repository root (where the Python baseline is)
@@ -99,9 +100,13 @@ public final class RayPutGetWorkload implements AutoCloseable {
       throw new IllegalArgumentException(
           count + " shards, producer node " + producerIp + ", consumer node " + consumerIp);
     }
+    if (producerIp == null) {
+      producerIp = driverNodeIp();
+      consumerIp = producerIp;
+    }
     this.count = count;
     this.shardBytes = shardBytes;
-    this.crossNode = producerIp != null;
+    this.crossNode = !producerIp.equals(consumerIp);
     // Started with the environment the Ray scheduler gives the plane's workers.
     producer = BenchShardActor.start(true, producerIp);
     consumer = BenchShardActor.start(true, consumerIp);
@@ -116,9 +121,7 @@ public final class RayPutGetWorkload implements AutoCloseable {
       cmd.addAll(
           List.of(
               pythonExe, script.toString(), Long.toString(shardBytes), Integer.toString(count)));
-      if (crossNode) {
-        cmd.addAll(List.of(producerIp, consumerIp));
-      }
+      cmd.addAll(List.of(producerIp, consumerIp));
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
       if (address != null) {
         pb.environment().put("RTENSOR_RAY_ADDRESS", address);
@@ -135,13 +138,11 @@ public final class RayPutGetWorkload implements AutoCloseable {
       }
       python = started;
       placement =
-          crossNode
-              ? verifyPlacement(
-                  Map.of("Java producer", producer.getId().toString(), "Python producer", words[1]),
-                  producerIp,
-                  Map.of("Java consumer", consumer.getId().toString(), "Python consumer", words[2]),
-                  consumerIp)
-              : "";
+          verifyPlacement(
+              Map.of("Java producer", producer.getId().toString(), "Python producer", words[1]),
+              producerIp,
+              Map.of("Java consumer", consumer.getId().toString(), "Python consumer", words[2]),
+              consumerIp);
     } catch (IOException | RuntimeException e) {
       if (started != null) {
         started.destroyForcibly();
@@ -154,7 +155,8 @@ public final class RayPutGetWorkload implements AutoCloseable {
 
   /**
    * Checks in the GCS's actor table that the producers (name to actor id, hex) run on {@code
-   * producerIp} and the consumers on {@code consumerIp}, a different node; returns where they are.
+   * producerIp} and the consumers on {@code consumerIp} (the same node or another); returns where
+   * they are.
    */
   private static String verifyPlacement(
       Map<String, String> producers,
@@ -166,9 +168,6 @@ public final class RayPutGetWorkload implements AutoCloseable {
       if (info.address != null) {
         nodeOf.put(info.actorId.toString(), info.address.ip);
       }
-    }
-    if (producerIp.equals(consumerIp)) {
-      throw new IllegalStateException("producer and consumer on the same node " + producerIp);
     }
     Map<String, String> where = new TreeMap<>();
     for (var expect : List.of(Map.entry(producers, producerIp), Map.entry(consumers, consumerIp))) {
@@ -189,6 +188,17 @@ public final class RayPutGetWorkload implements AutoCloseable {
       }
     }
     return where.toString();
+  }
+
+  /** The IP of the node this driver connected through, from the GCS's node table. */
+  static String driverNodeIp() {
+    io.ray.api.id.UniqueId current = Ray.getRuntimeContext().getCurrentNodeId();
+    for (io.ray.api.runtimecontext.NodeInfo node : Ray.getRuntimeContext().getAllNodeInfo()) {
+      if (node.nodeId.equals(current)) {
+        return node.nodeAddress;
+      }
+    }
+    throw new IllegalStateException("the GCS's node table lacks this driver's node " + current);
   }
 
   /** {@code RTENSOR_PYTHON}, else {@code ROOT/.rtensor/venv/bin/python}. */

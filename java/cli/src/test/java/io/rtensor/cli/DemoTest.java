@@ -37,6 +37,13 @@ class DemoTest {
   }
 
   @Test
+  void aHopThatMovedBytesNeverReadsZeroGigabytesPerSecond() {
+    assertEquals("0.000441", DemoCommand.rate(2_132_480, 4_840_000_000L));
+    assertEquals("1.50", DemoCommand.rate(1_500_000_000L, 1_000_000_000L));
+    assertEquals("-", DemoCommand.rate(0, 5));
+  }
+
+  @Test
   void badOptionsExitTwoBeforeStartingAnything() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
