@@ -63,8 +63,8 @@ public final class WorkerDataPlane implements AutoCloseable {
    * with the session's identity {@code tls} (from {@link SessionTls#fromEnvironment()} in a local
    * worker; null: plaintext): the server presents its certificate and the plane's clients trust
    * only it. Where {@code allocator}'s root is page-locked ({@link PinnedBufferAllocator}, a worker
-   * with a device), fetched shards land in its buffers too ({@link
-   * FlightDataPlane.Builder#receiveInAllocator()}).
+   * with a device), the store keeps its shards there rather than in shared segments, and fetched
+   * shards land in its buffers too ({@link FlightDataPlane.Builder#receiveInAllocator()}).
    */
   public static WorkerDataPlane flight(
       BufferAllocator allocator,
@@ -75,11 +75,17 @@ public final class WorkerDataPlane implements AutoCloseable {
       long cacheCapBytes,
       DataPlaneDeadlines deadlines)
       throws IOException {
+    boolean pageLocked =
+        allocator.getRoot() instanceof PinnedBufferAllocator pinned && pinned.pageLocked();
+    // A worker with a device keeps its shards in page-locked memory, where its device-to-host
+    // DMAs land, not in shared segments (which are pageable): processes on its node then fetch them
+    // over a socket. Registering the segments with the device runtime would give both.
     FlightShardServer server =
         FlightShardServer.builder(allocator, secret)
             .host(host)
             .capBytes(storeCapBytes)
             .tls(tls)
+            .sameNode(!pageLocked)
             .start();
     try {
       FlightDataPlane.Builder plane =
@@ -87,7 +93,7 @@ public final class WorkerDataPlane implements AutoCloseable {
               .localServer(server)
               .deadlines(deadlines)
               .tls(tls);
-      if (allocator.getRoot() instanceof PinnedBufferAllocator pinned && pinned.pageLocked()) {
+      if (pageLocked) {
         // The store a device tensor is copied into and the cache it is copied from are then both
         // page-locked: direct DMA targets.
         plane.receiveInAllocator();
