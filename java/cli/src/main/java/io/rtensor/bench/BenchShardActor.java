@@ -36,6 +36,7 @@ public class BenchShardActor {
   private final BlockPool blocks = new BlockPool();
   private final Remotizer remotizer = new Remotizer(plane, null, allocator);
   private Tensor payload;
+  private List<Object> previous;
   private byte[] staged;
 
   public BenchShardActor() {}
@@ -69,15 +70,24 @@ public class BenchShardActor {
     return payload;
   }
 
-  /** {@code count} uint8 shards of {@code bytes} bytes each, as handles. */
+  /**
+   * {@code count} uint8 shards of {@code bytes} bytes each, as handles; first frees the shards of
+   * the previous call (a step's shards live until the next step, as a Python producer's references
+   * do until its driver drops them), so a round trip of put, get and free needs no third call.
+   */
   @SuppressWarnings("unchecked")
   public List<Object> produce(int count, long bytes) {
+    if (previous != null) {
+      remotizer.clearCounted(previous);
+      previous = null;
+    }
     Tensor t = payload(bytes);
     List<Object> out = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       out.add(t);
     }
-    return (List<Object>) remotizer.remotize(out);
+    previous = (List<Object>) remotizer.remotize(out);
+    return previous;
   }
 
   /**

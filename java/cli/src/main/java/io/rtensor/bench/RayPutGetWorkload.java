@@ -1,7 +1,6 @@
 package io.rtensor.bench;
 
 import io.ray.api.ActorHandle;
-import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
 import io.ray.api.runtimecontext.ActorInfo;
 import java.io.BufferedReader;
@@ -46,10 +45,8 @@ public final class RayPutGetWorkload implements AutoCloseable {
 
   private final int count;
   private final long shardBytes;
-  private final boolean crossNode;
   private final ActorHandle<BenchShardActor> producer;
   private final ActorHandle<BenchShardActor> consumer;
-  private ObjectRef<Long> lastClear;
   private final Process python;
 
   /** How long one put+get step (either side) may take before the bench gives up on it. */
@@ -106,7 +103,6 @@ public final class RayPutGetWorkload implements AutoCloseable {
     }
     this.count = count;
     this.shardBytes = shardBytes;
-    this.crossNode = !producerIp.equals(consumerIp);
     // Started with the environment the Ray scheduler gives the plane's workers.
     producer = BenchShardActor.start(true, producerIp);
     consumer = BenchShardActor.start(true, consumerIp);
@@ -231,16 +227,10 @@ public final class RayPutGetWorkload implements AutoCloseable {
   public long javaPutGet(int count, long shardBytes) {
     List<Object> handles =
         producer.task(BenchShardActor::produce, count, shardBytes).remote().get(STEP_TIMEOUT_MS);
-    long n = consumer.task(BenchShardActor::consume, handles).remote().get(STEP_TIMEOUT_MS);
-    // Like Python's `del refs`: the free is sent, not awaited; it runs in the producer before its
-    // next put (an actor runs one caller's tasks in order), so its time is still counted.
-    lastClear = producer.task(BenchShardActor::clear, handles).remote();
-    if (crossNode) {
-      // Across nodes the objects are large: the free is awaited (and timed) so that the Java and
-      // Python objects never fill the object stores together.
-      lastClear.get(STEP_TIMEOUT_MS);
-    }
-    return n;
+    // The producer frees these shards at the start of its next produce (timed there), as a
+    // Python producer's objects go when its driver drops the references; the last ones when it is
+    // stopped.
+    return consumer.task(BenchShardActor::consume, handles).remote().get(STEP_TIMEOUT_MS);
   }
 
   /** Baseline: Python ray.put in one actor, ray.get in another. */
@@ -265,9 +255,6 @@ public final class RayPutGetWorkload implements AutoCloseable {
   @Override
   public void close() throws Exception {
     try {
-      if (lastClear != null) {
-        lastClear.get(STEP_TIMEOUT_MS);
-      }
       toPython.close();
       if (!python.waitFor(30, TimeUnit.SECONDS)) {
         python.destroyForcibly();
