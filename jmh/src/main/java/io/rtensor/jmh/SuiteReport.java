@@ -298,9 +298,21 @@ public final class SuiteReport {
     return mib == 0 ? "" : mib % 1024 == 0 ? ", " + (mib / 1024) + " GiB" : ", " + mib + " MiB";
   }
 
+  /**
+   * What the suite's ratios are: each subject and its baseline are separate JMH benchmarks, run one
+   * after the other, and "met" is read off one run's point ratio.
+   */
+  static final String SEQUENTIAL =
+      "Timing: sequential. Each subject and its baseline are separate JMH benchmarks, measured one"
+          + " after the other (not interleaved), and \"met\" is read off this one run's point ratio,"
+          + " whose error bars can be wider than the margin. `./rtensor bench` interleaves subject"
+          + " and baseline; the project calls a goal met only when three consecutive runs of it"
+          + " meet it.";
+
   static String markdown(Map<String, String> machine, Suite suite) {
     StringBuilder s = new StringBuilder("# rtensor benchmark suite\n\n");
     s.append(Report.markdown(machine, suite.comparisons()));
+    s.append("\n").append(SEQUENTIAL).append("\n");
     if (!suite.others().isEmpty()) {
       s.append(
           "\nOther measurements (no baseline):\n\n| benchmark | params | time |\n| --- | --- | --- |\n");
@@ -320,7 +332,10 @@ public final class SuiteReport {
   static String json(Map<String, String> machine, List<Path> jmh, Suite suite) {
     Map<String, Object> settings = new LinkedHashMap<>();
     settings.put("jmhResults", String.join(", ", jmh.stream().map(Path::toString).toList()));
-    settings.put("timing", "JMH average time per operation, score and 99.9% error");
+    settings.put(
+        "timing",
+        "JMH average time per operation, score and 99.9% error; subject and baseline sequential,"
+            + " not interleaved");
     String report = Report.json(machine, settings, suite.comparisons());
     StringBuilder others = new StringBuilder();
     for (Result r : suite.others()) {

@@ -92,6 +92,7 @@ class SuiteReportTest {
                 + " | 72.0 ± 3.0 ms | 0.90x | >= 0.80 met |"),
         md);
     assertTrue(md.contains("| 0.10x | >= 0.90 MISSED |"), md);
+    assertTrue(md.contains("Timing: sequential."), md);
     assertTrue(md.contains("| skipped | >= 1.00 (skipped: no Ray head) |"), md);
     assertTrue(
         md.contains(
