@@ -60,16 +60,35 @@ public interface DataPlane extends AutoCloseable {
    */
   default Map<String, TensorBatch> fetchReadOnly(
       Collection<RTensor> handles, BufferAllocator allocator) {
-    Map<String, TensorBatch> fetched = fetch(handles, allocator);
+    return readOnly(fetch(handles, allocator));
+  }
+
+  /**
+   * {@code fetched} with every batch read-only: those that are (mapped) as they are, the others as
+   * read-only views, their originals closed. On a failure every batch of {@code fetched} is closed.
+   */
+  static Map<String, TensorBatch> readOnly(Map<String, TensorBatch> fetched) {
     Map<String, TensorBatch> out = new java.util.LinkedHashMap<>();
     try {
-      fetched.forEach((id, batch) -> out.put(id, batch.readOnlyView()));
+      for (Map.Entry<String, TensorBatch> e : fetched.entrySet()) {
+        TensorBatch b = e.getValue();
+        if (b.isReadOnly()) {
+          out.put(e.getKey(), b);
+        } else {
+          out.put(e.getKey(), b.readOnlyView());
+          b.close();
+        }
+      }
       return out;
     } catch (RuntimeException | Error e) {
       out.values().forEach(TensorBatch::close);
+      fetched.forEach(
+          (id, b) -> {
+            if (!out.containsKey(id)) {
+              b.close();
+            }
+          });
       throw e;
-    } finally {
-      fetched.values().forEach(TensorBatch::close);
     }
   }
 

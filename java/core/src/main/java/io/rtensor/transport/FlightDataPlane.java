@@ -185,7 +185,7 @@ public final class FlightDataPlane implements DataPlane {
   @Override
   public Map<String, TensorBatch> fetchReadOnly(
       Collection<RTensor> handles, BufferAllocator target) {
-    return SameNodeFetcher.readOnly(fetch(handles, target, true));
+    return DataPlane.readOnly(fetch(handles, target, true));
   }
 
   private Map<String, TensorBatch> fetch(

@@ -111,35 +111,6 @@ public final class SameNodeFetcher {
     }
   }
 
-  /**
-   * {@code fetched} with every batch read-only: those that are (mapped) as they are, the others as
-   * read-only views (the originals closed).
-   */
-  public static Map<String, TensorBatch> readOnly(Map<String, TensorBatch> fetched) {
-    Map<String, TensorBatch> out = new LinkedHashMap<>();
-    try {
-      for (Map.Entry<String, TensorBatch> e : fetched.entrySet()) {
-        TensorBatch b = e.getValue();
-        if (b.isReadOnly()) {
-          out.put(e.getKey(), b);
-        } else {
-          out.put(e.getKey(), b.readOnlyView());
-          b.close();
-        }
-      }
-      return out;
-    } catch (RuntimeException | Error e) {
-      out.values().forEach(TensorBatch::close);
-      fetched.forEach(
-          (id, b) -> {
-            if (!out.containsKey(id)) {
-              b.close();
-            }
-          });
-      throw e;
-    }
-  }
-
   /** The store's socket, negotiated once per store; {@link #NONE} if it has none for us. */
   private Endpoint endpoint(FlightShardClient client) {
     Endpoint known = endpoints.get(client.address());
