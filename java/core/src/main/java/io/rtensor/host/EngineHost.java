@@ -231,10 +231,7 @@ public final class EngineHost implements AutoCloseable {
     } catch (RuntimeException e) {
       return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
     }
-    List<Method> candidates =
-        Arrays.stream(engine.getClass().getMethods())
-            .filter(m -> m.getName().equals(method) && m.getDeclaringClass() != Object.class)
-            .toList();
+    List<Method> candidates = PUBLIC_METHODS.get(engine.getClass()).getOrDefault(method, List.of());
     Placement placement =
         target != null
             ? Placement.ALL_ON_DEVICE
@@ -287,7 +284,6 @@ public final class EngineHost implements AutoCloseable {
   private CallResult invoke(Engine engine, Method target, Object[] args) {
     Object result;
     try {
-      target.setAccessible(true);
       result = target.invoke(engine, args);
       if (result instanceof Future<?> future) {
         // No deadline here: this is the engine's own work, as long as a training step may be, like
@@ -436,6 +432,28 @@ public final class EngineHost implements AutoCloseable {
   public void close() {
     destroyAll();
   }
+
+  /**
+   * An engine class's public methods by name, {@code Object}'s left out: looked up once a class,
+   * not on every call ({@code getMethods} copies the class's methods each time). Each is made
+   * accessible once, so that the public methods of an engine class that is not public itself (a
+   * nested class, say) can be called.
+   */
+  private static final ClassValue<Map<String, List<Method>>> PUBLIC_METHODS =
+      new ClassValue<>() {
+        @Override
+        protected Map<String, List<Method>> computeValue(Class<?> type) {
+          Map<String, List<Method>> byName = new LinkedHashMap<>();
+          for (Method m : type.getMethods()) {
+            if (m.getDeclaringClass() != Object.class) {
+              m.trySetAccessible();
+              byName.computeIfAbsent(m.getName(), k -> new ArrayList<>()).add(m);
+            }
+          }
+          byName.replaceAll((name, methods) -> List.copyOf(methods));
+          return Map.copyOf(byName);
+        }
+      };
 
   private Object[] localizeAll(Object[] args) {
     Object[] source = args == null ? new Object[0] : args;
