@@ -110,7 +110,7 @@ public final class SameNodeServer implements AutoCloseable {
               secret.key(io.rtensor.runtime.SessionSecret.DATA_PLANE),
               flightAddress));
     } catch (IOException | RuntimeException | LinkageError e) {
-      LOG.info("same-node fetches are off at " + flightAddress + ": " + e.getMessage());
+      LOG.info("same-node fetches are off at {}: {}", flightAddress, e.getMessage());
       return new Started(store, null);
     }
   }
@@ -161,7 +161,7 @@ public final class SameNodeServer implements AutoCloseable {
         s = listener.accept();
       } catch (SharedMemoryException e) {
         if (!closed) {
-          LOG.warn("same-node accept failed: " + e.getMessage());
+          LOG.warn("same-node accept failed: {}", e.getMessage());
         }
         return;
       }
@@ -180,7 +180,7 @@ public final class SameNodeServer implements AutoCloseable {
       s.setTimeoutMillis(IO_TIMEOUT_MILLIS);
       long peer = s.peerUid();
       if (peer != UnixSocket.effectiveUid()) {
-        LOG.warn("same-node connection from user " + peer + " refused: only this process's user");
+        LOG.warn("same-node connection from user {} refused: only this process's user", peer);
         return;
       }
       StreamAuth.server(key, identity, SameNodeWire.messages(s));
@@ -205,9 +205,9 @@ public final class SameNodeServer implements AutoCloseable {
         answer(s, ids);
       }
     } catch (StreamAuth.RefusedException | IllegalArgumentException e) {
-      LOG.debug("same-node connection refused: " + e.getMessage());
+      LOG.debug("same-node connection refused: {}", e.getMessage());
     } catch (SharedMemoryException e) {
-      LOG.debug("same-node connection dropped: " + e.getMessage());
+      LOG.debug("same-node connection dropped: {}", e.getMessage());
     } finally {
       connections.remove(s);
       s.close();
@@ -281,7 +281,7 @@ public final class SameNodeServer implements AutoCloseable {
       Files.deleteIfExists(path);
       Files.deleteIfExists(directory);
     } catch (IOException e) {
-      LOG.warn("could not remove " + path + ": " + e.getMessage());
+      LOG.warn("could not remove {}: {}", path, e.getMessage());
     }
   }
 }
