@@ -39,6 +39,16 @@ public final class RayPutGetWorkload implements AutoCloseable {
   /** The same across two nodes, many large shards a round trip. */
   public static final double CROSS_NODE_GOAL = 0.9;
 
+  /**
+   * Round trips of small shards ({@link #JIT_WARMUP_SHARD_BYTES}) the Java actors make before a
+   * timed run ({@link #warmUpJava}): enough calls for the JIT to compile the call, remotize and
+   * localize paths, as in a controller that has run for a while. Python's interpreter needs none.
+   */
+  public static final int JIT_WARMUP_ROUNDS = 1000;
+
+  /** The shard size of {@link #warmUpJava}'s round trips. */
+  public static final long JIT_WARMUP_SHARD_BYTES = 4096;
+
   /** The Python baseline, relative to the repository root. */
   public static final Path PYTHON_BASELINE =
       Path.of("jmh", "src", "main", "python", "ray_put_get_baseline.py");
@@ -231,6 +241,19 @@ public final class RayPutGetWorkload implements AutoCloseable {
     // Python producer's objects go when its driver drops the references; the last ones when it is
     // stopped.
     return consumer.task(BenchShardActor::consume, handles).remote().get(STEP_TIMEOUT_MS);
+  }
+
+  /**
+   * Runs {@code rounds} round trips of this workload's shard count in {@link
+   * #JIT_WARMUP_SHARD_BYTES}-byte shards, so that a timed run measures compiled code, not the
+   * interpreter; returns the bytes moved.
+   */
+  public long warmUpJava(int rounds) {
+    long n = 0;
+    for (int i = 0; i < rounds; i++) {
+      n += javaPutGet(count, JIT_WARMUP_SHARD_BYTES);
+    }
+    return n;
   }
 
   /** Baseline: Python ray.put in one actor, ray.get in another. */

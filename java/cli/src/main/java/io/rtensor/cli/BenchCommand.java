@@ -490,6 +490,7 @@ final class BenchCommand implements Callable<Integer> {
     }
     try (RayPutGetWorkload w =
         new RayPutGetWorkload(1, s.rayBytes(), null, null, head.python(), ROOT, head.address())) {
+      w.warmUpJava(RayPutGetWorkload.JIT_WARMUP_ROUNDS);
       double[] t = Timing.compare(s.warmup(), s.reps(), w::javaPutGet, w::pythonPutGet);
       return Comparison.measured(
           "ray",
@@ -558,6 +559,7 @@ final class BenchCommand implements Callable<Integer> {
         new RayPutGetWorkload(
             CROSS_NODE_SHARDS, shard, pair[0], pair[1], head.python(), ROOT, head.address())) {
       main.err().println("bench: ray-cross-node actors on " + w.placement());
+      w.warmUpJava(RayPutGetWorkload.JIT_WARMUP_ROUNDS);
       double[] t = Timing.compare(s.warmup(), s.reps(), w::javaPutGet, w::pythonPutGet);
       return Comparison.measured(
           "ray-cross-node",
