@@ -2,7 +2,10 @@ package io.rtensor.tensor;
 
 import io.rtensor.device.ChunkedCopier;
 import io.rtensor.device.Device;
+import io.rtensor.device.DeviceException;
 import io.rtensor.device.HostMemory;
+import io.rtensor.device.HostRegistration;
+import io.rtensor.device.RuntimeKind;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -12,8 +15,8 @@ import org.apache.arrow.memory.ArrowBuf;
  * The pipelined copiers of one process, one {@link ChunkedCopier} per device, made on first use:
  * device tensors into host memory and host tensors onto a device, each byte crossing the bus once.
  * Host memory that is page-locked ({@code io.rtensor.device.arrow}) takes the chunks' DMAs
- * directly; pageable memory is staged by the copier. Copies on one device run one at a time (the
- * copier's own rule), copies on different devices in parallel. Owns its copiers.
+ * directly; pageable memory as {@link PageableTarget} says. Copies on one device run one at a time
+ * (the copier's own rule), copies on different devices in parallel. Owns its copiers.
  */
 public final class DeviceCopiers implements AutoCloseable {
   private final Map<Device, ChunkedCopier> copiers = new IdentityHashMap<>();
@@ -29,8 +32,73 @@ public final class DeviceCopiers implements AutoCloseable {
   }
 
   /**
+   * How a device-to-host copy reaches host memory that is not page-locked (a Ray object store
+   * object, a shared-memory segment): {@link #REGISTER} or {@link #STAGE}. The default is {@code
+   * REGISTER}; the system property {@value #PAGEABLE_TARGET_PROPERTY} ({@code register} or {@code
+   * stage}) chooses for a process.
+   */
+  public enum PageableTarget {
+    /**
+     * The target range is page-locked for the copy ({@code cuMemHostRegister}), the chunks' DMAs
+     * write straight into it, and it is unlocked again: one DMA, no host copy. Copies under {@link
+     * #REGISTER_MIN_BYTES}, runtimes without host registration (Ascend) and ranges the runtime
+     * refuses to register are staged instead.
+     */
+    REGISTER,
+    /**
+     * Through the copier's page-locked staging slots: each chunk a DMA and a host copy, the two
+     * overlapped.
+     */
+    STAGE
+  }
+
+  /** The system property that chooses {@link PageableTarget} for a process. */
+  public static final String PAGEABLE_TARGET_PROPERTY = "rtensor.device.pageable-target";
+
+  /** The smallest copy into pageable memory that {@link PageableTarget#REGISTER} registers. */
+  public static final long REGISTER_MIN_BYTES = 1L << 20;
+
+  private final PageableTarget pageableTarget;
+
+  /** Copiers whose copies into pageable memory follow {@link #PAGEABLE_TARGET_PROPERTY}. */
+  public DeviceCopiers() {
+    this(pageableTargetFromProperty());
+  }
+
+  /** Copiers whose copies into pageable memory go as {@code pageableTarget} says. */
+  public DeviceCopiers(PageableTarget pageableTarget) {
+    this.pageableTarget = Objects.requireNonNull(pageableTarget, "pageableTarget");
+  }
+
+  /**
+   * The {@link PageableTarget} {@value #PAGEABLE_TARGET_PROPERTY} names, {@code REGISTER} where it
+   * is unset.
+   *
+   * @throws IllegalArgumentException if it names neither
+   */
+  public static PageableTarget pageableTargetFromProperty() {
+    String value = System.getProperty(PAGEABLE_TARGET_PROPERTY);
+    if (value == null || value.isBlank()) {
+      return PageableTarget.REGISTER;
+    }
+    return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+      case "register" -> PageableTarget.REGISTER;
+      case "stage" -> PageableTarget.STAGE;
+      default ->
+          throw new IllegalArgumentException(
+              PAGEABLE_TARGET_PROPERTY + " must be register or stage, not '" + value + "'");
+    };
+  }
+
+  /** How copies into pageable memory go. */
+  public PageableTarget pageableTarget() {
+    return pageableTarget;
+  }
+
+  /**
    * Copies all of {@code src}'s bytes into {@code target} at {@code offset}: one pipelined
-   * device-to-host copy, straight into {@code target} when it is page-locked.
+   * device-to-host copy, straight into {@code target} when it is page-locked, else as {@link
+   * #pageableTarget()} says.
    *
    * @throws IndexOutOfBoundsException if they do not fit there (nothing is copied)
    * @throws io.rtensor.device.DeviceException if the runtime fails the copy
@@ -41,8 +109,36 @@ public final class DeviceCopiers implements AutoCloseable {
       throw new IndexOutOfBoundsException(
           bytes + " bytes at offset " + offset + " of a " + target.capacity() + "-byte buffer");
     }
-    if (bytes > 0) {
-      copier(src.device()).copyToHost(src.buffer(), 0, HostMemory.of(target), offset, bytes);
+    if (bytes == 0) {
+      return;
+    }
+    HostMemory memory = HostMemory.of(target);
+    Device device = src.device();
+    if (!memory.pinned()
+        && pageableTarget == PageableTarget.REGISTER
+        && bytes >= REGISTER_MIN_BYTES
+        && device.kind() == RuntimeKind.CUDA) {
+      HostRegistration registration = tryRegister(device, memory.address() + offset, bytes);
+      if (registration != null) {
+        try (HostRegistration held = registration) {
+          copier(device).copyToHost(src.buffer(), 0, held.memory(), 0, bytes);
+        }
+        return;
+      }
+    }
+    copier(device).copyToHost(src.buffer(), 0, memory, offset, bytes);
+  }
+
+  /**
+   * {@code bytes} bytes at {@code address} page-locked for {@code device}, or null where the
+   * runtime refuses (a page of the range already registered by a neighbouring copy, say): then
+   * staged.
+   */
+  private static HostRegistration tryRegister(Device device, long address, long bytes) {
+    try {
+      return device.register(HostMemory.pageable(address, bytes));
+    } catch (DeviceException e) {
+      return null;
     }
   }
 

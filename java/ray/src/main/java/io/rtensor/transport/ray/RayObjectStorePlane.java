@@ -5,6 +5,7 @@ import io.ray.api.Ray;
 import io.ray.api.exception.RayException;
 import io.ray.api.exception.RayTimeoutException;
 import io.ray.runtime.object.ObjectRefImpl;
+import io.rtensor.device.arrow.PinnedBufferAllocator;
 import io.rtensor.handle.RTensor;
 import io.rtensor.handle.ShardLocation;
 import io.rtensor.memory.BlockPool;
@@ -16,6 +17,7 @@ import io.rtensor.transport.DataPlaneException;
 import io.rtensor.transport.DataPlaneKind;
 import io.rtensor.transport.FetchTimeoutException;
 import io.rtensor.transport.MissingShardsException;
+import io.rtensor.transport.ShardWriter;
 import io.rtensor.transport.StoreStats;
 import io.rtensor.transport.ray.RayCoreObjects.Fetched;
 import io.rtensor.transport.ray.RayCoreObjects.RayCoreException;
@@ -235,6 +237,35 @@ public final class RayObjectStorePlane implements DataPlane {
     refs.put(id, ref);
     ownedBytes.put(id, size);
     return RTensor.ofBatch(id, ShardLocation.rayObject(ref), batch);
+  }
+
+  /**
+   * Stores the shard {@code shard} writes as one object, its bytes written straight into the
+   * object's memory (the CPU writes the framing, {@code shard} each column: for a device tensor one
+   * DMA into the object, see {@link io.rtensor.tensor.DeviceCopiers.PageableTarget}). Through Ray's
+   * Java API ({@link ObjectAccess#JAVA_API}) it is written into temporary host memory first.
+   */
+  @Override
+  public RTensor put(ShardWriter shard) {
+    if (access != ObjectAccess.CORE_WORKER) {
+      return DataPlane.super.put(shard);
+    }
+    long size = ShardCodec.encodedSize(shard.columns(), shard.rows());
+    ObjectRef<byte[]> ref;
+    try {
+      ref =
+          RayCoreObjects.put(
+              size, memory -> ShardCodec.encodeInto(shard.columns(), shard.rows(), memory, shard));
+    } catch (RayCoreException e) {
+      throw new DataPlaneException(
+          ShardLocation.RAY_OBJECT_STORE,
+          "the object store refused a shard of " + size + " bytes: " + e.getMessage(),
+          e);
+    }
+    String id = idOf(ref);
+    refs.put(id, ref);
+    ownedBytes.put(id, size);
+    return RTensor.ofBatch(id, ShardLocation.rayObject(ref), shard.columns(), shard.rows());
   }
 
   /**
@@ -557,7 +588,7 @@ public final class RayObjectStorePlane implements DataPlane {
    */
   private TensorBatch decodeCopy(long address, long length, BufferAllocator allocator) {
     try (ArrowBuf buf =
-        length >= BlockPool.MIN_BLOCK
+        length >= BlockPool.MIN_BLOCK && !pageLocked(allocator)
             ? blocks.buffer(allocator, length)
             : allocator.buffer(Math.max(length, 1))) {
       BulkCopier.shared().copy(buf.memoryAddress(), address, length);
@@ -566,12 +597,21 @@ public final class RayObjectStorePlane implements DataPlane {
   }
 
   /**
+   * Whether {@code allocator} hands out page-locked memory (a worker with a device): its fetches
+   * land there, not in the pool's pageable blocks, so that a host-to-device copy from them is a
+   * direct DMA.
+   */
+  private static boolean pageLocked(BufferAllocator allocator) {
+    return allocator.getRoot() instanceof PinnedBufferAllocator pinned && pinned.pageLocked();
+  }
+
+  /**
    * Decodes one fetched object. A large one is copied whole into a block of {@link #blocks} and
    * decoded in place (its tensors slice the block), so a step's fetches reuse the memory of the
    * previous step's instead of faulting in fresh pages.
    */
   private TensorBatch decode(byte[] bytes, BufferAllocator allocator) {
-    if (bytes.length < BlockPool.MIN_BLOCK) {
+    if (bytes.length < BlockPool.MIN_BLOCK || pageLocked(allocator)) {
       return ShardCodec.decode(bytes, allocator, limits);
     }
     try (ArrowBuf buf = blocks.buffer(allocator, bytes.length)) {
