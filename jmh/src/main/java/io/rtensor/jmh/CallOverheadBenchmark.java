@@ -2,6 +2,7 @@ package io.rtensor.jmh;
 
 import io.ray.api.ActorHandle;
 import io.ray.api.Ray;
+import io.ray.api.concurrencygroup.ConcurrencyGroupBuilder;
 import io.rtensor.scheduler.CallOptions;
 import io.rtensor.scheduler.Job;
 import io.rtensor.scheduler.SchedulingSpec;
@@ -76,19 +77,26 @@ public final class CallOverheadBenchmark {
           calls,
           warmup);
       actor.kill();
-      // The same raw call to an actor that serves calls concurrently, as a worker's actor does
-      // (so pings and destroy get through a long call): Ray runs those on a thread pool.
-      ActorHandle<NoopActor> concurrent =
-          Ray.actor(NoopActor::new).setMaxConcurrency(RayScheduler.ACTOR_CONCURRENCY).remote();
+      // The same raw call to an actor laid out as a worker's: a default group of one thread, where
+      // a call alone goes, and a concurrent group for the rest.
+      ActorHandle<NoopActor> grouped =
+          Ray.actor(NoopActor::new)
+              .setConcurrencyGroups(
+                  new ConcurrencyGroupBuilder<NoopActor>()
+                      .setName(RayScheduler.CONCURRENT_GROUP)
+                      .setMaxConcurrency(RayScheduler.ACTOR_CONCURRENCY)
+                      .addMethod(NoopActor::ping)
+                      .build())
+              .remote();
       report(
-          "ray-concurrent",
+          "ray-grouped",
           "RayScheduler.callEngine(noop)",
           () -> ray.callEngine(id, "noop", null, options),
-          "raw Ray actor call noop(), max concurrency " + RayScheduler.ACTOR_CONCURRENCY,
-          () -> concurrent.task(NoopActor::noop).remote().get(30_000),
+          "raw Ray actor call noop() to an actor with a worker's concurrency groups",
+          () -> grouped.task(NoopActor::noop).remote().get(30_000),
           calls,
           warmup);
-      concurrent.kill();
+      grouped.kill();
     }
   }
 

@@ -7,4 +7,9 @@ public class NoopActor {
   public int noop() {
     return 0;
   }
+
+  /** The method of a concurrency group (see {@code CallOverheadBenchmark}). */
+  public int ping() {
+    return 1;
+  }
 }

@@ -327,6 +327,27 @@ public abstract class SchedulerContractTest {
   }
 
   @Test
+  void asyncCallsToOneWorkerOverlap() throws Exception {
+    cpuWorkers("busy", 1);
+    List<CompletableFuture<Object>> futures = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      futures.add(scheduler.callEngineAsync("busy/0", "sleepWindow", null, QUICK, 3_000L));
+    }
+    List<long[]> windows = new ArrayList<>();
+    for (CompletableFuture<Object> f : futures) {
+      String[] w = ((String) f.get(60, TimeUnit.SECONDS)).split(",");
+      windows.add(new long[] {Long.parseLong(w[0]), Long.parseLong(w[1])});
+    }
+    long latestStart = windows.stream().mapToLong(w -> w[0]).max().orElseThrow();
+    long earliestEnd = windows.stream().mapToLong(w -> w[1]).min().orElseThrow();
+    assertTrue(
+        latestStart < earliestEnd,
+        () ->
+            "4 calls to one worker did not all run at once: "
+                + windows.stream().map(java.util.Arrays::toString).toList());
+  }
+
+  @Test
   void engineExceptionIsAnEngineCallErrorAfterExactlyOneAttempt() {
     cpuWorkers("thrower", 1);
     EngineCallException e =

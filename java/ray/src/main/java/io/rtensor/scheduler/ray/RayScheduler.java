@@ -5,6 +5,9 @@ import io.ray.api.ObjectRef;
 import io.ray.api.PlacementGroups;
 import io.ray.api.Ray;
 import io.ray.api.call.ActorCreator;
+import io.ray.api.call.ActorTaskCaller;
+import io.ray.api.concurrencygroup.ConcurrencyGroup;
+import io.ray.api.concurrencygroup.ConcurrencyGroupBuilder;
 import io.ray.api.exception.RayActorException;
 import io.ray.api.exception.RayException;
 import io.ray.api.exception.RayTimeoutException;
@@ -14,6 +17,7 @@ import io.ray.api.placementgroup.PlacementStrategy;
 import io.ray.api.runtimeenv.RuntimeEnv;
 import io.ray.api.runtimeenv.types.RuntimeEnvName;
 import io.rtensor.auth.SessionTls;
+import io.rtensor.host.CallResult;
 import io.rtensor.host.ControlRequest;
 import io.rtensor.runtime.DeviceIds;
 import io.rtensor.runtime.SessionSecret;
@@ -42,6 +46,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,8 +66,20 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
   /** Fraction of a CPU the bundle-0 probe task holds (before the actors take the bundle). */
   static final double SMALL_CPU_SHARE = 0.01;
 
-  /** Concurrent calls one actor serves (pings and destroy get through a long call). */
+  /**
+   * Concurrent calls one actor serves in its {@link #CONCURRENT_GROUP} (pings and destroy get
+   * through a long call, and so do engine calls that overlap another).
+   */
   public static final int ACTOR_CONCURRENCY = 16;
+
+  /**
+   * The concurrency group of a worker's actor that serves every control request but engine calls,
+   * and an engine call made while another is in flight to that worker, on {@link
+   * #ACTOR_CONCURRENCY} threads. An engine call made alone goes to the actor's default group of one
+   * thread, which Ray runs like a plain actor's method (a no-op call there costs what a plain
+   * actor's does; on a pool of threads it costs about a tenth more).
+   */
+  public static final String CONCURRENT_GROUP = "concurrent";
 
   private final String id;
   private final DataPlaneKind dataPlaneKind;
@@ -72,8 +89,21 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
   private final long shardGetTimeoutMillis;
   private final int nGpusPerNode;
 
-  /** One worker's actor, and the bundle it was placed in. */
-  record Actor(ActorHandle<RayRpcServer> handle, PlacementGroup group, int bundle, String name) {}
+  /**
+   * One worker's actor, the bundle it was placed in, and its engine calls that may still be running
+   * (those answered, and those that failed without running; a call that timed out stays counted, as
+   * it may run on).
+   */
+  record Actor(
+      ActorHandle<RayRpcServer> handle,
+      PlacementGroup group,
+      int bundle,
+      String name,
+      AtomicInteger callsInFlight) {
+    Actor(ActorHandle<RayRpcServer> handle, PlacementGroup group, int bundle, String name) {
+      this(handle, group, bundle, name, new AtomicInteger());
+    }
+  }
 
   /** A role's placement groups, the bundle plan they were made from, and rank 0's address. */
   record Placement(
@@ -278,7 +308,7 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
                 DeviceIds.format(inheritedDevices),
                 deviceType.name())
             .setName(name)
-            .setMaxConcurrency(ACTOR_CONCURRENCY)
+            .setConcurrencyGroups(concurrentGroup())
             .setPlacementGroup(group, bundle)
             .setRuntimeEnv(runtimeEnv);
     resources.forEach(creator::setResource);
@@ -295,35 +325,79 @@ public final class RayScheduler extends SchedulerCore<RayScheduler.Actor, RaySch
     return actor;
   }
 
+  /**
+   * The group of every {@link RayRpcServer} method but {@code call} (see {@link
+   * #CONCURRENT_GROUP}).
+   */
+  static ConcurrencyGroup concurrentGroup() {
+    return new ConcurrencyGroupBuilder<RayRpcServer>()
+        .setName(CONCURRENT_GROUP)
+        .setMaxConcurrency(ACTOR_CONCURRENCY)
+        .addMethod(RayRpcServer::sealingKey)
+        .addMethod(RayRpcServer::provision)
+        .addMethod(RayRpcServer::dataAddress)
+        .addMethod(RayRpcServer::ping)
+        .addMethod(RayRpcServer::pid)
+        .addMethod(RayRpcServer::gpuIds)
+        .addMethod(RayRpcServer::clearCache)
+        .addMethod(RayRpcServer::memory)
+        .addMethod(RayRpcServer::allocPorts)
+        .addMethod(RayRpcServer::configure)
+        .addMethod(RayRpcServer::setEnv)
+        .addMethod(RayRpcServer::createEngine)
+        .addMethod(RayRpcServer::destroy)
+        .addMethod(RayRpcServer::exit)
+        .build();
+  }
+
   @Override
   @SuppressWarnings("unchecked")
   protected <T> T send(Actor actor, ControlRequest<T> request, Duration timeout)
       throws ControlFailure {
-    ObjectRef<?> ref;
+    boolean call = request instanceof ControlRequest.Call;
+    boolean alone = call && actor.callsInFlight().getAndIncrement() == 0;
+    boolean mayRunOn = false;
     try {
-      ref = submit(actor.handle(), request);
-    } catch (RayActorException e) {
-      throw new ControlFailure(Kind.DEAD, "its actor is dead", e);
-    } catch (RuntimeException e) {
-      // Submission serializes the arguments first: nothing reached the actor.
-      throw new ControlFailure(Kind.UNSENDABLE, e.toString(), e);
-    }
-    try {
-      return (T) ref.get(Math.max(1, timeout.toMillis()));
-    } catch (RayTimeoutException e) {
-      throw new ControlFailure(Kind.TIMED_OUT, "no reply in " + timeout.toMillis() + " ms", e);
-    } catch (RayActorException e) {
-      throw new ControlFailure(Kind.DEAD, "its actor died", e);
-    } catch (RayException e) {
-      throw new ControlFailure(Kind.BROKEN, e.toString(), e);
+      ObjectRef<?> ref;
+      try {
+        ref = submit(actor.handle(), request, alone);
+      } catch (RayActorException e) {
+        throw new ControlFailure(Kind.DEAD, "its actor is dead", e);
+      } catch (RuntimeException e) {
+        // Submission serializes the arguments first: nothing reached the actor.
+        throw new ControlFailure(Kind.UNSENDABLE, e.toString(), e);
+      }
+      try {
+        return (T) ref.get(Math.max(1, timeout.toMillis()));
+      } catch (RayTimeoutException e) {
+        mayRunOn = true;
+        throw new ControlFailure(Kind.TIMED_OUT, "no reply in " + timeout.toMillis() + " ms", e);
+      } catch (RayActorException e) {
+        throw new ControlFailure(Kind.DEAD, "its actor died", e);
+      } catch (RayException e) {
+        throw new ControlFailure(Kind.BROKEN, e.toString(), e);
+      }
+    } finally {
+      if (call && !mayRunOn) {
+        actor.callsInFlight().decrementAndGet();
+      }
     }
   }
 
-  /** The actor call that carries a request: one per {@link ControlRequest} type. */
-  private static ObjectRef<?> submit(ActorHandle<RayRpcServer> a, ControlRequest<?> request) {
+  /**
+   * The actor call that carries a request: one per {@link ControlRequest} type; an engine call that
+   * is not {@code alone} on its worker goes to the {@link #CONCURRENT_GROUP}.
+   */
+  private static ObjectRef<?> submit(
+      ActorHandle<RayRpcServer> a, ControlRequest<?> request, boolean alone) {
     if (request instanceof ControlRequest.Call c) {
       int device = c.device() == null ? RayRpcServer.DEFAULT_PLACEMENT : c.device();
-      return a.task(RayRpcServer::call, c.engineName(), c.method(), c.args(), device).remote();
+      ActorTaskCaller<CallResult> caller =
+          a.task(RayRpcServer::call, c.engineName(), c.method(), c.args(), device);
+      if (!alone) {
+        caller.setConcurrencyGroup(CONCURRENT_GROUP);
+      }
+      return caller.remote();
     } else if (request instanceof ControlRequest.Ping) {
       return a.task(RayRpcServer::ping).remote();
     } else if (request instanceof ControlRequest.CreateEngine c) {
