@@ -46,6 +46,9 @@ public final class RayPutGetWorkload implements AutoCloseable {
    */
   public static final int JIT_WARMUP_ROUNDS = 1000;
 
+  /** The longest {@link #warmUpJava} runs (round trips across nodes are slower). */
+  public static final long JIT_WARMUP_MAX_MS = 20_000;
+
   /** The shard size of {@link #warmUpJava}'s round trips. */
   public static final long JIT_WARMUP_SHARD_BYTES = 4096;
 
@@ -245,15 +248,17 @@ public final class RayPutGetWorkload implements AutoCloseable {
 
   /**
    * Runs {@code rounds} round trips of this workload's shard count in {@link
-   * #JIT_WARMUP_SHARD_BYTES}-byte shards, so that a timed run measures compiled code, not the
-   * interpreter; returns the bytes moved.
+   * #JIT_WARMUP_SHARD_BYTES}-byte shards, or as many as fit in {@link #JIT_WARMUP_MAX_MS}, so that
+   * a timed run measures compiled code, not the interpreter; returns the round trips made.
    */
-  public long warmUpJava(int rounds) {
-    long n = 0;
-    for (int i = 0; i < rounds; i++) {
-      n += javaPutGet(count, JIT_WARMUP_SHARD_BYTES);
+  public int warmUpJava(int rounds) {
+    long end = System.nanoTime() + JIT_WARMUP_MAX_MS * 1_000_000L;
+    int done = 0;
+    while (done < rounds && System.nanoTime() - end < 0) {
+      javaPutGet(count, JIT_WARMUP_SHARD_BYTES);
+      done++;
     }
-    return n;
+    return done;
   }
 
   /** Baseline: Python ray.put in one actor, ray.get in another. */
