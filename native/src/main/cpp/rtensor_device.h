@@ -962,6 +962,61 @@ inline int event_destroy(int backend, int dev, uint64_t event) {
   return 0;
 }
 
+// ---- raw copies: the baseline of benchmarks -----------------------------------------------------
+// A copy made the way a program calling the runtime itself makes it: the device's context made
+// current, one asynchronous copy queued on a stream and the stream synchronized, each a direct call
+// of the entry point the loader resolved. None of rtensor's own steps are in between (no argument
+// checks, no context bookkeeping, no event, no ticket; error text only when the runtime fails).
+// Benchmarks time rtensor's copies against it. The caller has checked the ranges (Java does).
+
+// The handle raw_copy_sync takes for a device: CUDA's primary context of `dev` (retained, as any
+// rtensor call on the device retains it); 0 for the other backends.
+inline int raw_context(int backend, int dev, uint64_t* out) {
+  using namespace detail;
+  *out = 0;
+  int r = enter(backend, dev);
+  if (r != 0 || backend != BACKEND_CUDA) return r;
+  *out = reinterpret_cast<uintptr_t>(
+      __atomic_load_n(&runtimes[BACKEND_CUDA].contexts[dev], __ATOMIC_ACQUIRE));
+  return 0;
+}
+
+// CUDA: cuCtxSetCurrent(context), cuMemcpyDtoHAsync / cuMemcpyHtoDAsync / cuMemcpyDtoDAsync on
+// `stream`, cuStreamSynchronize(stream). ACL: the thread's device bound as rtensor binds it (once
+// per thread), aclrtMemcpyAsync, aclrtSynchronizeStream. CPU: memmove.
+inline int raw_copy_sync(int backend, int dev, int kind, uint64_t context, uint64_t dst,
+                         uint64_t src, size_t bytes, uint64_t stream) {
+  using namespace detail;
+  if (backend == BACKEND_CUDA) {
+    CudaApi& api = cu();
+    CUstream s = reinterpret_cast<CUstream>(to_ptr(stream));
+    CUresult r = api.cuCtxSetCurrent(reinterpret_cast<CUcontext>(to_ptr(context)));
+    if (r == RT_CUDA_SUCCESS) {
+      switch (kind) {
+        case COPY_D2H: r = api.cuMemcpyDtoHAsync(to_ptr(dst), src, bytes, s); break;
+        case COPY_H2D: r = api.cuMemcpyHtoDAsync(dst, to_ptr(src), bytes, s); break;
+        case COPY_D2D: r = api.cuMemcpyDtoDAsync(dst, src, bytes, s); break;
+        default: return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_INVALID_ARGUMENT", "copy kind");
+      }
+    }
+    if (r == RT_CUDA_SUCCESS) r = api.cuStreamSynchronize(s);
+    return r == RT_CUDA_SUCCESS ? 0 : cuda_fail(r);
+  }
+  if (backend == BACKEND_ACL) {
+    int r = acl_enter(dev);
+    if (r != 0) return r;
+    aclError e = acl().aclrtMemcpyAsync(to_ptr(dst), bytes, to_ptr(src), bytes, acl_kind(kind),
+                                        to_ptr(stream));
+    if (e == RT_ACL_SUCCESS) e = acl().aclrtSynchronizeStream(to_ptr(stream));
+    return check_acl(e);
+  }
+  if (backend == BACKEND_CPU) {
+    if (bytes > 0) std::memmove(to_ptr(dst), to_ptr(src), bytes);
+    return 0;
+  }
+  return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_INVALID_BACKEND", "unknown backend");
+}
+
 // ---- test hooks ----------------------------------------------------------------------------------
 // Control entry points that only the fake runtimes (native/src/test/cpp) export. Looked up in the
 // loaded library by name; a real runtime does not have them and the hooks return RT_E_UNSUPPORTED.
@@ -972,6 +1027,10 @@ inline void* fake_symbol(int backend, const char* name) {
   if (rt.status.load() != LOAD_OK || rt.handle == nullptr) return nullptr;
   return dlsym(rt.handle, name);
 }
+
+// 1 when the loaded library of the backend is one of the project's fake runtimes (it exports their
+// control entry points), else 0.
+inline int is_fake(int backend) { return fake_symbol(backend, "fake_reset") != nullptr ? 1 : 0; }
 
 inline int fake_inject_error(int backend, const char* function, int code, int after_calls) {
   auto fn = reinterpret_cast<int (*)(const char*, int, int)>(fake_symbol(backend, "fake_inject_error"));

@@ -22,9 +22,10 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Device-to-host copies, 1 MiB to 1 GiB: into a pinned Arrow buffer (one async copy, and the
  * chunked copier) and into pageable Arrow memory through chunked staging, beside the baseline of
- * the same run: a raw async copy into page-locked memory from {@code cuMemAllocHost} (the same call
- * the C++ baseline {@code d2h_baseline} times). Compare scores within one run, on one machine. The
- * copies are {@link D2hWorkload}'s, which {@code ./rtensor bench} runs too.
+ * the same run: the driver's own copy, called directly ({@code cuMemcpyDtoHAsync} and {@code
+ * cuStreamSynchronize}, no rtensor wrapper), into page-locked memory from {@code cuMemAllocHost}
+ * (the calls the C++ baseline {@code d2h_baseline} times). Compare scores within one run, on one
+ * machine. The copies are {@link D2hWorkload}'s, which {@code ./rtensor bench} runs too.
  *
  * <p>Uses the first device runtime that loads (CUDA, then Ascend, then the CPU backend, where the
  * "device" is host memory and the figures only show overheads).
@@ -58,7 +59,7 @@ public class D2hBenchmark {
     d2h.close();
   }
 
-  /** The baseline: one async copy into cuMemAllocHost / aclrtMallocHost memory. */
+  /** The baseline: the driver's copy, called directly, into cuMemAllocHost memory. */
   @Benchmark
   public long baselineRawPinned() {
     return d2h.baselineRawPinned();

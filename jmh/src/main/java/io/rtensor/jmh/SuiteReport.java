@@ -95,7 +95,7 @@ public final class SuiteReport {
               "D2hBenchmark.pinnedArrowChunked",
               "D2hBenchmark.baselineRawPinned",
               "D2H into pinned Arrow memory (ChunkedCopier)",
-              "raw cuMemcpyDtoHAsync into cuMemAllocHost",
+              D2hWorkload.BASELINE,
               D2hWorkload.GOAL,
               64),
           new Pair(
@@ -103,7 +103,7 @@ public final class SuiteReport {
               "D2hBenchmark.pinnedArrow",
               "D2hBenchmark.baselineRawPinned",
               "D2H into pinned Arrow memory (one async copy)",
-              "raw cuMemcpyDtoHAsync into cuMemAllocHost",
+              D2hWorkload.BASELINE,
               D2hWorkload.GOAL,
               64),
           new Pair(
@@ -111,7 +111,7 @@ public final class SuiteReport {
               "D2hBenchmark.pageableArrowStaged",
               "D2hBenchmark.baselineRawPinned",
               "D2H into pageable Arrow memory (staged)",
-              "raw cuMemcpyDtoHAsync into cuMemAllocHost",
+              D2hWorkload.BASELINE,
               0.8,
               256));
 
@@ -269,6 +269,7 @@ public final class SuiteReport {
                     b.errorMs(),
                     sizeMib(s.params()) << 20,
                     goal,
+                    null,
                     null));
           }
         }

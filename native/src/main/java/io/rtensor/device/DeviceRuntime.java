@@ -41,6 +41,13 @@ public interface DeviceRuntime {
     return device(ordinal).physicalId();
   }
 
+  /**
+   * Whether the library loaded is one of the project's fake runtimes (ABI-compatible stand-ins
+   * backed by host memory, which CPU-only tests load): work done through it checks correctness,
+   * never speed.
+   */
+  boolean isFake();
+
   /** Whether {@link Device#createEvent()} is available (CPU and CUDA; not Ascend). */
   boolean supportsEvents();
 

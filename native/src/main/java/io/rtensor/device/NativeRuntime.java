@@ -55,6 +55,11 @@ final class NativeRuntime implements DeviceRuntime {
   }
 
   @Override
+  public boolean isFake() {
+    return kind != RuntimeKind.CPU && DeviceOps.is_fake(kind.backend()) == 1;
+  }
+
+  @Override
   public boolean supportsEvents() {
     return kind != RuntimeKind.ASCEND;
   }

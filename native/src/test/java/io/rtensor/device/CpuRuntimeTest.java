@@ -18,6 +18,7 @@ class CpuRuntimeTest extends DeviceRuntimeContract {
     assertEquals(1, runtime().deviceCount());
     assertEquals("", runtime().library());
     assertTrue(runtime().supportsEvents());
+    assertEquals(false, runtime().isFake());
   }
 
   @Test

@@ -249,6 +249,36 @@ abstract class DeviceRuntimeContract {
   }
 
   @Test
+  void rawDriverCopiesMoveBytesBothWaysAndCheckRangesFirst() {
+    long n = 70_001;
+    try (RawDriverCopy raw = RawDriverCopy.create(device());
+        HostBytes in = new HostBytes(n + 8).fillPattern(23);
+        HostBytes out = new HostBytes(n + 8).fill(0xEE);
+        DeviceBuffer buffer = device().allocate(n + 4)) {
+      assertEquals(device(), raw.device());
+      raw.toDevice(in.memory(), 1, buffer, 3, n);
+      raw.toHost(buffer, 3, out.memory(), 5, n);
+      assertEquals(-1, out.firstMismatch(5, n, 1, 23));
+      assertEquals((byte) 0xEE, out.get(4), "byte before the range untouched");
+      assertEquals((byte) 0xEE, out.get(5 + n), "byte after the range untouched");
+      raw.toHost(buffer, 0, out.memory(), 0, 0);
+      HostMemory h = out.memory();
+      assertThrows(IndexOutOfBoundsException.class, () -> raw.toHost(buffer, 5, h, 0, n));
+      assertThrows(IndexOutOfBoundsException.class, () -> raw.toDevice(h, 10, buffer, 0, n));
+      assertThrows(IllegalArgumentException.class, () -> raw.toHost(buffer, -1, h, 0, 1));
+      assertThrows(NullPointerException.class, () -> raw.toDevice(null, 0, buffer, 0, 1));
+    }
+    RawDriverCopy closed = RawDriverCopy.create(device());
+    closed.close();
+    closed.close();
+    try (DeviceBuffer buffer = device().allocate(64);
+        HostBytes host = new HostBytes(64)) {
+      assertThrows(
+          IllegalStateException.class, () -> closed.toHost(buffer, 0, host.memory(), 0, 1));
+    }
+  }
+
+  @Test
   void zeroByteCopiesDoNothing() {
     try (DeviceBuffer buffer = device().allocate(16);
         HostBytes host = new HostBytes(16);

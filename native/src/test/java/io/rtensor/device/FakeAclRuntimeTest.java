@@ -29,6 +29,11 @@ class FakeAclRuntimeTest extends FakeRuntimeTestBase {
   }
 
   @Override
+  String streamSyncFunction() {
+    return "aclrtSynchronizeStream";
+  }
+
+  @Override
   String invalidArgumentName() {
     return "ACL_ERROR_INVALID_PARAM";
   }

@@ -34,6 +34,11 @@ class FakeCudaRuntimeTest extends FakeRuntimeTestBase {
   }
 
   @Override
+  String streamSyncFunction() {
+    return "cuStreamSynchronize";
+  }
+
+  @Override
   String invalidArgumentName() {
     return "CUDA_ERROR_INVALID_VALUE";
   }

@@ -2,6 +2,7 @@ package io.rtensor.device;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -91,6 +92,51 @@ abstract class FakeRuntimeTestBase extends DeviceRuntimeContract {
     try (HostBytes out = new HostBytes(n)) {
       device().copyToHost(buffer, at, out.memory(), 0, n);
       assertEquals(-1, out.firstMismatch(0, n, patternAt, seed), "device bytes");
+    }
+  }
+
+  /** The runtime function that synchronizes a stream. */
+  abstract String streamSyncFunction();
+
+  @Test
+  void aRawDriverCopyIsOneAsyncCopyAndOneStreamSynchronizeOfTheRuntime() {
+    assertTrue(runtime().isFake(), "the fake says so");
+    long n = 3 * 4096 + 5;
+    try (RawDriverCopy raw = RawDriverCopy.create(device());
+        HostBuffer pinned = device().allocateHost(n);
+        DeviceBuffer buffer = device().allocate(n)) {
+      fillPattern(pinned.memory(), 13);
+      for (boolean toDevice : new boolean[] {true, false}) {
+        long copies = FakeRuntime.calls(kind(), asyncCopyFunction(toDevice));
+        long syncs = FakeRuntime.calls(kind(), streamSyncFunction());
+        long events = FakeRuntime.calls(kind(), "cuEventRecord");
+        long[] before = FakeRuntime.copiedBytes(kind());
+        if (toDevice) {
+          raw.toDevice(pinned.memory(), 0, buffer, 0, n);
+        } else {
+          raw.toHost(buffer, 0, pinned.memory(), 0, n);
+        }
+        long[] copied = copiedSince(before);
+        assertEquals(1, FakeRuntime.calls(kind(), asyncCopyFunction(toDevice)) - copies, "one");
+        assertEquals(1, FakeRuntime.calls(kind(), streamSyncFunction()) - syncs, "one wait");
+        assertEquals(events, FakeRuntime.calls(kind(), "cuEventRecord"), "no event");
+        assertEquals(n, copied[toDevice ? FakeRuntime.COPIED_H2D : FakeRuntime.COPIED_D2H]);
+        assertEquals(0, copied[FakeRuntime.COPIED_H2H], "no staging");
+      }
+      assertDeviceHolds(buffer, 0, n, 0, 13);
+    }
+  }
+
+  @Test
+  void aRawDriverCopyThrowsTheRuntimesError() {
+    try (RawDriverCopy raw = RawDriverCopy.create(device());
+        HostBytes host = new HostBytes(64);
+        DeviceBuffer buffer = device().allocate(64)) {
+      FakeRuntime.injectError(kind(), asyncCopyFunction(false), invalidArgumentCode(), 0);
+      DeviceException e =
+          assertThrows(DeviceException.class, () -> raw.toHost(buffer, 0, host.memory(), 0, 64));
+      assertEquals(invalidArgumentName(), e.errorName());
+      assertEquals(invalidArgumentCode(), e.code());
     }
   }
 

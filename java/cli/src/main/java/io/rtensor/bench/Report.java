@@ -24,10 +24,17 @@ public final class Report {
         c.baseline(),
         Comparison.time(c.baselineMs(), c.baselineError()),
         c.ran() ? c.ratioText() : "skipped",
-        c.ran() ? c.goalText() : c.goalText() + " (skipped: " + c.skipped() + ")");
+        c.measured()
+            ? c.goalText()
+            : c.checked()
+                ? c.goalText() + " (not judged: " + c.check() + ")"
+                : c.goalText() + " (skipped: " + c.skipped() + ")");
   }
 
-  /** An aligned plain-text table, one comparison a row, with a note on the ratio. */
+  /**
+   * An aligned plain-text table, one comparison a row, with a note on the ratio (and on rows
+   * checked on a fake runtime, when there are any).
+   */
   public static String table(List<Comparison> comparisons) {
     List<List<String>> rows = new ArrayList<>();
     rows.add(HEADER);
@@ -62,8 +69,16 @@ public final class Report {
       }
     }
     s.append("ratio = subject throughput / baseline throughput (baseline time / subject time)\n");
+    if (comparisons.stream().anyMatch(Comparison::checked)) {
+      s.append(CHECKED_NOTE).append('\n');
+    }
     return s.toString();
   }
+
+  /** The note under a report with rows checked on a fake runtime. */
+  static final String CHECKED_NOTE =
+      "checked = ran end to end on a fake device runtime with every byte verified: a correctness"
+          + " check, not a speed (no times, no ratio, goal not judged)";
 
   private static String pad(String s, int width, boolean right) {
     String fill = " ".repeat(Math.max(0, width - s.length()));
@@ -87,6 +102,9 @@ public final class Report {
     }
     s.append(
         "\nratio = subject throughput / baseline throughput (baseline time / subject time).\n");
+    if (comparisons.stream().anyMatch(Comparison::checked)) {
+      s.append(CHECKED_NOTE).append(".\n");
+    }
     return s.toString();
   }
 
@@ -103,8 +121,11 @@ public final class Report {
       m.put("name", c.name());
       m.put("subject", c.subject());
       m.put("baseline", c.baseline());
-      m.put("status", c.ran() ? "ran" : "skipped");
-      if (c.ran()) {
+      m.put("status", c.measured() ? "ran" : c.checked() ? "checked" : "skipped");
+      if (c.checked()) {
+        m.put("bytes", c.bytes());
+        m.put("check", c.check());
+      } else if (c.ran()) {
         m.put("bytes", c.bytes());
         m.put("subjectMs", c.subjectMs());
         m.put("baselineMs", c.baselineMs());
@@ -119,7 +140,7 @@ public final class Report {
         m.put("reason", c.skipped());
       }
       m.put("goal", c.goal());
-      m.put("met", c.ran() && !Double.isNaN(c.goal()) ? (Object) c.met() : null);
+      m.put("met", c.measured() && !Double.isNaN(c.goal()) ? (Object) c.met() : null);
       s.append(i == 0 ? "\n    " : ",\n    ").append(object(m));
     }
     s.append(comparisons.isEmpty() ? "]\n}\n" : "\n  ]\n}\n");

@@ -5,12 +5,18 @@ import io.rtensor.bench.CodecWorkload;
 import io.rtensor.bench.Comparison;
 import io.rtensor.bench.D2hWorkload;
 import io.rtensor.bench.FlightWorkload;
+import io.rtensor.bench.GpuToGpuWorkload;
+import io.rtensor.bench.H2dWorkload;
 import io.rtensor.bench.Machine;
 import io.rtensor.bench.RayPutGetWorkload;
 import io.rtensor.bench.Report;
 import io.rtensor.bench.Timing;
 import io.rtensor.device.Device;
+import io.rtensor.device.RuntimeKind;
+import io.rtensor.scheduler.local.LocalScheduler;
 import io.rtensor.scheduler.ray.RayConnection;
+import io.rtensor.scheduler.ray.RayScheduler;
+import io.rtensor.transport.DataPlaneKind;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
@@ -44,14 +50,17 @@ import picocli.CommandLine.TypeConversionException;
  * same JVMs, the same fetch over TLS against plaintext Flight, 10,000 small shards against
  * length-prefixed messages on a raw socket, the Ray object store plane against Python {@code
  * ray.put}/{@code ray.get} (when a Ray head is reachable), the same two across two Ray nodes (when
- * the head has two nodes, or {@code --nodes 2} starts one) and device-to-host into pinned Arrow
- * memory against the raw driver copy (when a CUDA GPU is present). Prints a table, or JSON with
- * {@code --json}.
+ * the head has two nodes, or {@code --nodes 2} starts one), device-to-host into and host-to-device
+ * from pinned Arrow memory against the driver's own copy called directly, and device tensors from
+ * one worker's GPU to another's through Flight and through the object store against a serial raw
+ * chain between the same workers (when a CUDA GPU is present). On a fake CUDA runtime (the CPU-only
+ * tests' {@code RTENSOR_CUDA_LIBRARY}) the device rows run end to end with their bytes checked and
+ * are reported as checks, never as speed. Prints a table, or JSON with {@code --json}.
  */
 @Command(
     name = "bench",
     description = {
-      "Measure codec, Flight, Ray object store and D2H, each beside its baseline.",
+      "Measure codec, Flight, Ray object store and GPU copies, each beside its baseline.",
       "Each subject is timed beside its baseline in the same run (interleaved calls, median after"
           + " warm-up); ratio = subject throughput / baseline throughput.",
       "  codec   Arrow IPC encode + decode of a float32 shard vs two plain copies",
@@ -70,8 +79,21 @@ import picocli.CommandLine.TypeConversionException;
       "          other node's IP to this node's IP vs a raw socket between the same IPs",
       "          (both need a head of two nodes or more, or --nodes 2 to start one;",
       "          skipped otherwise)",
-      "  d2h     device to pinned Arrow memory (ChunkedCopier) vs raw cuMemcpyDtoHAsync",
-      "          into cuMemAllocHost memory (needs a CUDA GPU; skipped otherwise)",
+      "  d2h     device to pinned Arrow memory (ChunkedCopier) vs cuMemcpyDtoHAsync +",
+      "          cuStreamSynchronize into cuMemAllocHost memory, direct driver calls",
+      "  h2d     pinned Arrow memory to the device (ChunkedCopier) vs",
+      "          cuMemcpyHtoDAsync + cuStreamSynchronize from cuMemAllocHost memory,",
+      "          direct driver calls",
+      "  gpu-to-gpu-flight  16 device tensors from a producer engine's GPU to a",
+      "          consumer engine's GPU (local workers, Flight) vs a serial raw chain",
+      "          between the same workers: direct-driver D2H, raw socket copy,",
+      "          direct-driver H2D",
+      "  gpu-to-gpu-ray     the same between two Ray actors through the object store",
+      "          vs direct-driver D2H, plasma put, get, direct-driver H2D (needs a",
+      "          Ray head)",
+      "          (the device rows need a CUDA GPU and are skipped otherwise; on a",
+      "          fake CUDA runtime they run as correctness checks, bytes verified,",
+      "          no speed reported)",
       ""
     },
     footer = {"", "Progress goes to stderr. Exit 1 when a comparison that could run failed."},
@@ -87,7 +109,10 @@ final class BenchCommand implements Callable<Integer> {
           "ray",
           "ray-cross-node",
           "flight-cross-node",
-          "d2h");
+          "d2h",
+          "h2d",
+          "gpu-to-gpu-flight",
+          "gpu-to-gpu-ray");
 
   private static final int FLIGHT_SHARDS = 64;
   static final int SMALL_SHARDS = 10_000;
@@ -101,21 +126,32 @@ final class BenchCommand implements Callable<Integer> {
       long rayBytes,
       long crossNodeBytes,
       long d2hBytes,
+      long gpuToGpuBytes,
       int warmup,
       long flightWarmupMs,
       int reps) {
     static Settings quick() {
       return new Settings(
-          "quick", 64L << 20, 64L << 20, 16L << 20, 256L << 20, 256L << 20, 2, 10_000, 5);
+          "quick",
+          64L << 20,
+          64L << 20,
+          16L << 20,
+          256L << 20,
+          256L << 20,
+          256L << 20,
+          2,
+          10_000,
+          5);
     }
 
     static Settings full() {
       return new Settings(
-          "full", 256L << 20, 1L << 30, 64L << 20, 1L << 30, 1L << 30, 3, 25_000, 10);
+          "full", 256L << 20, 1L << 30, 64L << 20, 1L << 30, 1L << 30, 1L << 30, 3, 25_000, 10);
     }
 
     Settings withSize(long bytes) {
-      return new Settings(preset, bytes, bytes, bytes, bytes, bytes, warmup, flightWarmupMs, reps);
+      return new Settings(
+          preset, bytes, bytes, bytes, bytes, bytes, bytes, warmup, flightWarmupMs, reps);
     }
 
     Settings withReps(int n) {
@@ -126,6 +162,7 @@ final class BenchCommand implements Callable<Integer> {
           rayBytes,
           crossNodeBytes,
           d2hBytes,
+          gpuToGpuBytes,
           warmup,
           flightWarmupMs,
           n);
@@ -134,7 +171,21 @@ final class BenchCommand implements Callable<Integer> {
     /** Exactly {@code n} warm-up calls of everything: the flight warm-up's time floor goes. */
     Settings withWarmup(int n) {
       return new Settings(
-          preset, codecBytes, flightBytes, rayBytes, crossNodeBytes, d2hBytes, n, 0, reps);
+          preset,
+          codecBytes,
+          flightBytes,
+          rayBytes,
+          crossNodeBytes,
+          d2hBytes,
+          gpuToGpuBytes,
+          n,
+          0,
+          reps);
+    }
+
+    /** Bytes of one shard of the GPU-to-GPU rows (at least 1). */
+    long gpuToGpuShardBytes() {
+      return Math.max(1, gpuToGpuBytes / GpuToGpuWorkload.SHARDS);
     }
 
     /** Bytes of one shard of the cross-node rows (a multiple of 4, at least 4). */
@@ -152,6 +203,9 @@ final class BenchCommand implements Callable<Integer> {
       m.put("crossNodeBytes", crossNodeShardBytes() * CROSS_NODE_SHARDS);
       m.put("crossNodeShards", CROSS_NODE_SHARDS);
       m.put("d2hBytes", d2hBytes);
+      m.put("h2dBytes", d2hBytes);
+      m.put("gpuToGpuBytes", gpuToGpuShardBytes() * GpuToGpuWorkload.SHARDS);
+      m.put("gpuToGpuShards", GpuToGpuWorkload.SHARDS);
       m.put("warmup", warmup);
       m.put("flightWarmupMs", flightWarmupMs);
       m.put("reps", reps);
@@ -175,9 +229,9 @@ final class BenchCommand implements Callable<Integer> {
         names = "--quick",
         description = {
           "(default) codec 64 MiB, flight, flight-tls and same-node 64 x 1 MiB, flight-small 10,000 x 4"
-              + " KiB, ray 16 MiB, cross-node 16 x 16 MiB, d2h 256 MiB, 2 warm-up + 5 reps (each"
-              + " flight row warms up for 10 s at least): about two minutes on 2 cores without the"
-              + " cross-node rows"
+              + " KiB, ray 16 MiB, cross-node 16 x 16 MiB, d2h and h2d 256 MiB, gpu-to-gpu 16 x 16"
+              + " MiB, 2 warm-up + 5 reps (each flight row and gpu-to-gpu-flight warms up for 10 s"
+              + " at least): about two minutes on 2 cores without the cross-node rows"
         })
     boolean quick;
 
@@ -185,8 +239,8 @@ final class BenchCommand implements Callable<Integer> {
         names = "--full",
         description =
             "codec 256 MiB, flight, flight-tls and same-node 64 x 16 MiB, flight-small 10,000 x 4 KiB, ray"
-                + " 64 MiB, cross-node 16 x 64 MiB, d2h 1 GiB, 3 + 10 (each flight row warms up"
-                + " for 25 s at least)")
+                + " 64 MiB, cross-node 16 x 64 MiB, d2h and h2d 1 GiB, gpu-to-gpu 16 x 64 MiB, 3 +"
+                + " 10 (each flight row and gpu-to-gpu-flight warms up for 25 s at least)")
     boolean full;
   }
 
@@ -195,8 +249,8 @@ final class BenchCommand implements Callable<Integer> {
       paramLabel = "N",
       converter = Converters.PositiveMebiCount.class,
       description =
-          "bytes per operation of every comparison (flight: N MiB / 64 shards, cross-node rows:"
-              + " N MiB / 16 shards)")
+          "bytes per operation of every comparison (flight: N MiB / 64 shards, cross-node and"
+              + " gpu-to-gpu rows: N MiB / 16 shards)")
   private Long sizeMib;
 
   @Option(
@@ -342,6 +396,9 @@ final class BenchCommand implements Callable<Integer> {
                 case "ray-cross-node" -> rayCrossNode(s, head);
                 case "flight-cross-node" -> flightCrossNode(s, head);
                 case "d2h" -> d2h(s);
+                case "h2d" -> h2d(s);
+                case "gpu-to-gpu-flight" -> gpuToGpuFlight(s);
+                case "gpu-to-gpu-ray" -> gpuToGpuRay(s, head);
                 default -> throw new IllegalStateException(name);
               };
         } catch (Exception e) {
@@ -850,27 +907,159 @@ final class BenchCommand implements Callable<Integer> {
     }
   }
 
+  /** The first CUDA device, or null with {@code why[0]} saying why there is none. */
+  private static Device cudaDevice(String[] why) {
+    try {
+      return D2hWorkload.cudaDevice();
+    } catch (D2hWorkload.NoDeviceException e) {
+      why[0] = "no CUDA GPU (" + e.getMessage() + ")";
+      return null;
+    }
+  }
+
+  /**
+   * What a device row run on {@code device}'s fake runtime checked: it ran end to end and every
+   * byte was right, which says nothing about speed.
+   */
+  static String fakeCheck(Device device) {
+    return "checked on the fake CUDA runtime ("
+        + Path.of(device.runtime().library()).getFileName()
+        + "): subject and baseline ran end to end, every byte verified; not a speed measurement";
+  }
+
+  /** The goal of a single-copy row: it applies from 64 MiB (smaller copies are latency-bound). */
+  private static double copyGoal(long bytes, double goal) {
+    return bytes >= 64L << 20 ? goal : Double.NaN;
+  }
+
   static Comparison d2h(Settings s) throws Exception {
     String subject = "D2H into pinned Arrow memory (ChunkedCopier), " + size(s.d2hBytes());
-    String baseline = "raw cuMemcpyDtoHAsync into cuMemAllocHost";
-    // The goal applies from 64 MiB (smaller copies are latency-bound).
-    double goal = s.d2hBytes() >= 64L << 20 ? D2hWorkload.GOAL : Double.NaN;
-    Device device;
-    try {
-      device = D2hWorkload.cudaDevice();
-    } catch (D2hWorkload.NoDeviceException e) {
-      return Comparison.skipped(
-          "d2h", subject, baseline, goal, "no CUDA GPU (" + e.getMessage() + ")");
+    String baseline = D2hWorkload.BASELINE;
+    double goal = copyGoal(s.d2hBytes(), D2hWorkload.GOAL);
+    String[] why = new String[1];
+    Device device = cudaDevice(why);
+    if (device == null) {
+      return Comparison.skipped("d2h", subject, baseline, goal, why[0]);
     }
     try (D2hWorkload w = new D2hWorkload(device, s.d2hBytes())) {
       double[] t =
           Timing.compare(
               Math.max(2, s.warmup()), s.reps(), w::pinnedArrowChunked, w::baselineRawPinned);
-      if (!w.pinnedCopiedRight()) {
-        throw new IllegalStateException("wrong bytes after the device-to-host copy");
-      }
-      return Comparison.measured(
-          "d2h", subject + " on " + device.name(), t[0], baseline, t[1], w.bytes(), goal);
+      w.verify();
+      subject += " on " + device.name();
+      return device.runtime().isFake()
+          ? Comparison.checked("d2h", subject, baseline, w.bytes(), goal, fakeCheck(device))
+          : Comparison.measured("d2h", subject, t[0], baseline, t[1], w.bytes(), goal);
     }
+  }
+
+  static Comparison h2d(Settings s) throws Exception {
+    String subject = "H2D from pinned Arrow memory (ChunkedCopier), " + size(s.d2hBytes());
+    String baseline = H2dWorkload.BASELINE;
+    double goal = copyGoal(s.d2hBytes(), H2dWorkload.GOAL);
+    String[] why = new String[1];
+    Device device = cudaDevice(why);
+    if (device == null) {
+      return Comparison.skipped("h2d", subject, baseline, goal, why[0]);
+    }
+    try (H2dWorkload w = new H2dWorkload(device, s.d2hBytes())) {
+      double[] t =
+          Timing.compare(
+              Math.max(2, s.warmup()), s.reps(), w::pinnedArrowChunked, w::baselineRawPinned);
+      w.verify();
+      subject += " on " + device.name();
+      return device.runtime().isFake()
+          ? Comparison.checked("h2d", subject, baseline, w.bytes(), goal, fakeCheck(device))
+          : Comparison.measured("h2d", subject, t[0], baseline, t[1], w.bytes(), goal);
+    }
+  }
+
+  /**
+   * The environment of the GPU-to-GPU rows' workers: the CUDA library this process loaded, and on a
+   * fake runtime a fake machine with enough devices for whatever ids the scheduler hands out (Ray's
+   * come from the GPUs its nodes declare).
+   */
+  static Map<String, String> gpuWorkerEnv(Device device, boolean ray) {
+    Map<String, String> env = new LinkedHashMap<>();
+    env.put(RuntimeKind.CUDA.libraryEnvironment(), device.runtime().library());
+    if (device.runtime().isFake()) {
+      String count = System.getenv(FAKE_DEVICE_COUNT);
+      if (ray) {
+        env.put(FAKE_DEVICE_COUNT, "16");
+      } else if (count != null) {
+        env.put(FAKE_DEVICE_COUNT, count);
+      }
+    }
+    return env;
+  }
+
+  private static final String FAKE_DEVICE_COUNT = "RTENSOR_FAKE_DEVICE_COUNT";
+
+  private String gpuToGpuWhat(Settings s) {
+    return GpuToGpuWorkload.SHARDS + " x " + size(s.gpuToGpuShardBytes()) + " device tensors";
+  }
+
+  private Comparison gpuToGpuFlight(Settings s) throws Exception {
+    String what = gpuToGpuWhat(s);
+    String subject = "GPU -> GPU through Flight, " + what + ", local workers";
+    String baseline = GpuToGpuWorkload.SOCKET_BASELINE;
+    String[] why = new String[1];
+    Device device = cudaDevice(why);
+    if (device == null) {
+      return Comparison.skipped(
+          "gpu-to-gpu-flight", subject, baseline, GpuToGpuWorkload.GOAL, why[0]);
+    }
+    LocalScheduler scheduler = LocalScheduler.builder().build();
+    try (GpuToGpuWorkload w =
+        new GpuToGpuWorkload(
+            scheduler,
+            false,
+            GpuToGpuWorkload.SHARDS,
+            s.gpuToGpuShardBytes(),
+            gpuWorkerEnv(device, false))) {
+      main.err().println("bench: gpu-to-gpu-flight " + w.placement());
+      // Both workers compile Netty's and gRPC's paths for many fetches: warm up by time as well.
+      double[] t =
+          Timing.compare(s.warmup(), s.flightWarmupMs(), s.reps(), w::rtensorPath, w::rawChain);
+      w.verify();
+      return gpuToGpu("gpu-to-gpu-flight", subject, w, device, t, baseline);
+    }
+  }
+
+  private Comparison gpuToGpuRay(Settings s, RayHead head) throws Exception {
+    String what = gpuToGpuWhat(s);
+    String subject = "GPU -> GPU through the Ray object store, " + what + ", Ray actors";
+    String baseline = GpuToGpuWorkload.PLASMA_BASELINE;
+    String[] why = new String[1];
+    Device device = cudaDevice(why);
+    String unavailable = device == null ? why[0] : head.use();
+    if (unavailable != null) {
+      return Comparison.skipped(
+          "gpu-to-gpu-ray", subject, baseline, GpuToGpuWorkload.GOAL, unavailable);
+    }
+    RayScheduler scheduler =
+        RayScheduler.builder().dataPlane(DataPlaneKind.RAY_OBJECT_STORE).build();
+    try (GpuToGpuWorkload w =
+        new GpuToGpuWorkload(
+            scheduler,
+            true,
+            GpuToGpuWorkload.SHARDS,
+            s.gpuToGpuShardBytes(),
+            gpuWorkerEnv(device, true))) {
+      main.err().println("bench: gpu-to-gpu-ray " + w.placement());
+      double[] t = Timing.compare(s.warmup(), s.reps(), w::rtensorPath, w::rawChain);
+      w.verify();
+      return gpuToGpu("gpu-to-gpu-ray", subject, w, device, t, baseline);
+    }
+  }
+
+  private static Comparison gpuToGpu(
+      String name, String subject, GpuToGpuWorkload w, Device device, double[] t, String baseline) {
+    subject += ", " + w.placement();
+    return device.runtime().isFake()
+        ? Comparison.checked(
+            name, subject, baseline, w.bytes(), GpuToGpuWorkload.GOAL, fakeCheck(device))
+        : Comparison.measured(
+            name, subject, t[0], baseline, t[1], w.bytes(), GpuToGpuWorkload.GOAL);
   }
 }

@@ -3,16 +3,22 @@ package io.rtensor.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rtensor.bench.Comparison;
 import io.rtensor.bench.D2hWorkload;
+import io.rtensor.bench.Report;
 import io.rtensor.testing.RayTestCluster;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -79,6 +85,13 @@ class BenchCommandTest {
     assertEquals(0, quick.nodes(), "no --nodes: no head is started");
     assertEquals(256L << 20, quick.settings().crossNodeBytes(), "quick: 16 x 16 MiB");
     assertEquals(16L << 20, quick.settings().crossNodeShardBytes());
+    assertEquals(256L << 20, quick.settings().gpuToGpuBytes(), "quick: 16 x 16 MiB");
+    assertEquals(16L << 20, quick.settings().gpuToGpuShardBytes());
+    BenchCommand.Settings full = BenchCommand.parse(new String[] {"--full"}).settings();
+    assertEquals(64L << 20, full.gpuToGpuShardBytes(), "full: 1 GiB as 16 x 64 MiB");
+    assertEquals(1L << 30, full.d2hBytes(), "full: d2h and h2d 1 GiB");
+    assertTrue(
+        BenchCommand.ALL.containsAll(List.of("d2h", "h2d", "gpu-to-gpu-flight", "gpu-to-gpu-ray")));
 
     BenchCommand.Options o =
         BenchCommand.parse(
@@ -101,6 +114,8 @@ class BenchCommandTest {
     assertEquals(2L << 20, o.settings().flightBytes());
     assertEquals(2L << 20, o.settings().rayBytes());
     assertEquals(2L << 20, o.settings().d2hBytes());
+    assertEquals(2L << 20, o.settings().gpuToGpuBytes());
+    assertEquals(128L << 10, o.settings().gpuToGpuShardBytes(), "2 MiB as 16 shards");
     assertEquals(7, o.settings().reps());
     assertEquals(0, o.settings().warmup());
     assertEquals(0, o.settings().flightWarmupMs(), "an explicit --warmup drops the time floor");
@@ -179,8 +194,197 @@ class BenchCommandTest {
       assertEquals("skipped", d2h.path("status").asText(), r.out());
       assertTrue(d2h.path("reason").asText().startsWith("no CUDA GPU ("), r.out());
     } else {
-      assertEquals("ran", d2h.path("status").asText(), r.out());
+      assertEquals(
+          D2hWorkload.cudaDevice().runtime().isFake() ? "checked" : "ran",
+          d2h.path("status").asText(),
+          r.out());
     }
+  }
+
+  private static final List<String> DEVICE_ROWS =
+      List.of("d2h", "h2d", "gpu-to-gpu-flight", "gpu-to-gpu-ray");
+
+  @Test
+  void deviceRowsWithoutACudaRuntimeAreSkippedSayingWhy() throws Exception {
+    assumeTrue(
+        D2hWorkload.cudaDeviceName().isEmpty(), "this JVM has a CUDA runtime: rows would run");
+    Run r =
+        run(
+            new BenchCommand(() -> false),
+            "--json",
+            "--only",
+            String.join(",", DEVICE_ROWS),
+            "--size-mib",
+            "1",
+            "--ray-address",
+            "127.0.0.1:1");
+    assertEquals(0, r.code(), r.err());
+    JsonNode results = readJson(r.out()).path("results");
+    assertEquals(DEVICE_ROWS.size(), results.size(), r.out());
+    for (int i = 0; i < DEVICE_ROWS.size(); i++) {
+      JsonNode row = results.get(i);
+      assertEquals(DEVICE_ROWS.get(i), row.path("name").asText());
+      assertEquals("skipped", row.path("status").asText(), r.out());
+      assertTrue(row.path("reason").asText().startsWith("no CUDA GPU ("), r.out());
+      assertTrue(row.path("baseline").asText().contains("direct driver calls"), r.out());
+      assertFalse(row.has("ratio"), r.out());
+    }
+  }
+
+  /** The project's fake CUDA driver, built by the native module's tests. */
+  private static String fakeCuda() {
+    Path lib =
+        Path.of(System.getProperty("rtensor.root", "."), "native", "target", "fake")
+            .resolve("libfakecuda.so")
+            .toAbsolutePath()
+            .normalize();
+    assertTrue(Files.isRegularFile(lib), "no fake CUDA driver at " + lib + ": build native");
+    return lib.toString();
+  }
+
+  /**
+   * The device rows of a bench run on the fake CUDA runtime, in a JVM of its own (a process loads a
+   * runtime once): each ran end to end with its bytes checked and is reported as a check, with no
+   * time, ratio or verdict on its goal.
+   */
+  private static void assertCheckedOnTheFake(JsonNode row, String name, long bytes, String out) {
+    assertEquals(name, row.path("name").asText(), out);
+    assertEquals("checked", row.path("status").asText(), out);
+    assertEquals(bytes, row.path("bytes").asLong(), out);
+    assertTrue(
+        row.path("check").asText().startsWith("checked on the fake CUDA runtime (libfakecuda.so)")
+            && row.path("check").asText().contains("every byte verified"),
+        out);
+    assertTrue(row.path("met").isNull(), out);
+    for (String speed : List.of("subjectMs", "baselineMs", "ratio")) {
+      assertFalse(row.has(speed), speed + " of a check: " + out);
+    }
+    assertTrue(row.path("baseline").asText().contains("direct driver calls"), out);
+  }
+
+  @Test
+  void deviceRowsOnTheFakeCudaRuntimeRunEndToEndAsCorrectnessChecks() throws Exception {
+    ChildLauncher.Result r =
+        ChildLauncher.run(
+            300,
+            Map.of("RTENSOR_CUDA_LIBRARY", fakeCuda()),
+            "bench",
+            "--json",
+            "--only",
+            String.join(",", DEVICE_ROWS),
+            "--size-mib",
+            "2",
+            "--reps",
+            "2",
+            "--warmup",
+            "1",
+            "--ray-address",
+            "127.0.0.1:1");
+    assertEquals(0, r.code(), r.toString());
+    JsonNode json = readJson(r.out());
+    assertTrue(
+        json.path("machine")
+            .path("gpu")
+            .asText()
+            .endsWith("(fake CUDA runtime: correctness checks only)"),
+        r.out());
+    JsonNode results = json.path("results");
+    assertEquals(4, results.size(), r.out());
+    assertCheckedOnTheFake(results.get(0), "d2h", 2L << 20, r.out());
+    assertTrue(
+        results
+            .get(0)
+            .path("baseline")
+            .asText()
+            .startsWith("cuMemcpyDtoHAsync + cuStreamSynchronize into cuMemAllocHost"),
+        r.out());
+    assertCheckedOnTheFake(results.get(1), "h2d", 2L << 20, r.out());
+    assertTrue(
+        results
+            .get(1)
+            .path("baseline")
+            .asText()
+            .startsWith("cuMemcpyHtoDAsync + cuStreamSynchronize from cuMemAllocHost"),
+        r.out());
+    assertCheckedOnTheFake(results.get(2), "gpu-to-gpu-flight", 2L << 20, r.out());
+    JsonNode flight = results.get(2);
+    assertTrue(
+        flight
+                .path("subject")
+                .asText()
+                .startsWith("GPU -> GPU through Flight, 16 x 128 KiB device tensors")
+            && flight
+                .path("subject")
+                .asText()
+                .matches(
+                    ".*producer on cuda:0 \\(.*, (\\S+)\\), consumer on cuda:0 \\(.*, (?!\\1\\))\\S+\\)$"),
+        "two workers on the fake's two devices: " + r.out());
+    assertTrue(
+        flight.path("baseline").asText().startsWith("serial raw chain, same workers"), r.out());
+    assertEquals(1.0, flight.path("goal").asDouble(), 1e-9);
+    JsonNode ray = results.get(3);
+    assertEquals("gpu-to-gpu-ray", ray.path("name").asText());
+    assertEquals("skipped", ray.path("status").asText(), r.out());
+    assertTrue(
+        ray.path("reason").asText().startsWith("no Ray head reachable at 127.0.0.1:1"), r.out());
+  }
+
+  @Test
+  @Tag("ray")
+  void gpuToGpuRayRowRunsOnTheFakeCudaRuntimeBetweenRayActorsAsACheck() throws Exception {
+    String address =
+        System.getProperty("rtensor.ray.address", System.getenv("RTENSOR_RAY_ADDRESS"));
+    RayTestCluster.connect(); // fails under CI without a head, skips elsewhere
+    ChildLauncher.Result r =
+        ChildLauncher.run(
+            300,
+            Map.of("RTENSOR_CUDA_LIBRARY", fakeCuda()),
+            "bench",
+            "--json",
+            "--only",
+            "gpu-to-gpu-ray",
+            "--size-mib",
+            "2",
+            "--reps",
+            "2",
+            "--warmup",
+            "1",
+            "--ray-address",
+            address);
+    assertEquals(0, r.code(), r.toString());
+    JsonNode row = readJson(r.out()).path("results").get(0);
+    assertCheckedOnTheFake(row, "gpu-to-gpu-ray", 2L << 20, r.out());
+    assertTrue(row.path("subject").asText().contains("(a forked worker: the same GPU)"), r.out());
+    assertTrue(row.path("baseline").asText().contains("plasma create + memcpy + seal"), r.out());
+  }
+
+  @Test
+  void aCheckedRowShowsNoTimeOrRatioAndSaysWhyItsGoalIsNotJudged() throws Exception {
+    Comparison checked =
+        Comparison.checked("h2d", "H2D subject", "raw baseline", 1 << 20, 0.95, "on the fake");
+    Comparison measured = Comparison.measured("codec", "codec subject", 2, "copies", 1, 8, 0.8);
+    assertTrue(checked.ran() && checked.checked() && !checked.measured());
+    assertTrue(Double.isNaN(checked.ratio()));
+    assertFalse(checked.met(), "a check meets no goal");
+    assertEquals(">= 0.95", checked.goalText());
+    String table = Report.table(List.of(checked, measured));
+    String row = row(table.lines().toList(), "H2D subject");
+    assertTrue(
+        row.matches(
+            "H2D subject +- +raw baseline +- +checked +>= 0\\.95 \\(not judged: on the fake\\)"),
+        row);
+    assertTrue(table.contains("checked = ran end to end on a fake device runtime"), table);
+    assertFalse(
+        Report.table(List.of(measured)).contains("checked ="), "no note without a checked row");
+    JsonNode results =
+        readJson(Report.json(Map.of(), Map.of(), List.of(checked, measured))).path("results");
+    assertEquals("checked", results.get(0).path("status").asText());
+    assertEquals("on the fake", results.get(0).path("check").asText());
+    assertEquals(1 << 20, results.get(0).path("bytes").asLong());
+    assertFalse(results.get(0).has("ratio"));
+    assertTrue(results.get(0).path("met").isNull());
+    assertEquals("ran", results.get(1).path("status").asText());
+    assertEquals(0.5, results.get(1).path("ratio").asDouble(), 1e-9);
   }
 
   @Test

@@ -160,6 +160,20 @@ public final class DeviceOps {
 
   public static native int event_destroy(int backend, int device, @Cast("uint64_t") long event);
 
+  // Raw copies (the baseline of benchmarks): the runtime's entry points called directly.
+
+  public static native int raw_context(int backend, int device, @Cast("uint64_t*") long[] out);
+
+  public static native int raw_copy_sync(
+      int backend,
+      int device,
+      int kind,
+      @Cast("uint64_t") long context,
+      @Cast("uint64_t") long dst,
+      @Cast("uint64_t") long src,
+      @Cast("size_t") long bytes,
+      @Cast("uint64_t") long stream);
+
   // Leases and DLPack (rtensor_dlpack.h).
 
   /** out[0] = the lease, out[1] = the memory. */
@@ -196,6 +210,9 @@ public final class DeviceOps {
   public static native @Cast("long long") long live_leases();
 
   // Test hooks: reach the control entry points of the fake runtimes (RT_E_UNSUPPORTED otherwise).
+
+  /** 1 when the backend's loaded library is one of the project's fake runtimes. */
+  public static native int is_fake(int backend);
 
   public static native int fake_inject_error(int backend, String function, int code, int after);
 
