@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -28,6 +29,11 @@ final class ChildLauncher {
   private ChildLauncher() {}
 
   static Result run(long timeoutSeconds, String... args) throws Exception {
+    return run(timeoutSeconds, Map.of(), args);
+  }
+
+  /** As {@link #run(long, String...)}, with {@code env} added to this JVM's environment. */
+  static Result run(long timeoutSeconds, Map<String, String> env, String... args) throws Exception {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(JvmFlags.list());
@@ -38,12 +44,13 @@ final class ChildLauncher {
     File out = File.createTempFile("rtensor-child-", ".out");
     File err = File.createTempFile("rtensor-child-", ".err");
     try {
-      Process process =
+      ProcessBuilder builder =
           new ProcessBuilder(command)
               .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
               .redirectOutput(out)
-              .redirectError(err)
-              .start();
+              .redirectError(err);
+      builder.environment().putAll(env);
+      Process process = builder.start();
       boolean exited = process.waitFor(timeoutSeconds, TimeUnit.SECONDS);
       if (!exited) {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
