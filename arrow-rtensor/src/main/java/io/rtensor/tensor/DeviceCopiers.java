@@ -16,11 +16,30 @@ import org.apache.arrow.memory.ArrowBuf;
  * device tensors into host memory and host tensors onto a device, each byte crossing the bus once.
  * Host memory that is page-locked ({@code io.rtensor.device.arrow}) takes the chunks' DMAs
  * directly; pageable memory as {@link PageableTarget} says. Copies on one device run one at a time
- * (the copier's own rule), copies on different devices in parallel. Owns its copiers.
+ * (the copier's own rule), copies on different devices in parallel. Owns its copiers, and counts
+ * the copies they made ({@link #copiedToHost()}, {@link #copiedToDevice()}).
  */
 public final class DeviceCopiers implements AutoCloseable {
   private final Map<Device, ChunkedCopier> copiers = new IdentityHashMap<>();
+  private final Counter copiesToHost = new Counter();
+  private final Counter copiesToDevice = new Counter();
   private boolean closed;
+
+  /**
+   * The copies of one direction made so far: how many, their bytes, and the time spent in them
+   * (summed over copies, which on different devices may overlap).
+   */
+  public record Totals(long copies, long bytes, long nanos) {}
+
+  /** Device-to-host copies made so far ({@link #copyToHost}). */
+  public Totals copiedToHost() {
+    return copiesToHost.read();
+  }
+
+  /** Host-to-device copies made so far ({@link #toDevice}). */
+  public Totals copiedToDevice() {
+    return copiesToDevice.read();
+  }
 
   /** The copier of {@code device}, made with the defaults on first use. */
   public synchronized ChunkedCopier copier(Device device) {
@@ -112,7 +131,15 @@ public final class DeviceCopiers implements AutoCloseable {
     if (bytes == 0) {
       return;
     }
-    HostMemory memory = HostMemory.of(target);
+    ChunkedCopier copier = copier(src.device()); // made on first use, outside the copy's time
+    long start = System.nanoTime();
+    copyInto(copier, src, HostMemory.of(target), offset, bytes);
+    copiesToHost.add(bytes, System.nanoTime() - start);
+  }
+
+  /** The copy of {@link #copyToHost}: straight, through a registration, or staged. */
+  private void copyInto(
+      ChunkedCopier copier, DeviceTensor src, HostMemory memory, long offset, long bytes) {
     Device device = src.device();
     if (!memory.pinned()
         && pageableTarget == PageableTarget.REGISTER
@@ -121,12 +148,12 @@ public final class DeviceCopiers implements AutoCloseable {
       HostRegistration registration = tryRegister(device, memory.address() + offset, bytes);
       if (registration != null) {
         try (HostRegistration held = registration) {
-          copier(device).copyToHost(src.buffer(), 0, held.memory(), 0, bytes);
+          copier.copyToHost(src.buffer(), 0, held.memory(), 0, bytes);
         }
         return;
       }
     }
-    copier(device).copyToHost(src.buffer(), 0, memory, offset, bytes);
+    copier.copyToHost(src.buffer(), 0, memory, offset, bytes);
   }
 
   /**
@@ -152,8 +179,12 @@ public final class DeviceCopiers implements AutoCloseable {
   public DeviceTensor toDevice(Tensor host, Device device) {
     DeviceTensor out = DeviceTensor.allocate(device, host.dtype(), host.shape());
     try {
-      if (out.byteSize() > 0) {
-        copier(device).copyToDevice(HostMemory.of(host.data()), 0, out.buffer(), 0, out.byteSize());
+      long bytes = out.byteSize();
+      if (bytes > 0) {
+        ChunkedCopier copier = copier(device);
+        long start = System.nanoTime();
+        copier.copyToDevice(HostMemory.of(host.data()), 0, out.buffer(), 0, bytes);
+        copiesToDevice.add(bytes, System.nanoTime() - start);
       }
       return out;
     } catch (RuntimeException e) {
@@ -184,6 +215,23 @@ public final class DeviceCopiers implements AutoCloseable {
     copiers.clear();
     if (first != null) {
       throw first;
+    }
+  }
+
+  /** Copies, bytes and nanoseconds of one direction. */
+  private static final class Counter {
+    private long copies;
+    private long bytes;
+    private long nanos;
+
+    synchronized void add(long copyBytes, long copyNanos) {
+      copies++;
+      bytes += copyBytes;
+      nanos += copyNanos;
+    }
+
+    synchronized Totals read() {
+      return new Totals(copies, bytes, nanos);
     }
   }
 }

@@ -261,4 +261,28 @@ abstract class DeviceTensorContract {
       assertArrayEquals(values, back.toFloatArray());
     }
   }
+
+  @Test
+  void deviceCopiersCountTheBytesAndTimeOfEachDirection() {
+    Shape shape = Shape.of(3, 1000);
+    try (DeviceCopiers copiers = new DeviceCopiers();
+        Tensor host = patterned(DType.FLOAT32, shape, 4)) {
+      assertEquals(new DeviceCopiers.Totals(0, 0, 0), copiers.copiedToHost());
+      assertEquals(new DeviceCopiers.Totals(0, 0, 0), copiers.copiedToDevice());
+      try (DeviceTensor t = copiers.toDevice(host, device());
+          Tensor back = Tensor.allocateUninitialized(allocator, DType.FLOAT32, shape)) {
+        copiers.copyToHost(t, back.buffer(), 0);
+        copiers.copyToHost(t, back.buffer(), 0);
+        assertArrayEquals(host.toByteArray(), back.toByteArray());
+      }
+      DeviceCopiers.Totals toDevice = copiers.copiedToDevice();
+      DeviceCopiers.Totals toHost = copiers.copiedToHost();
+      assertEquals(1, toDevice.copies());
+      assertEquals(12_000, toDevice.bytes());
+      assertTrue(toDevice.nanos() > 0, toDevice.toString());
+      assertEquals(2, toHost.copies());
+      assertEquals(24_000, toHost.bytes());
+      assertTrue(toHost.nanos() > 0, toHost.toString());
+    }
+  }
 }

@@ -2,8 +2,10 @@ package io.rtensor.cli;
 
 import io.rtensor.cli.demo.DemoRolloutEngine;
 import io.rtensor.cli.demo.DemoTrainEngine;
+import io.rtensor.device.DeviceRuntime;
 import io.rtensor.device.DeviceRuntimes;
 import io.rtensor.device.RuntimeKind;
+import io.rtensor.device.RuntimeUnavailableException;
 import io.rtensor.handle.RTensor;
 import io.rtensor.host.WorkerMemory;
 import io.rtensor.scheduler.CallOptions;
@@ -21,6 +23,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -38,7 +41,10 @@ import picocli.CommandLine.Spec;
  * scheduler and Flight) or on Ray. Rollout workers generate trajectory batches; the controller
  * holds only their RTensor handles and routes each data-parallel piece to its training worker,
  * which fetches it straight from the rollout worker and reduces it; the controller checks every
- * reduction against what the rollout side reported, then clears the shards.
+ * reduction against what the rollout side reported, then clears the shards. With {@code --device
+ * cuda|npu} each worker holds a device: the rollout workers keep the hidden states in device memory
+ * and return them as device tensors (stored with one device-to-host copy), and the training workers
+ * receive them on their own devices (one host-to-device copy); both copies get rows of their own.
  */
 @Command(
     name = "demo",
@@ -72,7 +78,13 @@ final class DemoCommand implements Callable<Integer> {
       names = "--device",
       paramLabel = "cpu|cuda|npu",
       converter = DeviceChoice.class,
-      description = "device of each worker (default ${DEFAULT-VALUE})",
+      description = {
+        "device of each worker (default ${DEFAULT-VALUE}). With cuda or npu every worker takes one;"
+            + " the rollout workers keep the hidden states on theirs and return them as device"
+            + " tensors, the training workers receive them on theirs, and the table adds the D2H"
+            + " and H2D copies. Needs --hidden > 0 and the runtime (libcuda.so.1, libascendcl.so;"
+            + " RTENSOR_CUDA_LIBRARY / RTENSOR_ACL_LIBRARY name another file)"
+      },
       defaultValue = "cpu")
   private DeviceType device;
 
@@ -154,6 +166,12 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * The environment variable the project's fake device runtimes read how many devices to show from
+   * (tests, machines without devices); passed on to the workers with the runtime's library.
+   */
+  static final String FAKE_DEVICE_COUNT = "RTENSOR_FAKE_DEVICE_COUNT";
+
   /** The checks that involve several options: a usage error before anything starts. */
   private void validate() {
     if (batch < train) {
@@ -165,6 +183,13 @@ final class DemoCommand implements Callable<Integer> {
       throw new ParameterException(
           spec.commandLine(), "the object-store data plane needs --scheduler ray");
     }
+    if (onDevice() && hidden == 0) {
+      throw new ParameterException(
+          spec.commandLine(),
+          "--device "
+              + deviceName()
+              + " moves the hidden states between devices: give --hidden H > 0");
+    }
     if (dataPlane == null) {
       dataPlane =
           schedulerName.equals("ray")
@@ -173,8 +198,89 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
+  private boolean onDevice() {
+    return device != DeviceType.CPU;
+  }
+
+  /** The device as the option names it: cpu, cuda or npu. */
+  private String deviceName() {
+    return switch (device) {
+      case GPU -> "cuda";
+      case NPU -> "npu";
+      default -> "cpu";
+    };
+  }
+
+  /** The runtime the workers' devices need. */
+  private RuntimeKind runtimeKind() {
+    return device == DeviceType.NPU ? RuntimeKind.ASCEND : RuntimeKind.CUDA;
+  }
+
+  /**
+   * On the local scheduler: the device runtime loads here and shows a device for every worker, or a
+   * usage error that says what is missing (before any worker starts).
+   */
+  private void requireLocalDevices() {
+    RuntimeKind kind = runtimeKind();
+    DeviceRuntime runtime;
+    try {
+      runtime = DeviceRuntimes.get(kind);
+    } catch (RuntimeUnavailableException e) {
+      throw new ParameterException(
+          spec.commandLine(),
+          "--device "
+              + deviceName()
+              + " needs the "
+              + kind
+              + " runtime, which does not load here ("
+              + e.errorName()
+              + ": "
+              + e.errorText()
+              + "); install it, or set "
+              + kind.libraryEnvironment()
+              + " to its library file");
+    }
+    int needed = rollout + train;
+    if (runtime.deviceCount() < needed) {
+      throw new ParameterException(
+          spec.commandLine(),
+          "--device "
+              + deviceName()
+              + ": "
+              + rollout
+              + " rollout and "
+              + train
+              + " training workers take one "
+              + kind
+              + " device each, and this machine shows "
+              + runtime.deviceCount()
+              + " (lower --rollout / --train)");
+    }
+  }
+
+  /**
+   * What a worker needs to load the same device runtime as this process: the runtime's library
+   * where a system property or variable names it here, and the fake runtimes' device count where it
+   * is set. Ray's workers do not inherit this process's environment, nor the local scheduler's its
+   * system properties.
+   */
+  private Map<String, String> runtimeEnv() {
+    Map<String, String> env = new LinkedHashMap<>();
+    RuntimeKind kind = runtimeKind();
+    String property = System.getProperty(kind.libraryProperty());
+    String variable = System.getenv(kind.libraryEnvironment());
+    if ((property != null && !property.isBlank()) || (variable != null && !variable.isBlank())) {
+      env.put(kind.libraryEnvironment(), kind.libraryPath());
+    }
+    String fakeCount = System.getenv(FAKE_DEVICE_COUNT);
+    if (fakeCount != null && !fakeCount.isBlank()) {
+      env.put(FAKE_DEVICE_COUNT, fakeCount);
+    }
+    return env;
+  }
+
   @Override
-  public Integer call() {
+  public Integer call() throws BadInputException {
     validate();
     ray.applyLogging();
     PrintStream out = main.out();
@@ -186,6 +292,9 @@ final class DemoCommand implements Callable<Integer> {
         connection = ray.connect();
         workers = RayScheduler.builder().dataPlane(dataPlane).build();
       } else {
+        if (onDevice()) {
+          requireLocalDevices();
+        }
         workers =
             LocalScheduler.builder()
                 .devices(DeviceType.GPU, deviceCount(RuntimeKind.CUDA))
@@ -207,10 +316,11 @@ final class DemoCommand implements Callable<Integer> {
     return DeviceRuntimes.find(kind).map(r -> r.deviceCount()).orElse(0);
   }
 
-  private int runSteps(Scheduler scheduler, PrintStream out, PrintStream err) {
+  private int runSteps(Scheduler scheduler, PrintStream out, PrintStream err)
+      throws BadInputException {
     SchedulingSpec.Builder task = SchedulingSpec.builder().cpu(0.5);
-    if (device != DeviceType.CPU) {
-      task.devices(1, device);
+    if (onDevice()) {
+      task.devices(1, device).env(runtimeEnv());
     }
     out.printf(
         "rtensor demo: %d rollout -> %d train workers, %s scheduler, %s data plane, %s,"
@@ -219,10 +329,10 @@ final class DemoCommand implements Callable<Integer> {
         train,
         schedulerName,
         dataPlane == DataPlaneKind.FLIGHT ? "flight" : "object-store",
-        device == DeviceType.CPU ? "cpu" : device.name().toLowerCase(),
+        onDevice() ? deviceName() + " devices" : "cpu",
         batch,
         seq,
-        hidden > 0 ? " (hidden " + hidden + ")" : "",
+        hidden > 0 ? " (hidden " + hidden + (onDevice() ? " on the devices)" : ")") : "",
         steps);
     long setup = System.nanoTime();
     List<Worker> rolloutWorkers =
@@ -236,9 +346,17 @@ final class DemoCommand implements Callable<Integer> {
     for (Worker w : trainWorkers) {
       scheduler.createEngine(w.id(), DemoTrainEngine.class.getName(), "train");
     }
+    if (onDevice()) {
+      requireWorkerDevices(scheduler, rolloutWorkers, "rollout");
+      requireWorkerDevices(scheduler, trainWorkers, "train");
+    }
     out.printf("workers up in %.1f s%n", (System.nanoTime() - setup) / 1e9);
 
     CallOptions options = CallOptions.DEFAULT.withTimeout(Duration.ofMinutes(10)).withMaxRetries(0);
+    List<Worker> everyone = new ArrayList<>(rolloutWorkers);
+    everyone.addAll(trainWorkers);
+    // The workers count their device copies from their start: read where the steps begin.
+    MemorySample copiesBefore = onDevice() ? MemorySample.read(0, scheduler, everyone) : null;
     long heapBefore = WorkerMemory.liveHeapBytes();
     long shards = 0;
     long bytes = 0;
@@ -246,54 +364,83 @@ final class DemoCommand implements Callable<Integer> {
     long trainNanos = 0;
     long clearNanos = 0;
     int verified = 0;
-    List<Worker> everyone = new ArrayList<>(rolloutWorkers);
-    everyone.addAll(trainWorkers);
     List<MemorySample> samples = new ArrayList<>();
+    String generateMethod = onDevice() ? "generateOnDevice" : "generate";
     for (int step = 1; step <= steps; step++) {
       long t0 = System.nanoTime();
       List<CompletableFuture<Object>> generated = new ArrayList<>();
       for (Worker w : rolloutWorkers) {
         generated.add(
             scheduler.callEngineAsync(
-                w.id(), "generate", "rollout", options, step, batch, seq, hidden, train));
+                w.id(), generateMethod, "rollout", options, step, batch, seq, hidden, train));
       }
+      // Per rollout worker: a batch handle per training rank, the hidden states' device-tensor
+      // handle per rank (with --device), and what each rank's share must reduce to.
       List<List<?>> pieces = new ArrayList<>();
+      List<List<?>> hiddenStates = new ArrayList<>();
       List<List<?>> reports = new ArrayList<>();
       for (CompletableFuture<Object> f : generated) {
         // Each call ends by its own timeout (options), so these joins do too.
         Map<?, ?> result = (Map<?, ?>) f.join();
         pieces.add((List<?>) result.get("pieces"));
         reports.add((List<?>) result.get("reports"));
+        if (onDevice()) {
+          hiddenStates.add((List<?>) result.get("hidden"));
+        }
       }
       long t1 = System.nanoTime();
-      List<CompletableFuture<Object>> trained = new ArrayList<>();
+      List<TrainCall> calls = new ArrayList<>();
       for (int j = 0; j < trainWorkers.size(); j++) {
-        List<Object> mine = new ArrayList<>();
-        for (List<?> fromRollout : pieces) {
-          RTensor handle = (RTensor) fromRollout.get(j);
-          mine.add(handle);
-          shards++;
-          bytes += handle.byteSize();
+        String trainer = trainWorkers.get(j).id();
+        if (onDevice()) {
+          // trainPiece(TensorBatch, DeviceTensor): the worker receives the hidden states on its
+          // device, so one call per piece.
+          for (int k = 0; k < rolloutWorkers.size(); k++) {
+            RTensor piece = (RTensor) pieces.get(k).get(j);
+            RTensor states = (RTensor) hiddenStates.get(k).get(j);
+            shards += 2;
+            bytes += piece.byteSize() + states.byteSize();
+            calls.add(
+                new TrainCall(
+                    j,
+                    List.of(k),
+                    scheduler.callEngineAsync(
+                        trainer, "trainPiece", "train", options, piece, states)));
+          }
+        } else {
+          List<Object> mine = new ArrayList<>();
+          List<Integer> from = new ArrayList<>();
+          for (int k = 0; k < rolloutWorkers.size(); k++) {
+            RTensor handle = (RTensor) pieces.get(k).get(j);
+            mine.add(handle);
+            from.add(k);
+            shards++;
+            bytes += handle.byteSize();
+          }
+          calls.add(
+              new TrainCall(
+                  j,
+                  from,
+                  scheduler.callEngineAsync(trainer, "trainStep", "train", options, mine)));
         }
-        trained.add(
-            scheduler.callEngineAsync(
-                trainWorkers.get(j).id(), "trainStep", "train", options, mine));
       }
       boolean ok = true;
-      for (int j = 0; j < trained.size(); j++) {
-        List<?> got = (List<?>) trained.get(j).join();
-        for (int k = 0; k < rolloutWorkers.size(); k++) {
-          Object expected = reports.get(k).get(j);
-          if (!expected.equals(got.get(k))) {
+      for (TrainCall call : calls) {
+        Object result = call.result().join();
+        List<?> got = onDevice() ? List.of(result) : (List<?>) result;
+        for (int i = 0; i < call.rollouts().size(); i++) {
+          int k = call.rollouts().get(i);
+          Object expected = reports.get(k).get(call.trainer());
+          if (!expected.equals(got.get(i))) {
             ok = false;
             err.printf(
                 "%nstep %d: train/%d piece from rollout/%d differs:%n  sent %s%n  got  %s%n",
-                step, j, k, expected, got.get(k));
+                step, call.trainer(), k, expected, got.get(i));
           }
         }
       }
       long t2 = System.nanoTime();
-      scheduler.clearShards(pieces);
+      scheduler.clearShards(List.of(pieces, hiddenStates));
       long t3 = System.nanoTime();
       generateNanos += t1 - t0;
       trainNanos += t2 - t1;
@@ -317,6 +464,18 @@ final class DemoCommand implements Callable<Integer> {
         generateNanos / 1e9,
         generateNanos / 1e6 / steps,
         "-");
+    MemorySample last = samples.get(samples.size() - 1);
+    long deviceShards = (long) steps * rollout * train;
+    if (onDevice()) {
+      copyRow(
+          out,
+          dataPlane == DataPlaneKind.FLIGHT
+              ? "D2H device -> page-locked store"
+              : "D2H device -> object store",
+          deviceShards,
+          last.copiedToHostBytes() - copiesBefore.copiedToHostBytes(),
+          last.copiedToHostNanos() - copiesBefore.copiedToHostNanos());
+    }
     out.printf(
         "  %-34s %8d %14d %10.2f %10.1f %10s%n",
         "rollout -> train (fetch + reduce)",
@@ -325,9 +484,22 @@ final class DemoCommand implements Callable<Integer> {
         trainNanos / 1e9,
         trainNanos / 1e6 / steps,
         rate(bytes, trainNanos));
+    if (onDevice()) {
+      copyRow(
+          out,
+          "H2D fetched -> trainer's device",
+          deviceShards,
+          last.copiedToDeviceBytes() - copiesBefore.copiedToDeviceBytes(),
+          last.copiedToDeviceNanos() - copiesBefore.copiedToDeviceNanos());
+    }
     out.printf(
         "  %-34s %8d %14s %10.2f %10.1f %10s%n",
         "clear (stores and caches)", shards, "-", clearNanos / 1e9, clearNanos / 1e6 / steps, "-");
+    if (onDevice()) {
+      out.println(
+          "  D2H, H2D: the copies' own time in the workers, summed over them (within the hop"
+              + " above)");
+    }
     out.println();
     boolean drained = printMemory(out, heapBefore, samples);
     boolean all = verified == steps && drained;
@@ -340,12 +512,49 @@ final class DemoCommand implements Callable<Integer> {
     return all ? 0 : 1;
   }
 
+  /**
+   * Every worker opened a device of the runtime asked for, or one line saying which did not (a
+   * worker whose runtime does not load runs on the host alone).
+   */
+  private void requireWorkerDevices(Scheduler scheduler, List<Worker> workers, String engine)
+      throws BadInputException {
+    for (Worker w : workers) {
+      String kind = (String) scheduler.callEngine(w.id(), "deviceKind", engine, null);
+      if (!kind.equals(runtimeKind().name())) {
+        throw new BadInputException(
+            "--device "
+                + deviceName()
+                + ": "
+                + w.id()
+                + " was given a device but opened "
+                + (kind.isEmpty() ? "none" : "a " + kind + " one")
+                + ": no "
+                + runtimeKind()
+                + " runtime loads in its process (its log says why; "
+                + runtimeKind().libraryEnvironment()
+                + " names the library file)");
+      }
+    }
+  }
+
+  /**
+   * One training call of a step: its trainer's index, and the rollout workers its pieces are of.
+   */
+  private record TrainCall(int trainer, List<Integer> rollouts, CompletableFuture<Object> result) {}
+
+  /** A device copy's row: shards (device tensors), bytes, time, time per step and rate. */
+  private void copyRow(PrintStream out, String hop, long shards, long bytes, long nanos) {
+    out.printf(
+        "  %-34s %8d %14d %10.3f %10.2f %10s%n",
+        hop, shards, bytes, nanos / 1e9, nanos / 1e6 / steps, rate(bytes, nanos));
+  }
+
   /** GB/s to three significant digits: a hop that moved bytes never reads 0.00. */
   static String rate(long bytes, long nanos) {
     if (bytes == 0 || nanos <= 0) {
       return "-";
     }
-    return String.format(java.util.Locale.ROOT, "%.3g", bytes / (nanos / 1e9) / 1e9);
+    return String.format(Locale.ROOT, "%.3g", bytes / (nanos / 1e9) / 1e9);
   }
 
   /** Memory is read after step 1 and at each quarter of the run (a read costs a collection). */
@@ -353,7 +562,10 @@ final class DemoCommand implements Callable<Integer> {
     return step == 1 || step == steps || (steps >= 4 && step % Math.max(1, steps / 4) == 0);
   }
 
-  /** The controller's heap and the sum over the workers after one step's clear. */
+  /**
+   * The controller's heap and the sum over the workers after one step's clear, with the workers'
+   * device copies so far.
+   */
   private record MemorySample(
       int step,
       long controllerHeap,
@@ -362,7 +574,11 @@ final class DemoCommand implements Callable<Integer> {
       long storedShards,
       long storedBytes,
       long cachedShards,
-      long cachedBytes) {
+      long cachedBytes,
+      long copiedToHostBytes,
+      long copiedToHostNanos,
+      long copiedToDeviceBytes,
+      long copiedToDeviceNanos) {
     static MemorySample read(int step, Scheduler scheduler, List<Worker> workers) {
       long heap = 0;
       long arrow = 0;
@@ -370,6 +586,10 @@ final class DemoCommand implements Callable<Integer> {
       long storedBytes = 0;
       long cached = 0;
       long cachedBytes = 0;
+      long toHostBytes = 0;
+      long toHostNanos = 0;
+      long toDeviceBytes = 0;
+      long toDeviceNanos = 0;
       for (Worker w : workers) {
         WorkerMemory m = scheduler.workerMemory(w.id());
         heap += m.heapUsedBytes();
@@ -378,6 +598,10 @@ final class DemoCommand implements Callable<Integer> {
         storedBytes += m.storedBytes();
         cached += m.cachedShards();
         cachedBytes += m.cachedBytes();
+        toHostBytes += m.copiedToHostBytes();
+        toHostNanos += m.copiedToHostNanos();
+        toDeviceBytes += m.copiedToDeviceBytes();
+        toDeviceNanos += m.copiedToDeviceNanos();
       }
       return new MemorySample(
           step,
@@ -387,7 +611,11 @@ final class DemoCommand implements Callable<Integer> {
           stored,
           storedBytes,
           cached,
-          cachedBytes);
+          cachedBytes,
+          toHostBytes,
+          toHostNanos,
+          toDeviceBytes,
+          toDeviceNanos);
     }
   }
 

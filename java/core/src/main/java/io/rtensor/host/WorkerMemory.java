@@ -1,5 +1,6 @@
 package io.rtensor.host;
 
+import io.rtensor.tensor.DeviceCopiers;
 import io.rtensor.transport.FetchCache;
 import io.rtensor.transport.StoreStats;
 import io.rtensor.transport.WorkerDataPlane;
@@ -11,12 +12,14 @@ import org.apache.arrow.memory.BufferAllocator;
  * What a worker process holds, read in that process by {@link Scheduler#workerMemory}: its Java
  * heap after a garbage collection, the Arrow memory of its allocator (shard store, fetch cache,
  * tensors engines hold), the shards it stores and the shards its fetch cache holds. A long run
- * whose shards are cleared every step keeps all of these flat.
+ * whose shards are cleared every step keeps all of these flat. With them, the device copies its
+ * data plane has made since it started (bytes and time, each direction), which only grow: device
+ * tensors engines returned, copied into the store, and tensors received on the worker's device.
  *
  * <p>A plain serializable class (not a record): it crosses Ray's Java serializer.
  */
 public final class WorkerMemory implements Serializable {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
 
   private final String workerId;
   private final long pid;
@@ -27,6 +30,37 @@ public final class WorkerMemory implements Serializable {
   private final long storedBytes;
   private final long cachedShards;
   private final long cachedBytes;
+  private final long copiedToHostBytes;
+  private final long copiedToHostNanos;
+  private final long copiedToDeviceBytes;
+  private final long copiedToDeviceNanos;
+
+  /** A reading of a worker that made no device copies; see the accessors for each field. */
+  public WorkerMemory(
+      String workerId,
+      long pid,
+      long heapUsedBytes,
+      long heapMaxBytes,
+      long arrowBytes,
+      long storedShards,
+      long storedBytes,
+      long cachedShards,
+      long cachedBytes) {
+    this(
+        workerId,
+        pid,
+        heapUsedBytes,
+        heapMaxBytes,
+        arrowBytes,
+        storedShards,
+        storedBytes,
+        cachedShards,
+        cachedBytes,
+        0,
+        0,
+        0,
+        0);
+  }
 
   /** A reading; see the accessors for each field. */
   public WorkerMemory(
@@ -38,7 +72,11 @@ public final class WorkerMemory implements Serializable {
       long storedShards,
       long storedBytes,
       long cachedShards,
-      long cachedBytes) {
+      long cachedBytes,
+      long copiedToHostBytes,
+      long copiedToHostNanos,
+      long copiedToDeviceBytes,
+      long copiedToDeviceNanos) {
     this.workerId = workerId;
     this.pid = pid;
     this.heapUsedBytes = heapUsedBytes;
@@ -48,6 +86,10 @@ public final class WorkerMemory implements Serializable {
     this.storedBytes = storedBytes;
     this.cachedShards = cachedShards;
     this.cachedBytes = cachedBytes;
+    this.copiedToHostBytes = copiedToHostBytes;
+    this.copiedToHostNanos = copiedToHostNanos;
+    this.copiedToDeviceBytes = copiedToDeviceBytes;
+    this.copiedToDeviceNanos = copiedToDeviceNanos;
   }
 
   /**
@@ -59,6 +101,8 @@ public final class WorkerMemory implements Serializable {
     long heap = liveHeapBytes();
     StoreStats store = data.plane().stats(data.plane().putLocation());
     FetchCache.Stats cache = data.transport().cache().stats();
+    DeviceCopiers.Totals toHost = data.transport().copiers().copiedToHost();
+    DeviceCopiers.Totals toDevice = data.transport().copiers().copiedToDevice();
     return new WorkerMemory(
         workerId,
         ProcessHandle.current().pid(),
@@ -68,7 +112,11 @@ public final class WorkerMemory implements Serializable {
         store.entries(),
         store.bytes(),
         cache.entries(),
-        cache.bytes());
+        cache.bytes(),
+        toHost.bytes(),
+        toHost.nanos(),
+        toDevice.bytes(),
+        toDevice.nanos());
   }
 
   /** This process's Java heap in use after a full garbage collection (tens of milliseconds). */
@@ -126,12 +174,39 @@ public final class WorkerMemory implements Serializable {
     return cachedBytes;
   }
 
+  /**
+   * Bytes the worker's data plane copied from a device to the host since the worker started: device
+   * tensors its engines returned, stored as shards.
+   */
+  public long copiedToHostBytes() {
+    return copiedToHostBytes;
+  }
+
+  /** Time spent in the copies of {@link #copiedToHostBytes()}, summed over copies. */
+  public long copiedToHostNanos() {
+    return copiedToHostNanos;
+  }
+
+  /**
+   * Bytes the worker's data plane copied from the host to a device since the worker started:
+   * tensors its engines received on a device ({@code DeviceTensor} parameters, {@code
+   * CallOptions.withDevice}).
+   */
+  public long copiedToDeviceBytes() {
+    return copiedToDeviceBytes;
+  }
+
+  /** Time spent in the copies of {@link #copiedToDeviceBytes()}, summed over copies. */
+  public long copiedToDeviceNanos() {
+    return copiedToDeviceNanos;
+  }
+
   @Override
   public String toString() {
     return String.format(
         Locale.ROOT,
         "%s (pid %d): heap %.1f MiB, Arrow %d bytes, stored %d shards / %d bytes,"
-            + " cached %d shards / %d bytes",
+            + " cached %d shards / %d bytes%s",
         workerId,
         pid,
         heapUsedBytes / 1048576.0,
@@ -139,6 +214,13 @@ public final class WorkerMemory implements Serializable {
         storedShards,
         storedBytes,
         cachedShards,
-        cachedBytes);
+        cachedBytes,
+        copiedToHostBytes == 0 && copiedToDeviceBytes == 0
+            ? ""
+            : ", copied device to host "
+                + copiedToHostBytes
+                + " bytes, host to device "
+                + copiedToDeviceBytes
+                + " bytes");
   }
 }

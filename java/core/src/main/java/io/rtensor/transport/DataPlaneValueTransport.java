@@ -103,6 +103,14 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
     return cache;
   }
 
+  /**
+   * The device copiers: device tensors engines return are stored, and {@link DeviceTensor}
+   * parameters received, through them (their totals count those copies).
+   */
+  public DeviceCopiers copiers() {
+    return copiers;
+  }
+
   /** The remotizer over the plane and cache. */
   public Remotizer remotizer() {
     return remotizer;

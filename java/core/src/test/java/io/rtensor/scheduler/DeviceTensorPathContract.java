@@ -160,6 +160,8 @@ public abstract class DeviceTensorPathContract {
     call(ROLLOUT, "prepareOnWorker", ROWS, COLS, 3);
     long[] rolloutBefore = copied(ROLLOUT);
     long[] trainerBefore = copied(TRAINER);
+    WorkerMemory rolloutMemoryBefore = scheduler.workerMemory(ROLLOUT);
+    WorkerMemory trainerMemoryBefore = scheduler.workerMemory(TRAINER);
 
     RTensor handle = assertInstanceOf(RTensor.class, call(ROLLOUT, "produceOne"));
     assertEquals(RTensor.Kind.TENSOR, handle.kind());
@@ -186,6 +188,28 @@ public abstract class DeviceTensorPathContract {
         0, delta(trainerBefore, trainerAfter, COPIED_H2D_FROM_PAGEABLE), "fetched page-locked");
     assertEquals(
         0, delta(trainerBefore, trainerAfter, COPIED_D2H), "nothing came back to the host");
+
+    // The workers' own readings of their data plane's copies agree, and took time.
+    WorkerMemory rolloutMemory = scheduler.workerMemory(ROLLOUT);
+    WorkerMemory trainerMemory = scheduler.workerMemory(TRAINER);
+    assertEquals(
+        BYTES,
+        rolloutMemory.copiedToHostBytes() - rolloutMemoryBefore.copiedToHostBytes(),
+        rolloutMemory.toString());
+    assertTrue(rolloutMemory.copiedToHostNanos() > rolloutMemoryBefore.copiedToHostNanos());
+    assertEquals(
+        rolloutMemoryBefore.copiedToDeviceBytes(),
+        rolloutMemory.copiedToDeviceBytes(),
+        "the rollout received nothing on its device");
+    assertEquals(
+        BYTES,
+        trainerMemory.copiedToDeviceBytes() - trainerMemoryBefore.copiedToDeviceBytes(),
+        trainerMemory.toString());
+    assertTrue(trainerMemory.copiedToDeviceNanos() > trainerMemoryBefore.copiedToDeviceNanos());
+    assertEquals(
+        trainerMemoryBefore.copiedToHostBytes(),
+        trainerMemory.copiedToHostBytes(),
+        "the trainer stored no device tensor");
 
     String rolloutDevice = (String) call(ROLLOUT, "physicalId", 0);
     String trainerDevice = (String) call(TRAINER, "physicalId", 0);

@@ -1,18 +1,44 @@
 package io.rtensor.cli.demo;
 
+import io.rtensor.device.Device;
+import io.rtensor.engine.EngineContext;
 import io.rtensor.engine.TrainEngine;
+import io.rtensor.tensor.DeviceTensor;
+import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The demo's training rank: receives its data-parallel pieces of every rollout batch (localized
  * from the rollout workers that hold them) and reduces each, so the controller can check that every
- * byte arrived.
+ * byte arrived. With devices, {@link #trainPiece} receives a piece's hidden states on this worker's
+ * device.
  */
 public class DemoTrainEngine implements TrainEngine {
+  private EngineContext context;
+  private BufferAllocator allocator;
+
   public DemoTrainEngine() {}
+
+  @Override
+  public void initialize(EngineContext context) {
+    this.context = context;
+    allocator = new RootAllocator();
+  }
+
+  @Override
+  public void destroy() {
+    allocator.close();
+  }
+
+  /** The kind of the worker's device ({@code CUDA}, {@code ASCEND}), or "" when it has none. */
+  public String deviceKind() {
+    return context.device() == null ? "" : context.device().kind().name();
+  }
 
   /** The reductions of each piece, in order. */
   public List<Map<String, Object>> trainStep(List<TensorBatch> pieces) {
@@ -21,5 +47,24 @@ public class DemoTrainEngine implements TrainEngine {
       out.add(Reductions.of(piece));
     }
     return out;
+  }
+
+  /**
+   * The reductions of one piece and its hidden states, which arrive in this worker's device memory
+   * (the parameter's type asks for them there). Their checksum is read from a copy back on the
+   * host: the demo has no device kernels, and the copy reads exactly the bytes the device holds.
+   *
+   * @throws IllegalStateException if the hidden states are not on this worker's device
+   */
+  public Map<String, Object> trainPiece(TensorBatch piece, DeviceTensor hiddenStates) {
+    Device mine = context.device();
+    Device got = hiddenStates.device();
+    if (mine == null || got.kind() != mine.kind() || got.index() != mine.index()) {
+      throw new IllegalStateException(
+          context.workerId() + " received its hidden states on " + got + ", not on " + mine);
+    }
+    try (Tensor states = hiddenStates.toHost(allocator)) {
+      return Reductions.withHiddenStates(Reductions.of(piece), states);
+    }
   }
 }

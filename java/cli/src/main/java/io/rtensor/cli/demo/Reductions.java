@@ -9,10 +9,32 @@ import java.util.Map;
 /**
  * What the rollout side reports and the training side recomputes for each piece of a batch: rows,
  * bytes, a checksum of every column's bytes (computed in C++), the token-id sum, the count of
- * attention-mask ones and the reward sum. Equal maps mean the bytes arrived intact.
+ * attention-mask ones and the reward sum; with hidden states that travel as a device tensor of
+ * their own, their dtype and shape, and their bytes and checksum as well. Equal maps mean the bytes
+ * arrived intact.
  */
 final class Reductions {
+  /** The hidden states' column, and its name in a report. */
+  static final String HIDDEN_STATES = "hidden_states";
+
   private Reductions() {}
+
+  /**
+   * {@code report} (of a piece) with the hidden states that go with the piece: their dtype and
+   * shape, and their bytes and checksum (read from {@code states}, host memory) added in.
+   */
+  static Map<String, Object> withHiddenStates(Map<String, Object> report, Tensor states) {
+    report.put(HIDDEN_STATES, states.dtype() + "" + states.shape());
+    report.put("checksum:" + HIDDEN_STATES, checksum(states));
+    report.put("bytes", (Long) report.get("bytes") + states.byteSize());
+    return report;
+  }
+
+  private static long checksum(Tensor t) {
+    return t.byteSize() == 0
+        ? NativeHost.checksum(0, 0)
+        : NativeHost.checksum(t.memoryAddress(), t.byteSize());
+  }
 
   static Map<String, Object> of(TensorBatch piece) {
     Map<String, Object> out = new LinkedHashMap<>();
@@ -21,11 +43,7 @@ final class Reductions {
     for (Map.Entry<String, Tensor> e : piece.tensors().entrySet()) {
       Tensor t = e.getValue();
       bytes += t.byteSize();
-      long sum =
-          t.byteSize() == 0
-              ? NativeHost.checksum(0, 0)
-              : NativeHost.checksum(t.memoryAddress(), t.byteSize());
-      out.put("checksum:" + e.getKey(), sum);
+      out.put("checksum:" + e.getKey(), checksum(t));
     }
     out.put("bytes", bytes);
     long tokenSum = 0;
