@@ -28,7 +28,7 @@ import org.apache.arrow.memory.RootAllocator;
  * times). The claim: into pinned Arrow memory at least 0.95x the baseline's throughput from 64 MiB.
  * The device buffer holds {@link DeviceBytes seeded bytes}, which {@link #verify} checks.
  */
-public final class D2hWorkload implements AutoCloseable {
+public final class D2hWorkload implements CopyWorkload {
   /** Throughput into pinned Arrow memory over the raw copy the project aims for (from 64 MiB). */
   public static final double GOAL = 0.95;
 

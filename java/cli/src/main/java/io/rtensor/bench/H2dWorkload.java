@@ -20,7 +20,7 @@ import org.apache.arrow.memory.ArrowBuf;
  * Arrow memory at least 0.95x the baseline's throughput from 64 MiB. Both sources hold {@link
  * DeviceBytes seeded bytes}, which {@link #verify} checks on the device.
  */
-public final class H2dWorkload implements AutoCloseable {
+public final class H2dWorkload implements CopyWorkload {
   /** Throughput from pinned Arrow memory over the raw copy the project aims for (from 64 MiB). */
   public static final double GOAL = 0.95;
 

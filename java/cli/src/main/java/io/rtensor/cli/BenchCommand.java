@@ -3,6 +3,7 @@ package io.rtensor.cli;
 import io.ray.api.Ray;
 import io.rtensor.bench.CodecWorkload;
 import io.rtensor.bench.Comparison;
+import io.rtensor.bench.CopyWorkload;
 import io.rtensor.bench.D2hWorkload;
 import io.rtensor.bench.FlightWorkload;
 import io.rtensor.bench.GpuToGpuWorkload;
@@ -933,44 +934,53 @@ final class BenchCommand implements Callable<Integer> {
   }
 
   static Comparison d2h(Settings s) throws Exception {
-    String subject = "D2H into pinned Arrow memory (ChunkedCopier), " + size(s.d2hBytes());
-    String baseline = D2hWorkload.BASELINE;
-    double goal = copyGoal(s.d2hBytes(), D2hWorkload.GOAL);
-    String[] why = new String[1];
-    Device device = cudaDevice(why);
-    if (device == null) {
-      return Comparison.skipped("d2h", subject, baseline, goal, why[0]);
-    }
-    try (D2hWorkload w = new D2hWorkload(device, s.d2hBytes())) {
-      double[] t =
-          Timing.compare(
-              Math.max(2, s.warmup()), s.reps(), w::pinnedArrowChunked, w::baselineRawPinned);
-      w.verify();
-      subject += " on " + device.name();
-      return device.runtime().isFake()
-          ? Comparison.checked("d2h", subject, baseline, w.bytes(), goal, fakeCheck(device))
-          : Comparison.measured("d2h", subject, t[0], baseline, t[1], w.bytes(), goal);
-    }
+    return copyRow(
+        "d2h",
+        "D2H into pinned Arrow memory (ChunkedCopier), ",
+        D2hWorkload.BASELINE,
+        D2hWorkload.GOAL,
+        s,
+        D2hWorkload::new);
   }
 
   static Comparison h2d(Settings s) throws Exception {
-    String subject = "H2D from pinned Arrow memory (ChunkedCopier), " + size(s.d2hBytes());
-    String baseline = H2dWorkload.BASELINE;
-    double goal = copyGoal(s.d2hBytes(), H2dWorkload.GOAL);
+    return copyRow(
+        "h2d",
+        "H2D from pinned Arrow memory (ChunkedCopier), ",
+        H2dWorkload.BASELINE,
+        H2dWorkload.GOAL,
+        s,
+        H2dWorkload::new);
+  }
+
+  /**
+   * A single-copy row: the workload {@code open} makes on the CUDA device, rtensor's copy beside
+   * the raw one; a check, not a measurement, on a fake runtime.
+   */
+  private static Comparison copyRow(
+      String name,
+      String what,
+      String baseline,
+      double rowGoal,
+      Settings s,
+      java.util.function.BiFunction<Device, Long, CopyWorkload> open)
+      throws Exception {
+    String subject = what + size(s.d2hBytes());
+    double goal = copyGoal(s.d2hBytes(), rowGoal);
     String[] why = new String[1];
     Device device = cudaDevice(why);
     if (device == null) {
-      return Comparison.skipped("h2d", subject, baseline, goal, why[0]);
+      return Comparison.skipped(name, subject, baseline, goal, why[0]);
     }
-    try (H2dWorkload w = new H2dWorkload(device, s.d2hBytes())) {
+    try (CopyWorkload w = open.apply(device, s.d2hBytes())) {
       double[] t =
           Timing.compare(
               Math.max(2, s.warmup()), s.reps(), w::pinnedArrowChunked, w::baselineRawPinned);
       w.verify();
       subject += " on " + device.name();
       return device.runtime().isFake()
-          ? Comparison.checked("h2d", subject, baseline, w.bytes(), goal, fakeCheck(device))
-          : Comparison.measured("h2d", subject, t[0], baseline, t[1], w.bytes(), goal);
+          ? Comparison.checked(name, subject, baseline, w.bytes(), goal, fakeCheck(device))
+          : Comparison.measured(name, subject, t[0], baseline, t[1], w.bytes(), goal);
     }
   }
 
