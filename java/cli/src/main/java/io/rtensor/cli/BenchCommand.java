@@ -993,17 +993,15 @@ final class BenchCommand implements Callable<Integer> {
     Map<String, String> env = new LinkedHashMap<>();
     env.put(RuntimeKind.CUDA.libraryEnvironment(), device.runtime().library());
     if (device.runtime().isFake()) {
-      String count = System.getenv(FAKE_DEVICE_COUNT);
+      String count = System.getenv(DemoCommand.FAKE_DEVICE_COUNT);
       if (ray) {
-        env.put(FAKE_DEVICE_COUNT, "16");
+        env.put(DemoCommand.FAKE_DEVICE_COUNT, "16");
       } else if (count != null) {
-        env.put(FAKE_DEVICE_COUNT, count);
+        env.put(DemoCommand.FAKE_DEVICE_COUNT, count);
       }
     }
     return env;
   }
-
-  private static final String FAKE_DEVICE_COUNT = "RTENSOR_FAKE_DEVICE_COUNT";
 
   private String gpuToGpuWhat(Settings s) {
     return GpuToGpuWorkload.SHARDS + " x " + size(s.gpuToGpuShardBytes()) + " device tensors";

@@ -214,16 +214,7 @@ public final class RayObjectStorePlane implements DataPlane {
     long size;
     if (access == ObjectAccess.CORE_WORKER) {
       size = ShardCodec.encodedSize(batch);
-      try {
-        ref =
-            RayCoreObjects.put(
-                size, memory -> ShardCodec.encodeInto(batch, memory, BulkCopier.shared()));
-      } catch (RayCoreException e) {
-        throw new DataPlaneException(
-            ShardLocation.RAY_OBJECT_STORE,
-            "the object store refused a shard of " + size + " bytes: " + e.getMessage(),
-            e);
-      }
+      ref = create(size, memory -> ShardCodec.encodeInto(batch, memory, BulkCopier.shared()));
     } else {
       byte[] bytes = ShardCodec.encode(batch, this::stagingArray);
       try {
@@ -251,21 +242,24 @@ public final class RayObjectStorePlane implements DataPlane {
       return DataPlane.super.put(shard);
     }
     long size = ShardCodec.encodedSize(shard.columns(), shard.rows());
-    ObjectRef<byte[]> ref;
+    ObjectRef<byte[]> ref =
+        create(size, memory -> ShardCodec.encodeInto(shard.columns(), shard.rows(), memory, shard));
+    String id = idOf(ref);
+    refs.put(id, ref);
+    ownedBytes.put(id, size);
+    return RTensor.ofBatch(id, ShardLocation.rayObject(ref), shard.columns(), shard.rows());
+  }
+
+  /** An object of {@code size} bytes that {@code write} fills in place (the core worker path). */
+  private static ObjectRef<byte[]> create(long size, Consumer<ArrowBuf> write) {
     try {
-      ref =
-          RayCoreObjects.put(
-              size, memory -> ShardCodec.encodeInto(shard.columns(), shard.rows(), memory, shard));
+      return RayCoreObjects.put(size, write);
     } catch (RayCoreException e) {
       throw new DataPlaneException(
           ShardLocation.RAY_OBJECT_STORE,
           "the object store refused a shard of " + size + " bytes: " + e.getMessage(),
           e);
     }
-    String id = idOf(ref);
-    refs.put(id, ref);
-    ownedBytes.put(id, size);
-    return RTensor.ofBatch(id, ShardLocation.rayObject(ref), shard.columns(), shard.rows());
   }
 
   /**
