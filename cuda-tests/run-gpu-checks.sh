@@ -6,9 +6,9 @@
 # 60 MiB, also packed as .rtensor/gpu-bundle.tar.gz). Then it runs the bundle: on a machine without
 # an NVIDIA GPU that is the skip path (tests skip with their reasons, the benchmarks are skipped,
 # exit 0), followed by a self-test of the bundle against the fake CUDA driver of the native tests:
-# the C++ baseline and the D2H benchmark, the device-tensor path test (two local workers, Flight)
-# and the bench rows d2h, h2d and gpu-to-gpu-flight, checked end to end (a check of the plumbing,
-# not a measurement).
+# the C++ baseline and the D2H benchmark, the device-tensor path test (two local workers, Flight),
+# the CUDA IPC test (a child process exports, this one opens) and the bench rows d2h, h2d and
+# gpu-to-gpu-flight, checked end to end (a check of the plumbing, not a measurement).
 #
 # On a GPU machine with no JDK and no network: copy the bundle (or the tarball) there and run
 #   ./run.sh                        # GPU tests, the D2H benchmark beside the C++ baseline, then
@@ -283,15 +283,18 @@ if [[ $run == 1 ]]; then
     "${fake_java[@]}" -cp "$app_cp" io.rtensor.cuda.D2hBenchmark \
       --baseline "$bundle/bin/d2h_baseline" --sizes-mib 1,4 --reps 3 --chunk-mib 1
 
-    say "self-test: the device-tensor path test, its two workers on the fake driver's two devices"
+    say "self-test: the device-tensor path test, its two workers on the fake driver's two devices," \
+      "and the CUDA IPC test, its two processes sharing the fake driver's memory"
     "${fake_java[@]}" -Drtensor.cuda-tests.on-fake=true \
       -cp "$bundle/lib/junit/junit-platform-console-standalone.jar:$app_cp" \
       org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors \
       --details=tree --fail-if-no-tests --select-class io.rtensor.cuda.CudaDeviceTensorPathTest \
+      --select-class io.rtensor.cuda.CudaIpcTest \
       2>&1 | tee "$self/tests.txt"
-    [[ ${PIPESTATUS[0]} -eq 0 ]] || fail "self-test: the device-tensor path test failed"
-    grep -qE '^\[ +1 tests successful' "$self/tests.txt" \
-      || fail "self-test: the device-tensor path test did not run to success (see $self/tests.txt)"
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || fail "self-test: the device-tensor path or CUDA IPC test failed"
+    grep -qE '^\[ +2 tests successful' "$self/tests.txt" \
+      || fail "self-test: the device-tensor path and CUDA IPC tests did not both run to success" \
+        "(see $self/tests.txt)"
 
     say "self-test: bench --only d2h,h2d,gpu-to-gpu-flight,gpu-to-gpu-ray on the fake driver"
     "${fake_java[@]}" -cp "$bench_cp" io.rtensor.cli.Main bench \

@@ -15,7 +15,11 @@
 //   group__CUDA__PRIMARY__CTX (cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease),
 //   group__CUDA__CTX (cuCtxSetCurrent), group__CUDA__MEM (cuMemAlloc, cuMemFree, cuMemAllocHost,
 //   cuMemFreeHost, cuMemHostRegister, cuMemHostUnregister, cuMemcpy*, cuMemsetD8, cuMemGetInfo),
-//   group__CUDA__STREAM, group__CUDA__EVENT, group__CUDA__ERROR (cuGetErrorName, cuGetErrorString).
+//   group__CUDA__STREAM, group__CUDA__EVENT, group__CUDA__ERROR (cuGetErrorName, cuGetErrorString),
+//   group__CUDA__MEM (cuMemGetAddressRange, cuIpcGetMemHandle, cuIpcOpenMemHandle,
+//   cuIpcCloseMemHandle: "IPC functionality is restricted to devices with support for unified
+//   addressing on Linux"), group__CUDA__TYPES (CUipcMemHandle, CU_IPC_HANDLE_SIZE 64,
+//   CUipcMem_flags).
 // The exported symbol of several entry points carries a _v2 suffix (cuda.h maps the plain name to
 // it with a #define since CUDA 3.2, the 64-bit CUdeviceptr ABI); the loader asks for those symbols.
 #pragma once
@@ -34,6 +38,12 @@ typedef int CUdevice;
 typedef struct CUctx_st* CUcontext;
 typedef struct CUstream_st* CUstream;
 typedef struct CUevent_st* CUevent;
+// "#define CU_IPC_HANDLE_SIZE 64; typedef struct CUipcMemHandle_st { char reserved[CU_IPC_HANDLE_SIZE];
+// } CUipcMemHandle_v1; typedef CUipcMemHandle_v1 CUipcMemHandle": 64 opaque bytes, passed by value.
+#define RT_CU_IPC_HANDLE_SIZE 64
+typedef struct CUipcMemHandle_st {
+  char reserved[RT_CU_IPC_HANDLE_SIZE];
+} CUipcMemHandle;
 
 }  // extern "C"
 
@@ -49,18 +59,28 @@ typedef struct CUevent_st* CUevent;
   X(CUDA_ERROR_NO_DEVICE, 100)                                                               \
   X(CUDA_ERROR_INVALID_DEVICE, 101)                                                          \
   X(CUDA_ERROR_INVALID_CONTEXT, 201)                                                         \
+  /* IPC: a handle could not be mapped or unmapped. */                                       \
+  X(CUDA_ERROR_MAP_FAILED, 205)                                                              \
+  X(CUDA_ERROR_ALREADY_MAPPED, 208)                                                          \
   X(CUDA_ERROR_INVALID_HANDLE, 400)                                                          \
+  /* cuMemGetAddressRange: the pointer is in no allocation. */                               \
+  X(CUDA_ERROR_NOT_FOUND, 500)                                                               \
   X(CUDA_ERROR_NOT_READY, 600)                                                               \
   X(CUDA_ERROR_ILLEGAL_ADDRESS, 700)                                                         \
+  /* IPC: the device cannot map memory of one more peer. */                                \
+  X(CUDA_ERROR_TOO_MANY_PEERS, 711)                                                          \
   X(CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED, 712)                                          \
-  X(CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, 713)
+  X(CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, 713)                                              \
+  /* IPC on a platform or device that does not support it. */                                \
+  X(CUDA_ERROR_NOT_SUPPORTED, 801)
 
 // Flags rtensor passes (documented values): X(enumerator, value), each becoming RT_<enumerator>.
 #define RTENSOR_CUDA_FLAGS(X)          \
   X(CU_STREAM_NON_BLOCKING, 0x1)       \
   X(CU_EVENT_DEFAULT, 0x0)             \
   X(CU_EVENT_DISABLE_TIMING, 0x2)      \
-  X(CU_MEMHOSTREGISTER_PORTABLE, 0x1)
+  X(CU_MEMHOSTREGISTER_PORTABLE, 0x1)  \
+  X(CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS, 0x1)
 
 #define RTENSOR_CUDA_ENUMERATOR(name, value) RT_##name = value,
 enum : int { RTENSOR_CUDA_RESULTS(RTENSOR_CUDA_ENUMERATOR) };
@@ -143,6 +163,18 @@ constexpr int RT_CUDA_MIN_DRIVER_VERSION = 11000;
   X(cuEventElapsedTime, "cuEventElapsedTime", (float* millis, CUevent start, CUevent end))   \
   /* CUresult cuEventDestroy(CUevent hEvent) -> cuEventDestroy_v2 */                         \
   X(cuEventDestroy, "cuEventDestroy_v2", (CUevent event))                                    \
+  /* CUresult cuMemGetAddressRange(CUdeviceptr* pbase, size_t* psize, CUdeviceptr dptr)   */ \
+  /*   -> cuMemGetAddressRange_v2 */                                                         \
+  X(cuMemGetAddressRange, "cuMemGetAddressRange_v2",                                         \
+    (CUdeviceptr * base, size_t * size, CUdeviceptr dptr))                                   \
+  /* CUresult cuIpcGetMemHandle(CUipcMemHandle* pHandle, CUdeviceptr dptr) */                \
+  X(cuIpcGetMemHandle, "cuIpcGetMemHandle", (CUipcMemHandle * handle, CUdeviceptr dptr))     \
+  /* CUresult cuIpcOpenMemHandle(CUdeviceptr* pdptr, CUipcMemHandle handle, unsigned int    */ \
+  /*   Flags) -> cuIpcOpenMemHandle_v2 (cuda.h maps the name since CUDA 11.0) */             \
+  X(cuIpcOpenMemHandle, "cuIpcOpenMemHandle_v2",                                             \
+    (CUdeviceptr * dptr, CUipcMemHandle handle, unsigned int flags))                         \
+  /* CUresult cuIpcCloseMemHandle(CUdeviceptr dptr) */                                       \
+  X(cuIpcCloseMemHandle, "cuIpcCloseMemHandle", (CUdeviceptr dptr))                          \
   /* CUresult cuGetErrorName(CUresult error, const char** pStr) */                           \
   X(cuGetErrorName, "cuGetErrorName", (CUresult error, const char** str))                    \
   /* CUresult cuGetErrorString(CUresult error, const char** pStr) */                         \

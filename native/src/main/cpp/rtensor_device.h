@@ -745,6 +745,90 @@ inline int host_unregister(int backend, int dev, uint64_t ptr) {
   return 0;
 }
 
+// ---- inter-process memory (CUDA IPC) ------------------------------------------------------------
+// CUDA shares whole allocations between processes: an IPC handle names the allocation that holds a
+// pointer, and the process that opens it gets that allocation's base mapped. rtensor exports a
+// range as the handle plus the range's offset from the allocation base. Other backends answer
+// RT_E_UNSUPPORTED.
+
+constexpr int IPC_HANDLE_BYTES = RT_CU_IPC_HANDLE_SIZE;
+
+inline int ipc_unsupported(int backend) {
+  return detail::fail(RT_E_UNSUPPORTED, "RTENSOR_UNSUPPORTED",
+                      backend == BACKEND_ACL
+                          ? "inter-process memory is not bound for the Ascend ACL backend"
+                          : "inter-process memory is only bound for CUDA");
+}
+
+// Exports [ptr, ptr + length) of device memory: cuMemGetAddressRange finds the allocation holding
+// ptr, cuIpcGetMemHandle makes the handle from its base. Fills handle_out with the
+// IPC_HANDLE_BYTES handle bytes and *offset_out with ptr - base. A range that runs past its
+// allocation is RT_E_INVALID_ARGUMENT.
+inline int ipc_export(int backend, int dev, uint64_t ptr, size_t length, char* handle_out,
+                      uint64_t* offset_out) {
+  using namespace detail;
+  *offset_out = 0;
+  if (backend != BACKEND_CUDA) return ipc_unsupported(backend);
+  int r = enter(backend, dev);
+  if (r != 0) return r;
+  CUdeviceptr base = 0;
+  size_t size = 0;
+  r = check_cuda(cu().cuMemGetAddressRange(&base, &size, ptr));
+  if (r != 0) return r;
+  uint64_t offset = ptr - base;
+  if (offset > size || length > size - offset) {
+    std::string text = "the range of " + std::to_string(length) + " bytes at offset " +
+                       std::to_string(offset) + " runs past its allocation of " +
+                       std::to_string(size) + " bytes";
+    return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_INVALID_ARGUMENT", text.c_str());
+  }
+  CUipcMemHandle handle;
+  r = check_cuda(cu().cuIpcGetMemHandle(&handle, base));
+  if (r != 0) return r;
+  std::memcpy(handle_out, handle.reserved, IPC_HANDLE_BYTES);
+  *offset_out = offset;
+  return 0;
+}
+
+// Maps the allocation an IPC handle names into this process on the device's primary context
+// (cuIpcOpenMemHandle with CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS) and returns its base in *base_out.
+// When the driver reports the mapping's size (cuMemGetAddressRange) and [offset, offset + length)
+// does not fit in it, the mapping is closed again and the answer is RT_E_INVALID_ARGUMENT.
+inline int ipc_open(int backend, int dev, const char* handle_bytes, uint64_t offset,
+                    size_t length, uint64_t* base_out) {
+  using namespace detail;
+  *base_out = 0;
+  if (backend != BACKEND_CUDA) return ipc_unsupported(backend);
+  int r = enter(backend, dev);
+  if (r != 0) return r;
+  CUipcMemHandle handle;
+  std::memcpy(handle.reserved, handle_bytes, IPC_HANDLE_BYTES);
+  CUdeviceptr base = 0;
+  r = check_cuda(cu().cuIpcOpenMemHandle(&base, handle, RT_CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS));
+  if (r != 0) return r;
+  CUdeviceptr start = 0;
+  size_t size = 0;
+  if (cu().cuMemGetAddressRange(&start, &size, base) == RT_CUDA_SUCCESS && start == base &&
+      (offset > size || length > size - offset)) {
+    cu().cuIpcCloseMemHandle(base);
+    std::string text = "the handle names " + std::to_string(length) + " bytes at offset " +
+                       std::to_string(offset) + " of an allocation of only " +
+                       std::to_string(size) + " bytes";
+    return fail(RT_E_INVALID_ARGUMENT, "RTENSOR_INVALID_ARGUMENT", text.c_str());
+  }
+  *base_out = base;
+  return 0;
+}
+
+// Unmaps what ipc_open mapped (cuIpcCloseMemHandle on its base).
+inline int ipc_close(int backend, int dev, uint64_t base) {
+  using namespace detail;
+  if (backend != BACKEND_CUDA) return ipc_unsupported(backend);
+  int r = enter(backend, dev);
+  if (r != 0) return r;
+  return check_cuda(cu().cuIpcCloseMemHandle(base));
+}
+
 // ---- copies --------------------------------------------------------------------------------------
 
 inline aclrtMemcpyKind acl_kind(int kind) {
@@ -1073,6 +1157,12 @@ inline int fake_parse_visible(int backend, const char* value, int physical_count
 inline int fake_physical_device_of(int backend, uint64_t ptr) {
   auto fn = reinterpret_cast<int (*)(uint64_t)>(fake_symbol(backend, "fake_physical_device_of"));
   return fn ? fn(ptr) : RT_E_UNSUPPORTED;
+}
+
+// How many IPC mappings the fake CUDA driver holds open in this process (opens not yet closed).
+inline long long fake_ipc_open_mappings(int backend) {
+  auto fn = reinterpret_cast<long long (*)()>(fake_symbol(backend, "fake_ipc_open_mappings"));
+  return fn ? fn() : static_cast<long long>(RT_E_UNSUPPORTED);
 }
 
 inline int fake_reset(int backend) {

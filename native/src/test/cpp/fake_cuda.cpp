@@ -12,7 +12,14 @@
 // answers CUDA_ERROR_NO_DEVICE when none is visible. The machine has RTENSOR_FAKE_DEVICE_COUNT
 // physical devices, 2 by default. Variants: -DFAKE_DRIVER_VERSION=10020 (a driver that is too
 // old), -DFAKE_OMIT_V2_ASYNC (a driver without cuMemcpyDtoHAsync_v2).
+//
+// IPC works across real processes: every cuMemAlloc allocation is a memfd (fake_runtime_common.h);
+// cuIpcGetMemHandle writes the exporting pid and that memfd's descriptor into the handle, and
+// cuIpcOpenMemHandle in another process of the same user maps /proc/<pid>/fd/<fd>. What it answers
+// follows the driver (see each entry).
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <type_traits>
 
@@ -407,6 +414,133 @@ CUresult cuEventDestroy_v2(CUevent event) {
 }
 FAKE_CHECK(cuEventDestroy, cuEventDestroy_v2)
 
+// ---- addresses and IPC ----
+
+// cuMemGetAddressRange: the allocation (or IPC mapping) holding dptr. A pointer in none is
+// CUDA_ERROR_NOT_FOUND, one of the codes the reference documents for the call; null outputs are
+// ignored, as documented.
+CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUdeviceptr dptr) {
+  CUresult r = begin("cuMemGetAddressRange_v2", true);
+  if (r != 0) return r;
+  uintptr_t start = 0;
+  size_t bytes = 0;
+  if (!fake::device_allocation_of(static_cast<uintptr_t>(dptr), &start, &bytes, nullptr)) {
+    return RT_CUDA_ERROR_NOT_FOUND;
+  }
+  if (base != nullptr) *base = start;
+  if (size != nullptr) *size = bytes;
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuMemGetAddressRange, cuMemGetAddressRange_v2)
+
+namespace {
+
+// The fake's 64 handle bytes: which process exported which memfd.
+struct FakeIpcHandle {
+  uint32_t magic;
+  uint32_t version;
+  int64_t pid;
+  int32_t fd;
+  int32_t physical;
+  uint64_t size;
+  uint64_t serial;  // of the allocation in the exporter (its memfd's name carries it)
+  char unused[24];
+};
+static_assert(sizeof(FakeIpcHandle) == RT_CU_IPC_HANDLE_SIZE, "the fake's handle is not 64 bytes");
+constexpr uint32_t kIpcMagic = 0x49465452;  // "RTFI"
+constexpr uint32_t kIpcVersion = 1;
+
+// Opens the exporter's memfd through /proc and checks that the descriptor still names the exported
+// allocation (the number may have been reused after cuMemFree). -1 when it does not.
+int open_exported(const FakeIpcHandle& h) {
+  std::string path = "/proc/" + std::to_string(h.pid) + "/fd/" + std::to_string(h.fd);
+  char link[PATH_MAX];
+  ssize_t n = readlink(path.c_str(), link, sizeof(link) - 1);
+  if (n <= 0) return -1;
+  link[n] = 0;
+  std::string expected = "/memfd:" + fake::backing_name(h.pid, h.serial);
+  if (std::strncmp(link, expected.c_str(), expected.size()) != 0 ||
+      (link[expected.size()] != 0 && link[expected.size()] != ' ')) {
+    return -1;
+  }
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < h.size) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+// Exports the allocation holding dptr (the reference asks for its base; the fake, like the driver
+// in practice, takes any pointer into it). A pointer in no live cuMemAlloc allocation of this
+// process, an IPC mapping included, is CUDA_ERROR_INVALID_VALUE.
+CUresult cuIpcGetMemHandle(CUipcMemHandle* handle, CUdeviceptr dptr) {
+  CUresult r = begin("cuIpcGetMemHandle", true);
+  if (r != 0) return r;
+  if (handle == nullptr) return RT_CUDA_ERROR_INVALID_VALUE;
+  FakeIpcHandle h{};
+  if (!fake::exportable(static_cast<uintptr_t>(dptr), &h.fd, &h.serial, &h.size, &h.physical)) {
+    return RT_CUDA_ERROR_INVALID_VALUE;
+  }
+  h.magic = kIpcMagic;
+  h.version = kIpcVersion;
+  h.pid = getpid();
+  std::memcpy(handle->reserved, &h, sizeof(h));
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuIpcGetMemHandle, cuIpcGetMemHandle)
+
+// Maps another process's allocation. As the reference says of cuIpcOpenMemHandle: Flags must be
+// CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS (else CUDA_ERROR_INVALID_VALUE), and "if the memory handle
+// has already been opened by the current context, the reference count on the handle is incremented
+// by 1 and the existing device pointer is returned". A handle that is not the fake's, or whose
+// exporter is gone or freed the allocation, is CUDA_ERROR_INVALID_HANDLE (documented for the call);
+// a failed mmap is CUDA_ERROR_MAP_FAILED. A handle of this very process is CUDA_ERROR_INVALID_CONTEXT:
+// the reference does not say, but that is what the driver answers ("cuIpcOpenMemHandle() failed:
+// invalid device context", openucx/ucx pull request 11603, opening a handle in its own process).
+CUresult cuIpcOpenMemHandle_v2(CUdeviceptr* dptr, CUipcMemHandle handle, unsigned int flags) {
+  CUresult r = begin("cuIpcOpenMemHandle_v2", true);
+  if (r != 0) return r;
+  if (dptr == nullptr || flags != RT_CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS) {
+    return RT_CUDA_ERROR_INVALID_VALUE;
+  }
+  FakeIpcHandle h;
+  std::memcpy(&h, handle.reserved, sizeof(h));
+  if (h.magic != kIpcMagic || h.version != kIpcVersion || h.pid <= 0 || h.fd < 0 ||
+      h.size == 0 || h.physical < 0 || h.physical >= fake::kMaxPhysical) {
+    return RT_CUDA_ERROR_INVALID_HANDLE;
+  }
+  if (h.pid == getpid()) return RT_CUDA_ERROR_INVALID_CONTEXT;
+  uintptr_t mapped = 0;
+  if (fake::ipc_reopen(h.pid, h.serial, &mapped)) {
+    *dptr = mapped;
+    return RT_CUDA_SUCCESS;
+  }
+  int fd = open_exported(h);
+  if (fd < 0) return RT_CUDA_ERROR_INVALID_HANDLE;
+  void* p = mmap(nullptr, h.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);  // the mapping keeps the pages
+  if (p == MAP_FAILED) return RT_CUDA_ERROR_MAP_FAILED;
+  *dptr = fake::ipc_track(p, h.size, h.physical, h.pid, h.serial);
+  return RT_CUDA_SUCCESS;
+}
+FAKE_CHECK(cuIpcOpenMemHandle, cuIpcOpenMemHandle_v2)
+
+// "Decrements the reference count of the memory returned by cuIpcOpenMemHandle by 1. When the
+// reference count reaches 0, this API unmaps the memory." A pointer that is no open mapping's is
+// CUDA_ERROR_INVALID_VALUE.
+CUresult cuIpcCloseMemHandle(CUdeviceptr dptr) {
+  CUresult r = begin("cuIpcCloseMemHandle", true);
+  if (r != 0) return r;
+  return fake::ipc_release(static_cast<uintptr_t>(dptr)) ? RT_CUDA_SUCCESS
+                                                         : RT_CUDA_ERROR_INVALID_VALUE;
+}
+FAKE_CHECK(cuIpcCloseMemHandle, cuIpcCloseMemHandle)
+
 // Names every code of rtensor's table (RTENSOR_CUDA_RESULTS), as the driver does.
 CUresult cuGetErrorName(CUresult error, const char** str) {
   fake::on_call("cuGetErrorName");
@@ -433,7 +567,10 @@ CUresult cuGetErrorString(CUresult error, const char** str) {
     case RT_CUDA_ERROR_NO_DEVICE: *str = "no CUDA-capable device is detected"; return 0;
     case RT_CUDA_ERROR_INVALID_DEVICE: *str = "invalid device ordinal"; return 0;
     case RT_CUDA_ERROR_INVALID_CONTEXT: *str = "invalid device context"; return 0;
+    case RT_CUDA_ERROR_MAP_FAILED: *str = "mapping of buffer object failed"; return 0;
+    case RT_CUDA_ERROR_ALREADY_MAPPED: *str = "resource already mapped"; return 0;
     case RT_CUDA_ERROR_INVALID_HANDLE: *str = "invalid resource handle"; return 0;
+    case RT_CUDA_ERROR_NOT_FOUND: *str = "named symbol not found"; return 0;
     case RT_CUDA_ERROR_NOT_READY: *str = "device not ready"; return 0;
     case RT_CUDA_ERROR_ILLEGAL_ADDRESS: *str = "an illegal memory access was encountered"; return 0;
     case RT_CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED:
@@ -442,6 +579,8 @@ CUresult cuGetErrorString(CUresult error, const char** str) {
     case RT_CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED:
       *str = "pointer does not correspond to a registered memory region";
       return 0;
+    case RT_CUDA_ERROR_TOO_MANY_PEERS: *str = "peer mapping resources exhausted"; return 0;
+    case RT_CUDA_ERROR_NOT_SUPPORTED: *str = "operation not supported"; return 0;
     default: *str = nullptr; return RT_CUDA_ERROR_INVALID_VALUE;
   }
 }
@@ -487,6 +626,10 @@ int fake_parse_visible(const char* value, int physical_count, int* out, int max)
 }
 
 int fake_physical_device_of(uint64_t ptr) { return fake::holder_of(static_cast<uintptr_t>(ptr)); }
+
+// How many IPC mappings this process holds open: each cuIpcOpenMemHandle not yet closed (a handle
+// opened twice counts twice).
+long long fake_ipc_open_mappings() { return fake::ipc_open_count(); }
 
 int fake_set_copy_delay_us(int micros) {
   fake::state().copy_delay_us = micros;

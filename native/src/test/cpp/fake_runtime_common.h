@@ -7,7 +7,17 @@
 //
 // RTENSOR_FAKE_DEVICE_COUNT (read when the fake initialises) sets how many physical devices the
 // fake machine has, 0 to kMaxPhysical; unset or invalid, each fake keeps its own default.
+//
+// Device memory is a memfd mapped MAP_SHARED (one per allocation), so that another process can map
+// the same pages through /proc/<pid>/fd/<fd>: the fake CUDA driver's IPC handles name that file.
+// Mappings of another process's memory (State::ipc) count as device memory of the exporter's
+// physical device for the range checks of copies, but not as this process's allocations.
 #pragma once
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <chrono>
@@ -124,9 +134,31 @@ struct Injection {
   int after;  // calls still to succeed before the failure
 };
 
+// The memfd behind one device allocation: its descriptor, a serial unique in this process (the
+// memfd's name carries it, so an opener can tell a descriptor number reused for another
+// allocation), and the bytes mapped (the size, at least 1).
+struct Backing {
+  int fd;
+  uint64_t serial;
+  size_t mapped;
+};
+
+// Another process's allocation mapped here (cuIpcOpenMemHandle): opened `refs` times.
+struct IpcMapping {
+  size_t size;
+  int physical;
+  long long pid;
+  uint64_t serial;
+  int refs;
+};
+
 struct State {
   std::mutex mutex;
+  // Live memory by kind (start -> size); DEVICE also holds the IPC mappings (see ipc).
   std::map<uintptr_t, size_t> memory[3];
+  std::map<uintptr_t, Backing> backing;
+  std::map<uintptr_t, IpcMapping> ipc;
+  uint64_t next_serial = 1;
   size_t live[3] = {0, 0, 0};
   // Device memory per physical device: which one holds each allocation, and the bytes live on each.
   std::map<uintptr_t, int> holder;
@@ -186,8 +218,36 @@ inline void count_copy(CopyCounter direction, const void* host, size_t n) {
       static_cast<long long>(n);
 }
 
-// Allocates tracked memory (device memory on the given physical device); 0 when the device's
-// capacity would be exceeded.
+// The memfd name of a device allocation: "rtensor-fake-device-<pid>-<serial>".
+inline std::string backing_name(long long pid, uint64_t serial) {
+  return "rtensor-fake-device-" + std::to_string(pid) + "-" + std::to_string(serial);
+}
+
+// Device memory: a memfd of `size` bytes mapped shared, so another process can map it too.
+inline void* map_backing(size_t size, Backing* out) {
+  State& s = state();
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    out->serial = s.next_serial++;
+  }
+  out->mapped = size == 0 ? 1 : size;
+  int fd = memfd_create(backing_name(getpid(), out->serial).c_str(), MFD_CLOEXEC);
+  if (fd < 0) return nullptr;
+  if (ftruncate(fd, static_cast<off_t>(out->mapped)) != 0) {
+    close(fd);
+    return nullptr;
+  }
+  void* p = mmap(nullptr, out->mapped, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    close(fd);
+    return nullptr;
+  }
+  out->fd = fd;
+  return p;
+}
+
+// Allocates tracked memory (device memory on the given physical device, memfd-backed); 0 when the
+// device's capacity would be exceeded.
 inline void* allocate(MemoryKind kind, size_t size, int physical = 0) {
   State& s = state();
   if (kind == DEVICE && (physical < 0 || physical >= kMaxPhysical)) return nullptr;
@@ -196,13 +256,20 @@ inline void* allocate(MemoryKind kind, size_t size, int physical = 0) {
     if (kind == DEVICE && s.live_on[physical] + size > s.device_capacity) return nullptr;
   }
   void* p = nullptr;
-  if (posix_memalign(&p, 256, size == 0 ? 1 : size) != 0) return nullptr;
+  Backing backing{-1, 0, 0};
+  if (kind == DEVICE) {
+    p = map_backing(size, &backing);
+    if (p == nullptr) return nullptr;
+  } else if (posix_memalign(&p, 256, size == 0 ? 1 : size) != 0) {
+    return nullptr;
+  }
   std::lock_guard<std::mutex> lock(s.mutex);
   s.memory[kind][reinterpret_cast<uintptr_t>(p)] = size;
   s.live[kind] += size;
   if (kind == DEVICE) {
     s.holder[reinterpret_cast<uintptr_t>(p)] = physical;
     s.live_on[physical] += size;
+    s.backing[reinterpret_cast<uintptr_t>(p)] = backing;
   }
   return p;
 }
@@ -219,21 +286,114 @@ inline int holder_of(uintptr_t p) {
   return s.holder[it->first];
 }
 
-// Frees tracked memory that starts at p; false if p is not the start of a live allocation.
+// Frees tracked memory that starts at p; false if p is not the start of a live allocation (an IPC
+// mapping is not one: cuIpcCloseMemHandle unmaps it).
 inline bool release(MemoryKind kind, void* p) {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
-  auto it = s.memory[kind].find(reinterpret_cast<uintptr_t>(p));
+  uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  if (kind == DEVICE && s.ipc.count(at) != 0) return false;
+  auto it = s.memory[kind].find(at);
   if (it == s.memory[kind].end()) return false;
   s.live[kind] -= it->second;
   if (kind == DEVICE) {
     auto h = s.holder.find(it->first);
     s.live_on[h->second] -= it->second;
     s.holder.erase(h);
+    auto b = s.backing.find(at);
+    munmap(p, b->second.mapped);
+    close(b->second.fd);
+    s.backing.erase(b);
   }
   s.memory[kind].erase(it);
-  if (kind != REGISTERED) std::free(p);
+  if (kind == PINNED) std::free(p);
   return true;
+}
+
+// The device allocation or IPC mapping holding p: its start, size and physical device.
+inline bool device_allocation_of(uintptr_t p, uintptr_t* start, size_t* size, int* physical) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto& m = s.memory[DEVICE];
+  auto it = m.upper_bound(p);
+  if (it == m.begin()) return false;
+  --it;
+  if (p >= it->first + it->second) return false;
+  *start = it->first;
+  *size = it->second;
+  if (physical != nullptr) *physical = s.holder[it->first];
+  return true;
+}
+
+// What an IPC handle of the allocation holding p names: its memfd, serial, size and physical
+// device. False when p is in no allocation of this process (an IPC mapping is none).
+inline bool exportable(uintptr_t p, int32_t* fd, uint64_t* serial, uint64_t* size,
+                       int32_t* physical) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto it = s.backing.upper_bound(p);
+  if (it == s.backing.begin()) return false;
+  --it;
+  size_t bytes = s.memory[DEVICE][it->first];
+  if (p >= it->first + bytes) return false;
+  *fd = it->second.fd;
+  *serial = it->second.serial;
+  *size = bytes;
+  *physical = s.holder[it->first];
+  return true;
+}
+
+// An open mapping of (pid, serial) gains a reference; false when there is none.
+inline bool ipc_reopen(long long pid, uint64_t serial, uintptr_t* mapped) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  for (auto& [at, m] : s.ipc) {
+    if (m.pid == pid && m.serial == serial) {
+      m.refs++;
+      *mapped = at;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Tracks a new mapping of (pid, serial) at p; when another thread mapped it meanwhile, unmaps p and
+// takes a reference on that one. Returns the mapping's address.
+inline uintptr_t ipc_track(void* p, size_t size, int physical, long long pid, uint64_t serial) {
+  uintptr_t existing = 0;
+  if (ipc_reopen(pid, serial, &existing)) {
+    munmap(p, size);
+    return existing;
+  }
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  s.ipc[at] = IpcMapping{size, physical, pid, serial, 1};
+  s.memory[DEVICE][at] = size;
+  s.holder[at] = physical;
+  return at;
+}
+
+// Drops a reference on the mapping at p, unmapping it at the last; false when p is no mapping.
+inline bool ipc_release(uintptr_t p) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto it = s.ipc.find(p);
+  if (it == s.ipc.end()) return false;
+  if (--it->second.refs > 0) return true;
+  munmap(reinterpret_cast<void*>(p), it->second.size);
+  s.memory[DEVICE].erase(p);
+  s.holder.erase(p);
+  s.ipc.erase(it);
+  return true;
+}
+
+inline long long ipc_open_count() {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  long long n = 0;
+  for (auto& [at, m] : s.ipc) n += m.refs;
+  return n;
 }
 
 inline bool track(MemoryKind kind, void* p, size_t size) {

@@ -11,7 +11,9 @@
 //     where the only difference allowed is rtensor's "typedef int CUresult" for NVIDIA's enum
 //     (checked to be int-sized);
 // and for every code of RTENSOR_CUDA_RESULTS and flag of RTENSOR_CUDA_FLAGS, that cuda.h has the
-// enumerator with the same value; and that the scalar and handle typedefs are NVIDIA's.
+// enumerator with the same value; that the scalar and handle typedefs are NVIDIA's; and that
+// rtensor's CUipcMemHandle, passed by value to cuIpcOpenMemHandle, has the size, alignment and
+// layout of NVIDIA's (a struct of CU_IPC_HANDLE_SIZE chars), so the two are the same in the ABI.
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -35,6 +37,11 @@ struct as_declared {
 template <>
 struct as_declared<::CUresult> {
   using type = int;
+};
+// rtensor's CUipcMemHandle is its own struct (in namespace decl); its layout is asserted below.
+template <>
+struct as_declared<::CUipcMemHandle> {
+  using type = decl::CUipcMemHandle;
 };
 template <class T>
 struct as_declared<T*> {
@@ -69,6 +76,24 @@ static_assert(std::is_same_v<decl::CUdevice, ::CUdevice>, "CUdevice differs from
 static_assert(std::is_same_v<decl::CUcontext, ::CUcontext>, "CUcontext differs from cuda.h");
 static_assert(std::is_same_v<decl::CUstream, ::CUstream>, "CUstream differs from cuda.h");
 static_assert(std::is_same_v<decl::CUevent, ::CUevent>, "CUevent differs from cuda.h");
+
+static_assert(RT_CU_IPC_HANDLE_SIZE == CU_IPC_HANDLE_SIZE, "CU_IPC_HANDLE_SIZE differs from cuda.h");
+static_assert(sizeof(decl::CUipcMemHandle) == sizeof(::CUipcMemHandle) &&
+                  sizeof(::CUipcMemHandle) == 64,
+              "CUipcMemHandle is not cuda.h's 64 bytes");
+static_assert(alignof(decl::CUipcMemHandle) == alignof(::CUipcMemHandle),
+              "CUipcMemHandle's alignment differs from cuda.h");
+static_assert(std::is_same_v<decltype(decl::CUipcMemHandle::reserved),
+                             decltype(::CUipcMemHandle::reserved)>,
+              "CUipcMemHandle's bytes differ from cuda.h's char reserved[CU_IPC_HANDLE_SIZE]");
+static_assert(offsetof(decl::CUipcMemHandle, reserved) == 0 &&
+                  offsetof(::CUipcMemHandle, reserved) == 0,
+              "CUipcMemHandle's bytes do not start the struct");
+static_assert(std::is_standard_layout_v<decl::CUipcMemHandle> &&
+                  std::is_trivially_copyable_v<decl::CUipcMemHandle> &&
+                  std::is_standard_layout_v<::CUipcMemHandle> &&
+                  std::is_trivially_copyable_v<::CUipcMemHandle>,
+              "CUipcMemHandle is not a plain struct in both declarations");
 
 // `name` expands to the symbol cuda.h binds it to (cuMemAlloc -> cuMemAlloc_v2) everywhere but
 // next to ##, where it stays the plain name of rtensor's typedef.

@@ -162,6 +162,95 @@ public final class Device {
     return new HostRegistration(this, HostMemory.pinned(memory.address(), memory.size()));
   }
 
+  // ---- inter-process memory ----
+
+  /** Whether device memory can be shared with other processes ({@link #exportIpc}): CUDA only. */
+  public boolean supportsIpc() {
+    return kind() == RuntimeKind.CUDA;
+  }
+
+  private void checkIpcSupported(String operation) {
+    if (!supportsIpc()) {
+      throw new UnsupportedOperationException(
+          operation
+              + " needs CUDA IPC; the "
+              + kind()
+              + " runtime cannot share device memory between processes");
+    }
+  }
+
+  /**
+   * A handle another process on this machine can map {@code length} bytes at {@code offset} of
+   * {@code buffer} with ({@link #openIpc}). The driver shares whole allocations: {@code
+   * cuMemGetAddressRange} finds the allocation holding the range and {@code cuIpcGetMemHandle}
+   * makes its handle; the handle records the range's offset from the allocation's base.
+   *
+   * <p>Lifetime: the memory stays this process's. It must stay allocated (the buffer, or whoever
+   * owns a wrapped buffer's memory, must not free it) until every process that opened the handle
+   * has closed its mapping; freeing it earlier is undefined behaviour in the driver.
+   *
+   * @throws UnsupportedOperationException on Ascend and CPU runtimes ({@link #supportsIpc()})
+   * @throws IllegalArgumentException when the buffer is of another device or the range is empty
+   * @throws IllegalStateException when the buffer is closed
+   * @throws IndexOutOfBoundsException when the range is not within the buffer
+   * @throws DeviceException when the driver refuses (memory not from {@code cuMemAlloc}, for one)
+   */
+  public DeviceIpcHandle exportIpc(DeviceBuffer buffer, long offset, long length) {
+    checkIpcSupported("exportIpc");
+    checkOwn(buffer, "exported");
+    Ranges.check("exported", offset, length, buffer.size());
+    if (length == 0) {
+      throw new IllegalArgumentException("cannot export an empty range over IPC");
+    }
+    byte[] handle = new byte[DeviceOps.IPC_HANDLE_BYTES];
+    long[] base = new long[1];
+    runtime.check(
+        DeviceOps.ipc_export(backend(), index, buffer.address() + offset, length, handle, base),
+        "ipcGetMemHandle",
+        index,
+        length);
+    return new DeviceIpcHandle(
+        handle, base[0], length, physicalId(), ProcessHandle.current().pid());
+  }
+
+  /**
+   * Maps memory another process exported ({@link #exportIpc}) into this process, on this device's
+   * primary context ({@code cuIpcOpenMemHandle} with {@code CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS}, so
+   * a handle of another device of the machine is mapped through peer access). Returns a buffer of
+   * {@code handle.length()} bytes at the mapped base plus {@code handle.offset()}, usable in this
+   * device's copies like its own memory. The buffer does not own the memory ({@link
+   * DeviceBuffer#owned()} is false); its {@link DeviceBuffer#close()} unmaps it ({@code
+   * cuIpcCloseMemHandle}), once however often it is called. The driver counts opens of one handle
+   * in a process: a second open returns the same mapping, and it is unmapped when each open is
+   * closed.
+   *
+   * <p>Lifetime: the exporter must keep the allocation alive until this buffer is closed.
+   *
+   * @throws UnsupportedOperationException on Ascend and CPU runtimes ({@link #supportsIpc()})
+   * @throws IllegalArgumentException when the handle was exported by this very process (the driver
+   *     maps only other processes' memory; use the exporter's buffer here)
+   * @throws DeviceException when the driver refuses: CUDA_ERROR_INVALID_HANDLE for a handle that is
+   *     not valid or whose exporter is gone, for one
+   */
+  public DeviceBuffer openIpc(DeviceIpcHandle handle) {
+    checkIpcSupported("openIpc");
+    Objects.requireNonNull(handle, "handle");
+    if (handle.exporterPid() == ProcessHandle.current().pid()) {
+      throw new IllegalArgumentException(
+          handle
+              + " was exported by this process; CUDA maps only another process's memory: use the"
+              + " exporting buffer itself");
+    }
+    long[] base = new long[1];
+    runtime.check(
+        DeviceOps.ipc_open(
+            backend(), index, handle.handle(), handle.offset(), handle.length(), base),
+        "ipcOpenMemHandle",
+        index,
+        handle.length());
+    return DeviceBuffer.ipcMapping(this, base[0], handle.offset(), handle.length());
+  }
+
   // ---- streams and events ----
 
   /** Creates a stream (non-blocking with respect to the legacy default stream on CUDA). */

@@ -24,8 +24,10 @@
  * pageable host memory through page-locked staging. {@link io.rtensor.device.DeviceMemory} is
  * device memory whose references are counted natively, so that another library may drop the last
  * one; {@link io.rtensor.device.Dlpack} imports and exports it as DLPack {@code DLManagedTensor}s.
- * Arguments are checked in Java before native code runs; runtime failures are {@link
- * io.rtensor.device.DeviceException}s.
+ * On CUDA, {@link io.rtensor.device.Device#exportIpc} makes a {@link
+ * io.rtensor.device.DeviceIpcHandle} of a range of device memory that another process of the
+ * machine maps with {@link io.rtensor.device.Device#openIpc} (CUDA IPC). Arguments are checked in
+ * Java before native code runs; runtime failures are {@link io.rtensor.device.DeviceException}s.
  *
  * <pre>{@code
  * DeviceRuntime runtime = DeviceRuntimes.best();

@@ -124,6 +124,15 @@ final class FakeRuntime {
     check(DeviceOps.fake_set_copy_delay_us(kind.backend(), micros));
   }
 
+  /** IPC mappings the fake CUDA driver holds open in this process (each open not yet closed). */
+  static long ipcOpenMappings() {
+    long n = DeviceOps.fake_ipc_open_mappings(RuntimeKind.CUDA.backend());
+    if (n < 0) {
+      throw new IllegalStateException("the loaded CUDA runtime is not the fake");
+    }
+    return n;
+  }
+
   static void reset(RuntimeKind kind) {
     check(DeviceOps.fake_reset(kind.backend()));
   }

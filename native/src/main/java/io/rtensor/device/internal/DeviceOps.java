@@ -105,6 +105,33 @@ public final class DeviceOps {
 
   public static native int host_unregister(int backend, int device, @Cast("uint64_t") long ptr);
 
+  // Inter-process memory (CUDA IPC); RT_E_UNSUPPORTED on the other backends.
+
+  /** Bytes of a CUDA IPC handle ({@code CU_IPC_HANDLE_SIZE}). */
+  public static final int IPC_HANDLE_BYTES = 64;
+
+  /**
+   * Fills {@code handle} (64 bytes) and {@code offset[0]}, the range's offset in its allocation.
+   */
+  public static native int ipc_export(
+      int backend,
+      int device,
+      @Cast("uint64_t") long ptr,
+      @Cast("size_t") long length,
+      @Cast("char*") byte[] handle,
+      @Cast("uint64_t*") long[] offset);
+
+  /** Maps the allocation {@code handle} names; {@code base[0]} = its base in this process. */
+  public static native int ipc_open(
+      int backend,
+      int device,
+      @Cast("const char*") byte[] handle,
+      @Cast("uint64_t") long offset,
+      @Cast("size_t") long length,
+      @Cast("uint64_t*") long[] base);
+
+  public static native int ipc_close(int backend, int device, @Cast("uint64_t") long base);
+
   public static native int memcpy_sync(
       int backend,
       int device,
@@ -225,6 +252,8 @@ public final class DeviceOps {
   public static native int fake_set_copy_delay_us(int backend, int micros);
 
   public static native int fake_reset(int backend);
+
+  public static native @Cast("long long") long fake_ipc_open_mappings(int backend);
 
   public static native int fake_parse_visible(
       int backend, String value, int physicalCount, int[] out, int max);
