@@ -626,7 +626,10 @@ public final class RayObjectStorePlane implements DataPlane {
 
   /**
    * Frees the objects of {@code shardIds} that this plane knows (it put them, fetched them or was
-   * handed their handles in {@link #clear(Collection)}); other ids are ignored.
+   * handed their handles in {@link #clear(Collection)}); other ids are ignored. Ray deletes freed
+   * objects asynchronously: a fetch racing the clear on a node whose store still holds a copy may
+   * read it for a short while after this returns; later fetches fail with {@link
+   * io.rtensor.transport.MissingShardsException}.
    */
   @Override
   public ClearResult clear(String locationKey, Collection<String> shardIds) {
