@@ -35,33 +35,6 @@ public final class WorkerMemory implements Serializable {
   private final long copiedToDeviceBytes;
   private final long copiedToDeviceNanos;
 
-  /** A reading of a worker that made no device copies; see the accessors for each field. */
-  public WorkerMemory(
-      String workerId,
-      long pid,
-      long heapUsedBytes,
-      long heapMaxBytes,
-      long arrowBytes,
-      long storedShards,
-      long storedBytes,
-      long cachedShards,
-      long cachedBytes) {
-    this(
-        workerId,
-        pid,
-        heapUsedBytes,
-        heapMaxBytes,
-        arrowBytes,
-        storedShards,
-        storedBytes,
-        cachedShards,
-        cachedBytes,
-        0,
-        0,
-        0,
-        0);
-  }
-
   /** A reading; see the accessors for each field. */
   public WorkerMemory(
       String workerId,
