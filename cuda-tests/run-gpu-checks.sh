@@ -292,8 +292,8 @@ if [[ $run == 1 ]]; then
       --select-class io.rtensor.cuda.CudaIpcTest \
       2>&1 | tee "$self/tests.txt"
     [[ ${PIPESTATUS[0]} -eq 0 ]] || fail "self-test: the device-tensor path or CUDA IPC test failed"
-    grep -qE '^\[ +2 tests successful' "$self/tests.txt" \
-      || fail "self-test: the device-tensor path and CUDA IPC tests did not both run to success" \
+    grep -qE '^\[ +3 tests successful' "$self/tests.txt" \
+      || fail "self-test: the device-tensor path tests and the CUDA IPC test did not all succeed" \
         "(see $self/tests.txt)"
 
     say "self-test: bench --only d2h,h2d,gpu-to-gpu-flight,gpu-to-gpu-ray on the fake driver"

@@ -2,6 +2,7 @@ package io.rtensor.tensor;
 
 import io.rtensor.device.ChunkedCopier;
 import io.rtensor.device.Device;
+import io.rtensor.device.DeviceBuffer;
 import io.rtensor.device.DeviceException;
 import io.rtensor.device.HostMemory;
 import io.rtensor.device.HostRegistration;
@@ -23,6 +24,7 @@ public final class DeviceCopiers implements AutoCloseable {
   private final Map<Device, ChunkedCopier> copiers = new IdentityHashMap<>();
   private final Counter copiesToHost = new Counter();
   private final Counter copiesToDevice = new Counter();
+  private final Counter copiesOnDevice = new Counter();
   private boolean closed;
 
   /**
@@ -39,6 +41,11 @@ public final class DeviceCopiers implements AutoCloseable {
   /** Host-to-device copies made so far ({@link #toDevice}). */
   public Totals copiedToDevice() {
     return copiesToDevice.read();
+  }
+
+  /** Device-to-device copies made so far ({@link #copyOnDevice}). */
+  public Totals copiedOnDevice() {
+    return copiesOnDevice.read();
   }
 
   /** The copier of {@code device}, made with the defaults on first use. */
@@ -185,6 +192,35 @@ public final class DeviceCopiers implements AutoCloseable {
         long start = System.nanoTime();
         copier.copyToDevice(HostMemory.of(host.data()), 0, out.buffer(), 0, bytes);
         copiesToDevice.add(bytes, System.nanoTime() - start);
+      }
+      return out;
+    } catch (RuntimeException e) {
+      out.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A tensor of {@code dtype} and {@code shape} on {@code device} holding a copy of the first bytes
+   * of {@code src}, a buffer {@code device} can address (its own memory, or another device's mapped
+   * into it): one device-to-device copy, the host untouched. The caller owns it.
+   *
+   * @throws io.rtensor.device.DeviceException if the runtime fails the allocation or the copy
+   *     (nothing is left allocated)
+   * @throws IllegalArgumentException if {@code src} holds fewer bytes than the tensor
+   */
+  public DeviceTensor copyOnDevice(DeviceBuffer src, DType dtype, Shape shape, Device device) {
+    DeviceTensor out = DeviceTensor.allocate(device, dtype, shape);
+    try {
+      long bytes = out.byteSize();
+      if (bytes > src.size()) {
+        throw new IllegalArgumentException(
+            "a " + dtype + shape + " tensor of " + bytes + " bytes cannot be copied from " + src);
+      }
+      if (bytes > 0) {
+        long start = System.nanoTime();
+        device.copyOnDevice(src, 0, out.buffer(), 0, bytes);
+        copiesOnDevice.add(bytes, System.nanoTime() - start);
       }
       return out;
     } catch (RuntimeException e) {

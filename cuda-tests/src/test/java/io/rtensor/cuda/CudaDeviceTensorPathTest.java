@@ -2,6 +2,7 @@ package io.rtensor.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import io.rtensor.device.DeviceRuntime;
 import io.rtensor.device.RuntimeKind;
@@ -33,19 +34,20 @@ class CudaDeviceTensorPathTest {
   private static final CallOptions CALL =
       CallOptions.DEFAULT.withTimeout(Duration.ofMinutes(5)).withMaxRetries(0);
 
-  @Test
-  void aDeviceTensorOneWorkerReturnsIsReceivedOnTheOthersGpuWithEveryByte() {
-    DeviceRuntime cuda = Gpu.cudaOrSkip();
-    long rows = 1024;
-    long cols = 4099; // 16 MiB and change: several chunks of the pipelined copies
-    long seed = 20_240_611;
+  private static final long ROWS = 1024;
+  private static final long COLS = 4099; // 16 MiB and change: several chunks of the copies
+  private static final long BYTES = ROWS * COLS * 4;
+
+  /** A producer and a consumer worker, each with a GPU (the same one where there is one). */
+  private static LocalScheduler twoWorkers(DeviceRuntime cuda) {
     SchedulingSpec spec =
         SchedulingSpec.builder()
             .cpu(1)
             .devices(1, DeviceType.GPU)
             .env(Map.of(RuntimeKind.CUDA.libraryEnvironment(), cuda.library()))
             .build();
-    try (LocalScheduler scheduler = LocalScheduler.builder().build()) {
+    LocalScheduler scheduler = LocalScheduler.builder().build();
+    try {
       scheduler.createWorkers(Job.builder("producer").task(spec).build());
       if (scheduler.nGpusPerNode() >= 2) {
         scheduler.createWorkers(Job.builder("consumer").task(spec).build());
@@ -55,6 +57,50 @@ class CudaDeviceTensorPathTest {
       for (String worker : List.of("producer/0", "consumer/0")) {
         scheduler.createEngine(worker, GpuTensorEngine.class.getName(), null);
       }
+      return scheduler;
+    } catch (RuntimeException e) {
+      scheduler.close();
+      throw e;
+    }
+  }
+
+  @Test
+  void aTensorKeptOnTheProducersGpuReachesTheConsumerByCudaIpcWithoutTheHost() {
+    DeviceRuntime cuda = Gpu.cudaOrSkip();
+    long seed = 20_261_130;
+    try (LocalScheduler scheduler = twoWorkers(cuda)) {
+      scheduler.callEngine("producer/0", "prepare", null, CALL, ROWS, COLS, seed);
+      RTensor handle =
+          assertInstanceOf(
+              RTensor.class, scheduler.callEngine("producer/0", "produceKept", null, CALL));
+      assertNotNull(handle.deviceIpc(), "the handle names the producer's GPU memory");
+
+      String consumerGpu = (String) scheduler.callEngine("consumer/0", "physicalId", null, CALL);
+      String received =
+          (String) scheduler.callEngine("consumer/0", "receive", null, CALL.withDevice(0), handle);
+      assertEquals(
+          consumerGpu + " float32[1024, 4099] " + SeededBytes.checksum(seed, BYTES),
+          received,
+          "on the consumer's GPU, every byte the producer's");
+      assertEquals(
+          0,
+          scheduler.workerMemory("producer/0").copiedToHostBytes(),
+          "the producer copied nothing to the host");
+      assertEquals(
+          0,
+          scheduler.workerMemory("consumer/0").copiedToDeviceBytes(),
+          "the consumer copied nothing from the host: device to device by CUDA IPC");
+      assertEquals(1, scheduler.clearShards(handle), "the shard left the producer's store");
+    }
+  }
+
+  @Test
+  void aDeviceTensorOneWorkerReturnsIsReceivedOnTheOthersGpuWithEveryByte() {
+    DeviceRuntime cuda = Gpu.cudaOrSkip();
+    long rows = ROWS;
+    long cols = COLS;
+    long seed = 20_240_611;
+    try (LocalScheduler scheduler = twoWorkers(cuda)) {
       scheduler.callEngine("producer/0", "prepare", null, CALL, rows, cols, seed);
 
       RTensor handle =
@@ -67,7 +113,7 @@ class CudaDeviceTensorPathTest {
       String consumerGpu = (String) scheduler.callEngine("consumer/0", "physicalId", null, CALL);
       String received =
           (String) scheduler.callEngine("consumer/0", "receive", null, CALL.withDevice(0), handle);
-      long bytes = rows * cols * 4;
+      long bytes = BYTES;
       assertEquals(
           consumerGpu + " float32[1024, 4099] " + SeededBytes.checksum(seed, bytes),
           received,

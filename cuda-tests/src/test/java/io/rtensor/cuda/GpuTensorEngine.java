@@ -5,6 +5,7 @@ import io.rtensor.device.HostBuffer;
 import io.rtensor.device.NativeHost;
 import io.rtensor.engine.Engine;
 import io.rtensor.engine.EngineContext;
+import io.rtensor.engine.KeepOnDevice;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Shape;
@@ -50,6 +51,15 @@ public class GpuTensorEngine implements Engine {
 
   /** The prepared tensor (the worker stores it with one copy from the GPU, then drops this). */
   public DeviceTensor produce() {
+    return prepared.share();
+  }
+
+  /**
+   * The prepared tensor, kept in this worker's GPU memory until its shard is cleared: a consumer on
+   * the same node receives it by CUDA IPC.
+   */
+  @KeepOnDevice
+  public DeviceTensor produceKept() {
     return prepared.share();
   }
 

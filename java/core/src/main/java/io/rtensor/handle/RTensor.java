@@ -47,6 +47,10 @@ public final class RTensor implements Serializable {
   private long[] shape;
   private long byteSize;
   private String[] columns;
+  // A tensor kept in its producer's device memory: the CUDA IPC handle to it
+  // (io.rtensor.device.DeviceIpcHandle#toBytes) and the node it can be opened on; null otherwise.
+  private byte[] deviceIpc;
+  private String deviceNode;
 
   /** For serializers. */
   RTensor() {}
@@ -86,6 +90,37 @@ public final class RTensor implements Serializable {
         shape.dims(),
         shape.byteSize(dtype),
         new String[] {TENSOR_COLUMN});
+  }
+
+  /**
+   * This tensor handle, also naming the device memory its producer keeps the tensor in until the
+   * shard is cleared: {@code ipcHandle} (the bytes of an {@code io.rtensor.device.DeviceIpcHandle})
+   * maps it into another process on node {@code node} ({@link DeviceNode#id()}). The shard stays
+   * fetchable everywhere as well. The IPC handle is a capability to that memory: it travels with
+   * the handle between this library's processes but never into {@link #toJson() JSON} or {@link
+   * #toString()}.
+   */
+  public RTensor onDevice(byte[] ipcHandle, String node) {
+    if (kind != Kind.TENSOR) {
+      throw new IllegalStateException("only a tensor handle names device memory, not " + this);
+    }
+    RTensor out = new RTensor(shardId, location, kind, dtype, shape, byteSize, columns);
+    out.deviceIpc = Objects.requireNonNull(ipcHandle, "ipcHandle").clone();
+    out.deviceNode = Objects.requireNonNull(node, "node");
+    return out;
+  }
+
+  /**
+   * The bytes of the CUDA IPC handle to the device memory the producer keeps this tensor in (a
+   * copy), or null when the tensor is only in its store ({@link #onDevice}).
+   */
+  public byte[] deviceIpc() {
+    return deviceIpc == null ? null : deviceIpc.clone();
+  }
+
+  /** The node {@link #deviceIpc()} can be opened on, or null. */
+  public String deviceNode() {
+    return deviceNode;
   }
 
   /** A handle to a stored batch shard. */
@@ -231,6 +266,7 @@ public final class RTensor implements Serializable {
         + shardId
         + " @ "
         + location
+        + (deviceNode == null ? "" : ", on device at node " + deviceNode)
         + ")";
   }
 }

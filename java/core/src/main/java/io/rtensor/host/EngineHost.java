@@ -3,6 +3,8 @@ package io.rtensor.host;
 import io.rtensor.device.Device;
 import io.rtensor.engine.Engine;
 import io.rtensor.engine.EngineContext;
+import io.rtensor.engine.KeepOnDevice;
+import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
@@ -163,7 +165,7 @@ public final class EngineHost implements AutoCloseable {
     }
     Object[] localArgs;
     try {
-      localArgs = localizeAll(args);
+      localArgs = localizeAll(args, false);
     } catch (RuntimeException e) {
       return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
     }
@@ -227,7 +229,7 @@ public final class EngineHost implements AutoCloseable {
     }
     Object[] localArgs;
     try {
-      localArgs = localizeAll(args);
+      localArgs = localizeAll(args, true);
     } catch (RuntimeException e) {
       return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
     }
@@ -271,7 +273,8 @@ public final class EngineHost implements AutoCloseable {
         callArgs =
             target != null
                 ? allOnDevice(localArgs, target, onDevice)
-                : toDevice(resolved.match.getParameterTypes(), localArgs, onDevice);
+                : onHostElsewhere(
+                    toDevice(resolved.match.getParameterTypes(), localArgs, onDevice));
       } catch (RuntimeException e) {
         return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
       }
@@ -301,7 +304,8 @@ public final class EngineHost implements AutoCloseable {
       return CallResult.failure(CallResult.Status.ENGINE_EXCEPTION, e);
     }
     try {
-      return CallResult.ok(transport.remotize(result));
+      return CallResult.ok(
+          transport.remotize(result, target.isAnnotationPresent(KeepOnDevice.class)));
     } catch (RuntimeException e) {
       return CallResult.failure(CallResult.Status.BAD_ARGUMENT, e);
     }
@@ -318,7 +322,39 @@ public final class EngineHost implements AutoCloseable {
         DeviceTensor t = transport.toDevice(host, device);
         made.add(t);
         out[i] = t;
+      } else if (parameters[i] == DeviceTensor.class && args[i] instanceof DeviceHandle h) {
+        out[i] = onDevice(h, device, made);
       }
+    }
+    return out;
+  }
+
+  /**
+   * A tensor handle whose tensor its producer keeps in device memory this worker can map (CUDA IPC
+   * on one node): it stands for its tensor while the call is resolved, and becomes a copy made
+   * device to device where the tensor goes onto a device ({@link #onDevice}), or the localized host
+   * tensor everywhere else ({@link #onHostElsewhere}).
+   */
+  private record DeviceHandle(RTensor handle) {}
+
+  /** The tensor {@code h} names on {@code target}: device to device, else fetched and copied. */
+  private DeviceTensor onDevice(DeviceHandle h, Device target, List<DeviceTensor> made) {
+    DeviceTensor t = transport.openOnDevice(h.handle(), target);
+    if (t == null) {
+      t = transport.toDevice((Tensor) transport.localize(h.handle()), target);
+    }
+    made.add(t);
+    return t;
+  }
+
+  /** The arguments with each remaining {@link DeviceHandle} localized onto the host. */
+  private Object[] onHostElsewhere(Object[] args) {
+    Object[] out = new Object[args.length];
+    for (int i = 0; i < args.length; i++) {
+      out[i] =
+          Remotizer.mapLeaves(
+              args[i],
+              leaf -> leaf instanceof DeviceHandle h ? transport.localize(h.handle()) : leaf);
     }
     return out;
   }
@@ -338,6 +374,9 @@ public final class EngineHost implements AutoCloseable {
                   DeviceTensor t = transport.toDevice(host, target);
                   made.add(t);
                   return t;
+                }
+                if (leaf instanceof DeviceHandle h) {
+                  return onDevice(h, target, made);
                 }
                 return leaf;
               });
@@ -380,7 +419,8 @@ public final class EngineHost implements AutoCloseable {
     Class<?>[] parameters = match.getParameterTypes();
     List<String> host = new ArrayList<>();
     for (int i = 0; i < parameters.length; i++) {
-      if (args[i] instanceof Tensor && !fits(parameters[i], args[i], Placement.ALL_ON_DEVICE)) {
+      if ((args[i] instanceof Tensor || args[i] instanceof DeviceHandle)
+          && !fits(parameters[i], args[i], Placement.ALL_ON_DEVICE)) {
         host.add(i + " (" + parameters[i].getSimpleName() + ")");
       }
     }
@@ -455,11 +495,27 @@ public final class EngineHost implements AutoCloseable {
         }
       };
 
-  private Object[] localizeAll(Object[] args) {
+  /**
+   * The arguments localized; with {@code deviceHandles}, handles to tensors kept in device memory
+   * this worker's device can map are left for the call to place ({@link DeviceHandle}).
+   */
+  private Object[] localizeAll(Object[] args, boolean deviceHandles) {
     Object[] source = args == null ? new Object[0] : args;
     Object[] out = new Object[source.length];
     for (int i = 0; i < source.length; i++) {
-      out[i] = transport.localize(source[i]);
+      Object arg = source[i];
+      if (deviceHandles && device != null) {
+        arg =
+            Remotizer.mapLeaves(
+                arg,
+                leaf ->
+                    leaf instanceof RTensor h
+                            && h.kind() == RTensor.Kind.TENSOR
+                            && transport.canOpenOnDevice(h, device)
+                        ? new DeviceHandle(h)
+                        : leaf);
+      }
+      out[i] = transport.localize(arg);
     }
     return out;
   }
@@ -501,7 +557,11 @@ public final class EngineHost implements AutoCloseable {
           null,
           "nothing accepts ("
               + Arrays.stream(args)
-                  .map(a -> a == null ? "null" : a.getClass().getSimpleName())
+                  .map(
+                      a ->
+                          a == null
+                              ? "null"
+                              : a instanceof DeviceHandle ? "Tensor" : a.getClass().getSimpleName())
                   .collect(Collectors.joining(", "))
               + "); candidates: "
               + (candidates.isEmpty()
@@ -561,8 +621,13 @@ public final class EngineHost implements AutoCloseable {
   }
 
   private static boolean fits(Class<?> parameter, Object arg, Placement placement) {
-    if (arg instanceof Tensor && placement == Placement.ALL_ON_DEVICE) {
+    boolean tensor = arg instanceof Tensor || arg instanceof DeviceHandle;
+    if (tensor && placement == Placement.ALL_ON_DEVICE) {
       return parameter.isAssignableFrom(DeviceTensor.class);
+    }
+    if (arg instanceof DeviceHandle) {
+      return parameter.isAssignableFrom(Tensor.class)
+          || (placement == Placement.DEVICE_PARAMETERS && parameter == DeviceTensor.class);
     }
     return box(parameter).isInstance(arg)
         || widens(parameter, arg)

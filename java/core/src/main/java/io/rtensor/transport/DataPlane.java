@@ -42,6 +42,47 @@ public interface DataPlane extends AutoCloseable {
   }
 
   /**
+   * Whether {@link #putDeferred} keeps a shard's source until the shard is cleared and writes its
+   * bytes only when it is first fetched (a plane with a store in this process), rather than at
+   * once.
+   */
+  default boolean defersPuts() {
+    return false;
+  }
+
+  /**
+   * Stores the shard {@code shard} writes, keeping {@code source} (what {@code shard} reads: a
+   * device tensor) until the shard is cleared, when it is closed. A plane that {@link #defersPuts
+   * defers} writes the shard's bytes only when it is first fetched, so a shard nobody fetches
+   * through the plane (one handed over another way, by CUDA IPC) is never copied to the host. This
+   * default stores it at once ({@link #put(ShardWriter)}) and closes {@code source}. When this
+   * throws, {@code source} has been closed and nothing is stored.
+   *
+   * @throws ShardStoreFullException if the store's cap refuses the shard (a deferring plane: when
+   *     it is written, failing that fetch)
+   */
+  default RTensor putDeferred(ShardWriter shard, AutoCloseable source) {
+    RTensor handle;
+    try {
+      handle = put(shard);
+    } catch (RuntimeException e) {
+      try {
+        source.close();
+      } catch (Exception closeFailure) {
+        e.addSuppressed(closeFailure);
+      }
+      throw e;
+    }
+    try {
+      source.close();
+    } catch (Exception e) {
+      clear(java.util.List.of(handle));
+      throw new IllegalStateException("closing a stored shard's source failed", e);
+    }
+    return handle;
+  }
+
+  /**
    * Fetches the shards of {@code handles} in one concurrent batch, grouped by location. Returns
    * shard id to a batch decoded into {@code allocator}, owned by the caller.
    *

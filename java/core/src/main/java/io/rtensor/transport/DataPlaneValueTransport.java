@@ -1,6 +1,7 @@
 package io.rtensor.transport;
 
 import io.rtensor.device.Device;
+import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.DeviceCopiers;
 import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Tensor;
@@ -28,6 +29,7 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
   private final FetchCache cache;
   private final Remotizer remotizer;
   private final DeviceCopiers copiers = new DeviceCopiers();
+  private final DeviceIpc ipc = new DeviceIpc();
 
   /**
    * A transport over {@code plane}, decoding fetched shards into {@code allocator} and caching at
@@ -48,11 +50,35 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
 
   @Override
   public Object remotize(Object value) {
+    return remotize(value, false);
+  }
+
+  /**
+   * {@link #remotize(Object)}; with {@code keepOnDevice}, device tensors stay in device memory
+   * until cleared and are copied to the host only when fetched ({@link Remotizer#remotize(Object,
+   * boolean)}).
+   */
+  @Override
+  public Object remotize(Object value, boolean keepOnDevice) {
     try {
-      return remotizer.remotize(value);
+      return remotizer.remotize(value, keepOnDevice);
     } finally {
       closeTensors(value);
     }
+  }
+
+  @Override
+  public boolean canOpenOnDevice(RTensor handle, Device device) {
+    return DeviceIpc.canOpen(handle, device);
+  }
+
+  /**
+   * A copy on {@code device} of the device tensor {@code handle} names, made device to device from
+   * its producer's memory by CUDA IPC ({@link DeviceIpc}); null when it cannot be.
+   */
+  @Override
+  public DeviceTensor openOnDevice(RTensor handle, Device device) {
+    return ipc.copyOnDevice(handle, device, copiers);
   }
 
   /**
@@ -90,6 +116,7 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
   @Override
   public int evict(Collection<String> shardIds) {
     plane.release(shardIds);
+    ipc.evict(shardIds);
     return cache.evict(shardIds);
   }
 
@@ -116,13 +143,25 @@ public final class DataPlaneValueTransport implements ValueTransport, AutoClosea
     return remotizer;
   }
 
-  /** Drops the cache and the device copiers (not the plane, which its creator owns). */
+  /** The device memory of other processes this one has mapped (CUDA IPC). */
+  public DeviceIpc ipc() {
+    return ipc;
+  }
+
+  /**
+   * Drops the cache, the IPC mappings and the device copiers (not the plane, which its creator
+   * owns).
+   */
   @Override
   public void close() {
     try {
       cache.close();
     } finally {
-      copiers.close();
+      try {
+        ipc.close();
+      } finally {
+        copiers.close();
+      }
     }
   }
 }

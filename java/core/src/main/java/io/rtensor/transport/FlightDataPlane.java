@@ -172,6 +172,36 @@ public final class FlightDataPlane implements DataPlane {
     return RTensor.ofBatch(id, ShardLocation.flight(putTarget), shard.columns(), shard.rows());
   }
 
+  /** True for a worker's plane (one with its own store). */
+  @Override
+  public boolean defersPuts() {
+    return localServer != null;
+  }
+
+  /**
+   * Registers the shard in this worker's own store, written there only when first fetched, {@code
+   * source} kept until it is cleared (see {@link DataPlane#putDeferred}); a plane without a local
+   * server stores it at once.
+   */
+  @Override
+  public RTensor putDeferred(ShardWriter shard, AutoCloseable source) {
+    if (localServer == null) {
+      return DataPlane.super.putDeferred(shard, source);
+    }
+    String id = UUID.randomUUID().toString();
+    try {
+      localServer.putLocalDeferred(id, shard, source);
+    } catch (RuntimeException e) {
+      try {
+        source.close();
+      } catch (Exception closeFailure) {
+        e.addSuppressed(closeFailure);
+      }
+      throw e;
+    }
+    return RTensor.ofBatch(id, ShardLocation.flight(putTarget), shard.columns(), shard.rows());
+  }
+
   @Override
   public Map<String, TensorBatch> fetch(Collection<RTensor> handles, BufferAllocator target) {
     return fetch(handles, target, false);

@@ -204,9 +204,21 @@ public final class FlightShardServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Registers shard {@code id} here, its bytes written by {@code shard} at its first read and
+   * {@code source} kept until it is removed (see {@link ShardStore#putDeferred}).
+   */
+  public void putLocalDeferred(String id, ShardWriter shard, AutoCloseable source) {
+    store.putDeferred(id, shard.columns(), shard.rows(), shard, source);
+  }
+
   /** Decodes a shard stored here into {@code target} (sharing its bytes), or null. */
   public TensorBatch getLocal(String id, BufferAllocator target) {
-    return store.get(id, target);
+    try {
+      return store.get(id, target);
+    } catch (ShardStore.StoreFullException e) {
+      throw new ShardStoreFullException(address, e.getMessage());
+    }
   }
 
   /** True if shard {@code id} is stored here. */
@@ -362,6 +374,13 @@ public final class FlightShardServer implements AutoCloseable {
         shards = owner.store.retain(ids);
       } catch (IllegalStateException e) {
         listener.error(CallStatus.UNAVAILABLE.withDescription(e.getMessage()).toRuntimeException());
+        return;
+      } catch (RuntimeException e) {
+        // Writing a deferred shard (a device tensor's copy to the host) failed.
+        listener.error(
+            CallStatus.INTERNAL
+                .withDescription("a shard could not be written for sending: " + e)
+                .toRuntimeException());
         return;
       }
       try {

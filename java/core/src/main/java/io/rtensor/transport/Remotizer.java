@@ -1,5 +1,6 @@
 package io.rtensor.transport;
 
+import io.rtensor.handle.DeviceNode;
 import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.DeviceCopiers;
 import io.rtensor.tensor.DeviceTensor;
@@ -67,7 +68,20 @@ public final class Remotizer {
    * its device copiers.
    */
   public Object remotize(Object value) {
-    return remotize(value, plane, copiers);
+    return remotize(value, plane, copiers, false);
+  }
+
+  /**
+   * {@link #remotize(Object)}; with {@code keepOnDevice}, each {@link DeviceTensor} stays in its
+   * device memory (a reference to it is kept) until its shard is cleared, on a plane that {@link
+   * DataPlane#defersPuts() defers puts}: it is copied to the host only when a process first fetches
+   * it, and a CUDA tensor's handle also names its memory by a CUDA IPC handle ({@link
+   * RTensor#onDevice}), so a process on the same node can copy it device to device without the host
+   * at all ({@link DeviceIpc}). On other planes, or for memory the driver cannot export, it is
+   * stored as {@link #remotize(Object)} stores it, or fetched through the deferred copy.
+   */
+  public Object remotize(Object value, boolean keepOnDevice) {
+    return remotize(value, plane, copiers, keepOnDevice);
   }
 
   /**
@@ -79,10 +93,11 @@ public final class Remotizer {
    * failed device copy, {@link ShardStoreFullException} for a full store.
    */
   public static Object remotize(Object value, DataPlane store) {
-    return remotize(value, store, null);
+    return remotize(value, store, null, false);
   }
 
-  private static Object remotize(Object value, DataPlane store, DeviceCopiers copiers) {
+  private static Object remotize(
+      Object value, DataPlane store, DeviceCopiers copiers, boolean keepOnDevice) {
     List<RTensor> stored = new ArrayList<>();
     try {
       return walk(
@@ -94,6 +109,16 @@ public final class Remotizer {
                 stored.add(batchHandle);
                 return RTensor.ofTensor(batchHandle.shardId(), batchHandle.location(), t);
               }
+            }
+            if (leaf instanceof DeviceTensor t && keepOnDevice && store.defersPuts()) {
+              DeviceTensor kept = t.share();
+              RTensor batchHandle = store.putDeferred(new DeviceTensorShard(kept, copiers), kept);
+              stored.add(batchHandle);
+              RTensor handle =
+                  RTensor.ofTensor(
+                      batchHandle.shardId(), batchHandle.location(), t.dtype(), t.shape());
+              byte[] ipc = DeviceIpc.export(t);
+              return ipc == null ? handle : handle.onDevice(ipc, DeviceNode.id());
             }
             if (leaf instanceof DeviceTensor t) {
               RTensor batchHandle = store.put(new DeviceTensorShard(t, copiers));

@@ -1,6 +1,7 @@
 package io.rtensor.transport;
 
 import io.rtensor.device.Device;
+import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Tensor;
 
@@ -28,6 +29,32 @@ public interface ValueTransport {
 
   /** The value with every tensor replaced by a handle to a stored shard. */
   Object remotize(Object value);
+
+  /**
+   * {@link #remotize(Object)}; with {@code keepOnDevice}, a transport that can keeps device tensors
+   * in device memory until they are cleared (what an engine method annotated {@link
+   * io.rtensor.engine.KeepOnDevice} returns). This default ignores it.
+   */
+  default Object remotize(Object value, boolean keepOnDevice) {
+    return remotize(value);
+  }
+
+  /**
+   * Whether {@link #openOnDevice} may give the tensor {@code handle} names on {@code device}
+   * without fetching it. This default: never.
+   */
+  default boolean canOpenOnDevice(RTensor handle, Device device) {
+    return false;
+  }
+
+  /**
+   * The tensor {@code handle} names, on {@code device}, copied there from its producer's device
+   * memory without the host; owned by the caller. Null when it cannot be: localize the handle and
+   * copy it with {@link #toDevice} then. This default: null.
+   */
+  default DeviceTensor openOnDevice(RTensor handle, Device device) {
+    return null;
+  }
 
   /**
    * A tensor on {@code device} holding a copy of {@code host}, owned by the caller: how a localized

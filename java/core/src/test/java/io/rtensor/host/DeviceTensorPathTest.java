@@ -188,6 +188,78 @@ class DeviceTensorPathTest {
   }
 
   @Test
+  void aTensorKeptOnDeviceIsCopiedToTheHostOnlyWhenFirstFetched() {
+    rollout.call("prepare", 0, ROWS, COLS, 4);
+    long rolloutDeviceBytes = DeviceOps.fake_live_bytes(CUDA, LIVE_DEVICE);
+    long[] before = copied();
+
+    RTensor handle = assertInstanceOf(RTensor.class, rollout.call("produceKept"));
+    assertEquals(RTensor.Kind.TENSOR, handle.kind());
+    assertEquals(Shape.of(ROWS, COLS), handle.shape());
+    assertTrue(handle.deviceIpc() != null, "a CUDA tensor's handle names its device memory");
+    assertFalse(handle.toString().contains("ipc"), handle.toString());
+    assertFalse(handle.toJson().contains("device"), "the IPC handle never goes into JSON");
+    String location = handle.location().key();
+    assertEquals(1, rollout.data().plane().stats(location).entries());
+    assertEquals(0, rollout.data().plane().stats(location).bytes(), "nothing on the host yet");
+    assertEquals(0, delta(before, copied(), COPIED_D2H), "no device-to-host copy at the return");
+    assertEquals(
+        rolloutDeviceBytes,
+        DeviceOps.fake_live_bytes(CUDA, LIVE_DEVICE),
+        "the tensor stays in the rollout's device memory");
+
+    // In this one process the IPC handle is not opened (the exporter's own process): the trainer
+    // fetches the shard, which the rollout's store writes with one DMA at this first fetch.
+    assertEquals(1, trainer.call("consume", handle));
+    long[] after = copied();
+    assertEquals(BYTES, delta(before, after, COPIED_D2H), "one device-to-host DMA, at the fetch");
+    assertEquals(0, delta(before, after, COPIED_D2H_INTO_PAGEABLE), "into page-locked memory");
+    assertEquals(BYTES, delta(before, after, COPIED_H2D), "one host-to-device DMA");
+    assertTrue(rollout.data().plane().stats(location).bytes() > BYTES, "now written");
+    assertArrayEquals(
+        DeviceTensorEngine.patternBytes(ROWS, COLS, 4), (byte[]) trainer.call("receivedBytes", 0));
+
+    // A second reader shares the written shard: no second copy.
+    long[] beforeSecondRead = copied();
+    try (BufferAllocator allocator = new RootAllocator()) {
+      io.rtensor.transport.Remotizer reader =
+          new io.rtensor.transport.Remotizer(trainer.data().plane(), null, allocator);
+      try (Tensor t = assertInstanceOf(Tensor.class, reader.localize(handle))) {
+        assertArrayEquals(DeviceTensorEngine.patternBytes(ROWS, COLS, 4), t.toByteArray());
+      }
+    }
+    assertEquals(0, delta(beforeSecondRead, copied(), COPIED_D2H), "written once");
+
+    // The clear gives back the device memory the store kept.
+    assertEquals(1, rollout.data().plane().clear(List.of(handle)).get(location).cleared());
+    trainer.host().evict(List.of(handle.shardId()));
+    trainer.host().destroyAll();
+    assertEquals(
+        rolloutDeviceBytes - BYTES,
+        DeviceOps.fake_live_bytes(CUDA, LIVE_DEVICE),
+        "the kept tensor's device memory is freed by the clear");
+  }
+
+  @Test
+  void aKeptTensorWhoseCopyFailsAtTheFetchIsTypedAndStaysFetchable() {
+    rollout.call("prepare", 0, ROWS, COLS, 6);
+    RTensor handle = assertInstanceOf(RTensor.class, rollout.call("produceKept"));
+    String location = handle.location().key();
+    assertEquals(0, DeviceOps.fake_inject_error(CUDA, "cuMemcpyDtoHAsync_v2", 700, 1));
+    CallResult failed = trainer.host().call(null, "consume", new Object[] {handle});
+    assertFalse(failed.ok());
+    assertTrue(failed.errorMessage().contains("CUDA_ERROR_ILLEGAL_ADDRESS"), failed.toString());
+    assertEquals(1, rollout.data().plane().stats(location).entries(), "the shard is kept");
+    assertEquals(0, rollout.data().plane().stats(location).bytes(), "and not half written");
+
+    assertEquals(1, trainer.call("consume", handle), "the next fetch writes it");
+    assertArrayEquals(
+        DeviceTensorEngine.patternBytes(ROWS, COLS, 6), (byte[]) trainer.call("receivedBytes", 0));
+    rollout.data().plane().clear(List.of(handle));
+    trainer.host().evict(List.of(handle.shardId()));
+  }
+
+  @Test
   void deviceTensorsNestedInAResultAreStoredAsTensorShards() {
     rollout.call("prepare", 0, 2L, 3L, 1);
     rollout.call("prepare", 0, 4L, 5L, 2);

@@ -1,5 +1,6 @@
 package io.rtensor.scheduler;
 
+import static io.rtensor.testing.engines.DeviceTensorEngine.COPIED_D2D;
 import static io.rtensor.testing.engines.DeviceTensorEngine.COPIED_D2H;
 import static io.rtensor.testing.engines.DeviceTensorEngine.COPIED_D2H_INTO_PAGEABLE;
 import static io.rtensor.testing.engines.DeviceTensorEngine.COPIED_H2D;
@@ -21,6 +22,7 @@ import io.rtensor.tensor.Tensor;
 import io.rtensor.tensor.TensorBatch;
 import io.rtensor.testing.engines.DeviceEngine;
 import io.rtensor.testing.engines.DeviceTensorEngine;
+import io.rtensor.transport.DataPlaneKind;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -223,6 +225,59 @@ public abstract class DeviceTensorPathContract {
         DeviceTensorEngine.patternBytes(ROWS, COLS, 3), (byte[]) call(TRAINER, "receivedBytes", 0));
 
     clearAndAssertNothingLeft(before, List.of(handle), 1);
+  }
+
+  /**
+   * A tensor an engine method marked {@code @KeepOnDevice} returns: on CUDA over the Flight plane
+   * it stays in the rollout's device memory and reaches the trainer (another process of the same
+   * node) device to device by CUDA IPC, never touching the host; the controller, which has no
+   * device, still fetches it, and the rollout's store copies it to the host for that fetch, once.
+   * Elsewhere (Ascend, Ray's object store) it is stored at the return as any device tensor.
+   */
+  @Test
+  void aTensorKeptOnDeviceReachesATrainerOfTheSameNodeDeviceToDevice() {
+    Held before = held();
+    call(ROLLOUT, "prepareOnWorker", ROWS, COLS, 11);
+    long[] rolloutBefore = copied(ROLLOUT);
+    long[] trainerBefore = copied(TRAINER);
+
+    RTensor handle = assertInstanceOf(RTensor.class, call(ROLLOUT, "produceKept"));
+    boolean ipc =
+        runtime == RuntimeKind.CUDA && scheduler.dataPlane().plane().kind() == DataPlaneKind.FLIGHT;
+    assertEquals(ipc, handle.deviceIpc() != null, handle.toString());
+    assertEquals(0, call(TRAINER, "consume", handle), "received on the trainer's device 0");
+
+    long[] rolloutAfter = copied(ROLLOUT);
+    long[] trainerAfter = copied(TRAINER);
+    if (ipc) {
+      assertEquals(
+          0, delta(rolloutBefore, rolloutAfter, COPIED_D2H), "the rollout copied nothing out");
+      assertEquals(
+          BYTES, delta(trainerBefore, trainerAfter, COPIED_D2D), "one device-to-device copy");
+      assertEquals(0, delta(trainerBefore, trainerAfter, COPIED_H2D), "nothing from the host");
+      assertEquals(1L, call(TRAINER, "ipcMappings"), "the trainer mapped the rollout's memory");
+    } else {
+      assertEquals(BYTES, delta(rolloutBefore, rolloutAfter, COPIED_D2H), "one DMA to the host");
+      assertEquals(BYTES, delta(trainerBefore, trainerAfter, COPIED_H2D), "one DMA back");
+      assertEquals(0, delta(trainerBefore, trainerAfter, COPIED_D2D));
+    }
+    assertEquals(0, delta(trainerBefore, trainerAfter, COPIED_H2H), "no host staging");
+    assertEquals(0, delta(trainerBefore, trainerAfter, COPIED_D2H), "nothing came to the host");
+    assertEquals(call(TRAINER, "physicalId", 0), call(TRAINER, "receivedPhysicalId", 0));
+    assertArrayEquals(
+        DeviceTensorEngine.patternBytes(ROWS, COLS, 11),
+        (byte[]) call(TRAINER, "receivedBytes", 0));
+
+    // The controller has no device: it fetches the shard, which the rollout writes to the host
+    // for this first fetch (with IPC) or wrote at the return (without).
+    try (Tensor local = assertInstanceOf(Tensor.class, scheduler.dataPlane().localize(handle))) {
+      assertArrayEquals(DeviceTensorEngine.patternBytes(ROWS, COLS, 11), local.toByteArray());
+    }
+    assertEquals(
+        BYTES, delta(rolloutBefore, copied(ROLLOUT), COPIED_D2H), "one DMA to the host in all");
+
+    clearAndAssertNothingLeft(before, List.of(handle), 1);
+    assertEquals(0L, call(TRAINER, "ipcMappings"), "the clear closed the trainer's mapping");
   }
 
   @Test

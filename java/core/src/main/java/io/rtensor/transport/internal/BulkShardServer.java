@@ -191,6 +191,11 @@ public final class BulkShardServer implements AutoCloseable {
     } catch (IllegalStateException e) {
       refuse(ch, BAD_REQUEST, e.getMessage());
       return;
+    } catch (RuntimeException e) {
+      // Writing a deferred shard (a device tensor's copy to the host) failed: the request is
+      // answered, the connection stays.
+      refuse(ch, BAD_REQUEST, "a shard could not be written for sending: " + e);
+      return;
     }
     try {
       ByteBuffer lengths = ByteBuffer.allocate(1 + 8 * ids.size());

@@ -221,6 +221,10 @@ public final class SameNodeServer implements AutoCloseable {
     } catch (IllegalStateException e) {
       sendError(s, e.getMessage());
       return;
+    } catch (RuntimeException e) {
+      // Writing a deferred shard (a device tensor's copy to the host) failed.
+      sendError(s, "a shard could not be written for sending: " + e);
+      return;
     }
     try {
       List<String> missing = new java.util.ArrayList<>();

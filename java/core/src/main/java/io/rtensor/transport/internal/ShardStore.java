@@ -30,6 +30,9 @@ public final class ShardStore implements AutoCloseable {
   private final DecodeLimits limits;
   private final Memory memory;
   private final Map<String, ArrowBuf> shards = new HashMap<>();
+  // Shards kept outside the store until their first read, and what each keeps alive until removed.
+  private final Map<String, Deferred> deferred = new HashMap<>();
+  private final Map<String, AutoCloseable> sources = new HashMap<>();
   private final List<Consumer<Collection<String>>> removalListeners = new CopyOnWriteArrayList<>();
   private boolean closed;
 
@@ -95,6 +98,84 @@ public final class ShardStore implements AutoCloseable {
   }
 
   /**
+   * Registers under {@code id} a shard whose bytes stay in {@code source} (a tensor in device
+   * memory) until the shard is first read: then the framing is written here and {@code body} writes
+   * each column straight into a stored buffer, once; later reads share that buffer. {@code source}
+   * is kept until the shard is removed (or the store closed) and then closed, so memory handed to
+   * others by its address (a CUDA IPC handle) stays valid as long as the shard. Counted as an entry
+   * with no bytes until it is written; the cap applies when it is.
+   *
+   * @throws IllegalArgumentException if {@code id} is taken (nothing is kept, {@code source} stays
+   *     the caller's to close)
+   */
+  public void putDeferred(
+      String id,
+      List<ColumnSpec> columns,
+      long rows,
+      ShardCodec.ColumnWriter body,
+      AutoCloseable source) {
+    FlightWire.checkId(id);
+    ShardCodec.encodedSize(columns, rows); // validates the layout now, not at the first read
+    synchronized (this) {
+      checkOpen();
+      if (shards.containsKey(id) || deferred.containsKey(id)) {
+        throw new IllegalArgumentException("shard " + id + " is already stored at " + location);
+      }
+      deferred.put(id, new Deferred(List.copyOf(columns), rows, body));
+      sources.put(id, source);
+    }
+  }
+
+  /** A registered shard not written yet. */
+  private record Deferred(List<ColumnSpec> columns, long rows, ShardCodec.ColumnWriter body) {}
+
+  /**
+   * Writes the deferred shards among {@code ids} into stored buffers. Each is written once, outside
+   * the store's lock (other reads and puts go on); concurrent readers of the same shard wait for
+   * that one write. A write that fails (the device lost, the cap full) stores nothing, leaves the
+   * shard deferred and throws.
+   */
+  private void materialize(List<String> ids) {
+    List<Map.Entry<String, Deferred>> pending = new ArrayList<>();
+    synchronized (this) {
+      if (deferred.isEmpty()) {
+        return;
+      }
+      for (String id : ids) {
+        Deferred d = deferred.get(id);
+        if (d != null) {
+          pending.add(Map.entry(id, d));
+        }
+      }
+    }
+    for (Map.Entry<String, Deferred> e : pending) {
+      Deferred d = e.getValue();
+      synchronized (d) {
+        synchronized (this) {
+          if (deferred.get(e.getKey()) != d) {
+            continue; // written by a reader before us, or removed
+          }
+        }
+        ArrowBuf buf = allocate(ShardCodec.encodedSize(d.columns(), d.rows()));
+        boolean kept = false;
+        try {
+          ShardCodec.encodeInto(d.columns(), d.rows(), buf, d.body());
+          synchronized (this) {
+            if (!closed && deferred.remove(e.getKey(), d)) {
+              shards.put(e.getKey(), buf);
+              kept = true;
+            }
+          }
+        } finally {
+          if (!kept) {
+            buf.close();
+          }
+        }
+      }
+    }
+  }
+
+  /**
    * Validates and stores received shards, all or none. Each row's bytes are copied once into this
    * store's allocator.
    *
@@ -146,7 +227,7 @@ public final class ShardStore implements AutoCloseable {
   private synchronized void insert(Map<String, ArrowBuf> add) {
     checkOpen();
     for (String id : add.keySet()) {
-      if (shards.containsKey(id)) {
+      if (shards.containsKey(id) || deferred.containsKey(id)) {
         throw new IllegalArgumentException("shard " + id + " is already stored at " + location);
       }
     }
@@ -155,25 +236,31 @@ public final class ShardStore implements AutoCloseable {
 
   /**
    * The stored streams of {@code ids}, each with one reference the caller releases, in order.
+   * Deferred shards among them are written first ({@link #putDeferred}).
    *
    * @return null entries for ids not stored
+   * @throws RuntimeException what writing a deferred shard threw (a {@link
+   *     io.rtensor.device.DeviceException} for a failed device copy, {@link StoreFullException})
    */
-  public synchronized List<ArrowBuf> retain(List<String> ids) {
-    checkOpen();
-    List<ArrowBuf> out = new ArrayList<>(ids.size());
-    for (String id : ids) {
-      ArrowBuf b = shards.get(id);
-      if (b != null) {
-        b.getReferenceManager().retain();
+  public List<ArrowBuf> retain(List<String> ids) {
+    materialize(ids);
+    synchronized (this) {
+      checkOpen();
+      List<ArrowBuf> out = new ArrayList<>(ids.size());
+      for (String id : ids) {
+        ArrowBuf b = shards.get(id);
+        if (b != null) {
+          b.getReferenceManager().retain();
+        }
+        out.add(b);
       }
-      out.add(b);
+      return out;
     }
-    return out;
   }
 
-  /** The ids of {@code ids} this store lacks. */
+  /** The ids of {@code ids} this store lacks (a deferred shard it has). */
   public synchronized List<String> missing(List<String> ids) {
-    return ids.stream().filter(id -> !shards.containsKey(id)).toList();
+    return ids.stream().filter(id -> !shards.containsKey(id) && !deferred.containsKey(id)).toList();
   }
 
   /** Decodes a stored shard into {@code target} (tensors share the stored bytes), or null. */
@@ -189,30 +276,68 @@ public final class ShardStore implements AutoCloseable {
     }
   }
 
-  /** Removes {@code ids}; returns how many were stored. */
+  /**
+   * Removes {@code ids} (closing the sources of deferred shards); returns how many were stored.
+   *
+   * @throws RuntimeException the first failure to close a source, after every id was removed
+   */
   public long remove(Collection<String> ids) {
     List<String> removed = new ArrayList<>();
+    List<AutoCloseable> released = new ArrayList<>();
     synchronized (this) {
       for (String id : ids) {
         ArrowBuf b = shards.remove(id);
+        boolean wasDeferred = deferred.remove(id) != null;
+        AutoCloseable source = sources.remove(id);
         if (b != null) {
           b.close();
+        }
+        if (source != null) {
+          released.add(source);
+        }
+        if (b != null || wasDeferred) {
           removed.add(id);
         }
       }
     }
+    RuntimeException failure = closeAll(released);
     if (!removed.isEmpty()) {
       removalListeners.forEach(l -> l.accept(removed));
+    }
+    if (failure != null) {
+      throw failure;
     }
     return removed.size();
   }
 
+  /** Closes each source; returns the first failure (others suppressed in it), or null. */
+  private static RuntimeException closeAll(Collection<AutoCloseable> sources) {
+    RuntimeException first = null;
+    for (AutoCloseable c : sources) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        RuntimeException r =
+            e instanceof RuntimeException re
+                ? re
+                : new IllegalStateException("closing a deferred shard's source failed", e);
+        if (first == null) {
+          first = r;
+        } else {
+          first.addSuppressed(r);
+        }
+      }
+    }
+    return first;
+  }
+
+  /** Entries (deferred ones included) and the bytes of those written. */
   public synchronized StoreStats stats() {
     long bytes = 0;
     for (ArrowBuf b : shards.values()) {
       bytes += b.writerIndex();
     }
-    return new StoreStats(location, shards.size(), bytes, allocator.getLimit());
+    return new StoreStats(location, shards.size() + deferred.size(), bytes, allocator.getLimit());
   }
 
   /** Bytes the cap leaves free now (what a put may still add). */
@@ -232,6 +357,7 @@ public final class ShardStore implements AutoCloseable {
 
   @Override
   public void close() {
+    List<AutoCloseable> released;
     synchronized (this) {
       if (closed) {
         return;
@@ -239,7 +365,14 @@ public final class ShardStore implements AutoCloseable {
       closed = true;
       shards.values().forEach(ArrowBuf::close);
       shards.clear();
+      deferred.clear();
+      released = new ArrayList<>(sources.values());
+      sources.clear();
     }
+    RuntimeException failure = closeAll(released);
     allocator.close();
+    if (failure != null) {
+      throw failure;
+    }
   }
 }

@@ -6,6 +6,7 @@ import io.rtensor.device.RuntimeKind;
 import io.rtensor.device.internal.DeviceOps;
 import io.rtensor.engine.Engine;
 import io.rtensor.engine.EngineContext;
+import io.rtensor.engine.KeepOnDevice;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Shape;
@@ -26,6 +27,7 @@ public class DeviceTensorEngine implements Engine {
   public static final int COPIED_H2D = 0;
 
   public static final int COPIED_D2H = 1;
+  public static final int COPIED_D2D = 2;
   public static final int COPIED_H2H = 3;
   public static final int COPIED_H2D_FROM_PAGEABLE = 4;
   public static final int COPIED_D2H_INTO_PAGEABLE = 5;
@@ -95,6 +97,16 @@ public class DeviceTensorEngine implements Engine {
     return new long[] {
       DeviceOps.fake_live_bytes(backend(), 0), DeviceOps.fake_live_bytes(backend(), 1)
     };
+  }
+
+  /**
+   * The CUDA IPC mappings of other processes' device memory this process holds open (0 on other
+   * runtimes, which map none).
+   */
+  public long ipcMappings() {
+    return workerDevice().kind() == RuntimeKind.CUDA
+        ? DeviceOps.fake_ipc_open_mappings(DeviceOps.BACKEND_CUDA)
+        : 0;
   }
 
   /**
@@ -183,6 +195,15 @@ public class DeviceTensorEngine implements Engine {
 
   /** The first prepared tensor alone, handed over. */
   public DeviceTensor produceOne() {
+    return prepared.remove(0);
+  }
+
+  /**
+   * The first prepared tensor alone, handed over and kept in device memory until cleared (see
+   * {@link KeepOnDevice}).
+   */
+  @KeepOnDevice
+  public DeviceTensor produceKept() {
     return prepared.remove(0);
   }
 
