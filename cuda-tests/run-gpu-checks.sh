@@ -8,11 +8,13 @@
 # exit 0), followed by a self-test of the bundle against the fake CUDA driver of the native tests:
 # the C++ baseline and the D2H benchmark, the device-tensor path test (two local workers, Flight),
 # the CUDA IPC test (a child process exports, this one opens) and the bench rows d2h, h2d and
-# gpu-to-gpu-flight, checked end to end (a check of the plumbing, not a measurement).
+# gpu-to-gpu-flight and gpu-to-gpu-ipc, checked end to end (a check of the plumbing, not a
+# measurement).
 #
 # On a GPU machine with no JDK and no network: copy the bundle (or the tarball) there and run
 #   ./run.sh                        # GPU tests, the D2H benchmark beside the C++ baseline, then
-#                                   # ./rtensor bench --only d2h,h2d,gpu-to-gpu-flight --full
+#                                   # ./rtensor bench --only d2h,h2d,gpu-to-gpu-flight,
+#                                   #   gpu-to-gpu-ipc --full
 #   ./run.sh --sizes-mib 64,256 --reps 5   # D2H benchmark options are passed through
 #   ./run.sh --require-gpu          # fail (exit 1) where no GPU is usable, a GPU test or bench row
 #                                   # is skipped, or a goal is missed
@@ -115,8 +117,8 @@ cat > "$bundle/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # rtensor GPU checks, run from this bundle: needs no JDK and no network.
 # Runs the GPU tests, the D2H benchmark beside the C++ baseline, and ./rtensor bench's device rows
-# (d2h, h2d, gpu-to-gpu-flight, --full; gpu-to-gpu-ray needs a Ray head, which the bundle does not
-# carry), then prints a summary.
+# (d2h, h2d, gpu-to-gpu-flight, gpu-to-gpu-ipc, --full; gpu-to-gpu-ray needs a Ray head, which the
+# bundle does not carry), then prints a summary.
 # --require-gpu: exit 1 where no usable NVIDIA GPU is found (a GPU CI runner), a GPU test or bench
 # row is skipped, or a goal is missed, instead of reporting it and going on.
 # Other arguments are passed to the D2H benchmark (--sizes-mib 1,4,..., --reps N, --streams N,
@@ -201,10 +203,10 @@ else
   if grep -q '^D2H goals: some' "$out/benchmark.txt"; then
     bench_missed="D2H benchmark"
   fi
-  echo "== ./rtensor bench --only d2h,h2d,gpu-to-gpu-flight ${bench_preset[*]}"
+  echo "== ./rtensor bench --only d2h,h2d,gpu-to-gpu-flight,gpu-to-gpu-ipc ${bench_preset[*]}"
   echo "   (gpu-to-gpu-ray is not run here: it needs a Ray head, and the bundle carries no Ray)"
   "$java" "${jvm[@]}" -Drtensor.root="$here" -cp "$bench_cp" io.rtensor.cli.Main \
-    bench --only d2h,h2d,gpu-to-gpu-flight "${bench_preset[@]}" --json \
+    bench --only d2h,h2d,gpu-to-gpu-flight,gpu-to-gpu-ipc "${bench_preset[@]}" --json \
     >"$out/bench.json" 2> >(tee "$out/bench.log" >&2)
   [[ $? -eq 0 ]] || bench_rc=1
   cat "$out/bench.json"
@@ -296,12 +298,14 @@ if [[ $run == 1 ]]; then
       || fail "self-test: the device-tensor path tests and the CUDA IPC test did not all succeed" \
         "(see $self/tests.txt)"
 
-    say "self-test: bench --only d2h,h2d,gpu-to-gpu-flight,gpu-to-gpu-ray on the fake driver"
+    say "self-test: bench --only d2h,h2d,gpu-to-gpu-flight,gpu-to-gpu-ipc,gpu-to-gpu-ray on the" \
+      "fake driver"
     "${fake_java[@]}" -cp "$bench_cp" io.rtensor.cli.Main bench \
-      --only d2h,h2d,gpu-to-gpu-flight,gpu-to-gpu-ray --size-mib 4 --reps 2 --warmup 1 --json \
+      --only d2h,h2d,gpu-to-gpu-flight,gpu-to-gpu-ipc,gpu-to-gpu-ray --size-mib 4 --reps 2 \
+      --warmup 1 --json \
       >"$self/bench.json" || fail "self-test: the bench failed (its JSON: $self/bench.json)"
     cat "$self/bench.json"
-    for row in d2h h2d gpu-to-gpu-flight; do
+    for row in d2h h2d gpu-to-gpu-flight gpu-to-gpu-ipc; do
       grep -qE "\"name\": \"$row\".*\"status\": \"checked\"" "$self/bench.json" \
         || fail "self-test: bench row $row was not checked end to end on the fake driver"
     done

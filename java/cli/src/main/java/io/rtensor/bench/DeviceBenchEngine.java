@@ -2,11 +2,13 @@ package io.rtensor.bench;
 
 import io.rtensor.device.Device;
 import io.rtensor.device.DeviceBuffer;
+import io.rtensor.device.DeviceIpcHandle;
 import io.rtensor.device.HostBuffer;
 import io.rtensor.device.HostMemory;
 import io.rtensor.device.RawDriverCopy;
 import io.rtensor.engine.Engine;
 import io.rtensor.engine.EngineContext;
+import io.rtensor.engine.KeepOnDevice;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Shape;
@@ -33,7 +35,8 @@ import org.apache.arrow.memory.util.MemoryUtil;
  * #rawSend}); the consumer reads them all into its page-locked memory and then copies each onto its
  * device with the driver's own copy ({@link #rawReceive}). Every shard holds {@link DeviceBytes
  * seeded bytes} (seed {@code seed + i} for shard {@code i}), which the consumer checks ({@link
- * #consumeAndCheck}, {@link #checkRawReceived}).
+ * #consumeAndCheck}, {@link #checkRawReceived}). For a CUDA IPC handoff the rtensor path is {@link
+ * #produceKept} and the raw chain {@link #rawExportIpc} then {@link #rawOpenIpc}.
  */
 public class DeviceBenchEngine implements Engine {
   /** How long one blocking step of the raw socket chain may take before its socket is closed. */
@@ -131,6 +134,46 @@ public class DeviceBenchEngine implements Engine {
     List<DeviceTensor> out = new ArrayList<>(shards.size());
     shards.forEach(t -> out.add(t.share()));
     return out;
+  }
+
+  /**
+   * The producer's shards kept in its device memory until cleared ({@link KeepOnDevice}): a
+   * consumer on this machine receives them device to device by CUDA IPC.
+   */
+  @KeepOnDevice
+  public List<DeviceTensor> produceKept() {
+    return produce();
+  }
+
+  /**
+   * The producer's half of the raw IPC chain: a CUDA IPC handle to each shard's memory ({@code
+   * cuMemGetAddressRange} and {@code cuIpcGetMemHandle}, through the device binding), in the
+   * handles' binary form.
+   */
+  public List<byte[]> rawExportIpc() {
+    List<byte[]> out = new ArrayList<>(shards.size());
+    for (DeviceTensor t : shards) {
+      out.add(device.exportIpc(t.buffer(), 0, t.byteSize()).toBytes());
+    }
+    return out;
+  }
+
+  /**
+   * The consumer's half of the raw IPC chain: maps each of the producer's shards ({@code
+   * cuIpcOpenMemHandle}), copies it device to device onto its buffer here ({@code cuMemcpyDtoD})
+   * and unmaps it ({@code cuIpcCloseMemHandle}); returns the bytes copied.
+   */
+  public long rawOpenIpc(List<byte[]> handles) {
+    if (handles.size() != rawTargets.size()) {
+      throw new IllegalArgumentException(
+          handles.size() + " IPC handles for " + rawTargets.size() + " buffers");
+    }
+    for (int i = 0; i < handles.size(); i++) {
+      try (DeviceBuffer mapped = device.openIpc(DeviceIpcHandle.fromBytes(handles.get(i)))) {
+        device.copyOnDevice(mapped, 0, rawTargets.get(i), 0, shardBytes);
+      }
+    }
+    return rawTargets.size() * shardBytes;
   }
 
   /** Takes the producer's shards, received on this worker's device; returns their bytes. */

@@ -21,8 +21,10 @@ import java.util.concurrent.TimeUnit;
  * one stage after another with the plainest calls: the driver's own device-to-host copies into
  * {@code cuMemAllocHost} memory, then a raw socket copy (the Flight plane's workers) or plasma
  * objects (the Ray object store plane's actors), then the driver's own host-to-device copies. The
- * claim: the RTensor path at least as fast as the serial chain (1.0x). Both paths' bytes are
- * checked by {@link #verify}.
+ * claim: the RTensor path at least as fast as the serial chain (1.0x). On the {@link
+ * Route#CUDA_IPC} route the producer keeps its tensors on its GPU ({@code @KeepOnDevice}) and the
+ * consumer copies them device to device through CUDA IPC, against the same driver calls made
+ * directly (no goal set yet). Both paths' bytes are checked by {@link #verify}.
  *
  * <p>The workers are one GPU job and, where the scheduler has a second GPU, another; else the
  * consumer is a fork of the producer on the same GPU. The scheduler is the workload's: closing the
@@ -40,6 +42,12 @@ public final class GpuToGpuWorkload implements AutoCloseable {
       "serial raw chain, same workers: D2H into cuMemAllocHost memory, raw Java socket copy, H2D"
           + " (cuMemcpyDtoHAsync / cuMemcpyHtoDAsync + cuStreamSynchronize, direct driver calls)";
 
+  /** The CUDA IPC row's baseline, for reports. */
+  public static final String IPC_BASELINE =
+      "raw CUDA IPC chain, same workers: cuIpcGetMemHandle per shard in the producer;"
+          + " cuIpcOpenMemHandle, cuMemcpyDtoD, cuIpcCloseMemHandle per shard in the consumer"
+          + " (direct driver calls, one binding call each)";
+
   /** The Ray row's baseline, for reports. */
   public static final String PLASMA_BASELINE =
       "serial raw chain, same actors: D2H into cuMemAllocHost memory, plasma create + memcpy +"
@@ -53,7 +61,21 @@ public final class GpuToGpuWorkload implements AutoCloseable {
       CallOptions.DEFAULT.withTimeout(Duration.ofMillis(DeviceBenchEngine.STEP_TIMEOUT_MS));
   private static final CallOptions ON_DEVICE = CALL.withDevice(0);
 
+  /** How the shards go from the producer's GPU to the consumer's. */
+  public enum Route {
+    /** Stored by the producer, fetched by the consumer over Flight (local workers). */
+    FLIGHT,
+    /** Through Ray's object store (Ray actors). */
+    OBJECT_STORE,
+    /**
+     * Kept in the producer's GPU memory ({@code @KeepOnDevice}) and copied device to device by the
+     * consumer through CUDA IPC (local workers on one machine).
+     */
+    CUDA_IPC
+  }
+
   private final Scheduler scheduler;
+  private final Route route;
   private final boolean plasma;
   private final int count;
   private final long shardBytes;
@@ -63,13 +85,15 @@ public final class GpuToGpuWorkload implements AutoCloseable {
    * Starts the two workers on {@code scheduler} (which the workload then owns) with {@code env}
    * (for example the device runtime's library), their engines, and the shards.
    *
-   * @param plasma the scheduler's plane is Ray's object store, and so is the raw chain's hop (else
-   *     a socket between the workers, which listen on loopback)
+   * @param route {@link Route#OBJECT_STORE}: the scheduler's plane is Ray's object store, and so is
+   *     the raw chain's hop; {@link Route#FLIGHT}: a socket between the workers, which listen on
+   *     loopback; {@link Route#CUDA_IPC}: the Flight plane's workers, the raw chain CUDA IPC
    */
   public GpuToGpuWorkload(
-      Scheduler scheduler, boolean plasma, int count, long shardBytes, Map<String, String> env) {
+      Scheduler scheduler, Route route, int count, long shardBytes, Map<String, String> env) {
     this.scheduler = scheduler;
-    this.plasma = plasma;
+    this.route = route;
+    this.plasma = route == Route.OBJECT_STORE;
     this.count = count;
     this.shardBytes = shardBytes;
     try {
@@ -87,7 +111,7 @@ public final class GpuToGpuWorkload implements AutoCloseable {
         scheduler.createEngine(worker, engine, null);
       }
       call(PRODUCER, "prepareProducer", count, shardBytes, SEED);
-      if (plasma) {
+      if (route != Route.FLIGHT) {
         call(CONSUMER, "prepareConsumer", count, shardBytes);
       } else {
         Object port = call(CONSUMER, "prepareConsumer", count, shardBytes, "127.0.0.1");
@@ -124,7 +148,7 @@ public final class GpuToGpuWorkload implements AutoCloseable {
    * device, the controller clears them.
    */
   public long rtensorPath() {
-    Object handles = call(PRODUCER, "produce");
+    Object handles = call(PRODUCER, produceMethod());
     try {
       return ((Number) scheduler.callEngine(CONSUMER, "consume", null, ON_DEVICE, handles))
           .longValue();
@@ -133,8 +157,16 @@ public final class GpuToGpuWorkload implements AutoCloseable {
     }
   }
 
+  private String produceMethod() {
+    return route == Route.CUDA_IPC ? "produceKept" : "produce";
+  }
+
   /** The baseline: the serial raw chain between the same two workers. */
   public long rawChain() throws Exception {
+    if (route == Route.CUDA_IPC) {
+      Object handles = call(PRODUCER, "rawExportIpc");
+      return ((Number) call(CONSUMER, "rawOpenIpc", handles)).longValue();
+    }
     if (plasma) {
       Object refs = call(PRODUCER, "rawPut");
       return ((Number) call(CONSUMER, "rawGet", refs)).longValue();
@@ -153,7 +185,7 @@ public final class GpuToGpuWorkload implements AutoCloseable {
    * @throws io.rtensor.scheduler.EngineCallException naming the path and shard with wrong bytes
    */
   public void verify() throws Exception {
-    Object handles = call(PRODUCER, "produce");
+    Object handles = call(PRODUCER, produceMethod());
     try {
       scheduler.callEngine(CONSUMER, "consumeAndCheck", null, ON_DEVICE, handles, SEED);
     } finally {

@@ -92,6 +92,9 @@ import picocli.CommandLine.TypeConversionException;
       "  gpu-to-gpu-ray     the same between two Ray actors through the object store",
       "          vs direct-driver D2H, plasma put, get, direct-driver H2D (needs a",
       "          Ray head)",
+      "  gpu-to-gpu-ipc     the same kept on the producer's GPU (@KeepOnDevice) and",
+      "          copied device to device by CUDA IPC (local workers) vs the driver's",
+      "          IPC calls made directly: export, open, cuMemcpyDtoD, close (no goal)",
       "          (the device rows need a CUDA GPU and are skipped otherwise; on a",
       "          fake CUDA runtime they run as correctness checks, bytes verified,",
       "          no speed reported)",
@@ -113,7 +116,8 @@ final class BenchCommand implements Callable<Integer> {
           "d2h",
           "h2d",
           "gpu-to-gpu-flight",
-          "gpu-to-gpu-ray");
+          "gpu-to-gpu-ray",
+          "gpu-to-gpu-ipc");
 
   private static final int FLIGHT_SHARDS = 64;
   static final int SMALL_SHARDS = 10_000;
@@ -400,6 +404,7 @@ final class BenchCommand implements Callable<Integer> {
                 case "h2d" -> h2d(s);
                 case "gpu-to-gpu-flight" -> gpuToGpuFlight(s);
                 case "gpu-to-gpu-ray" -> gpuToGpuRay(s, head);
+                case "gpu-to-gpu-ipc" -> gpuToGpuIpc(s);
                 default -> throw new IllegalStateException(name);
               };
         } catch (Exception e) {
@@ -1021,7 +1026,7 @@ final class BenchCommand implements Callable<Integer> {
     try (GpuToGpuWorkload w =
         new GpuToGpuWorkload(
             scheduler,
-            false,
+            GpuToGpuWorkload.Route.FLIGHT,
             GpuToGpuWorkload.SHARDS,
             s.gpuToGpuShardBytes(),
             gpuWorkerEnv(device, false))) {
@@ -1030,7 +1035,36 @@ final class BenchCommand implements Callable<Integer> {
       double[] t =
           Timing.compare(s.warmup(), s.flightWarmupMs(), s.reps(), w::rtensorPath, w::rawChain);
       w.verify();
-      return gpuToGpu("gpu-to-gpu-flight", subject, w, device, t, baseline);
+      return gpuToGpu("gpu-to-gpu-flight", subject, w, device, t, baseline, GpuToGpuWorkload.GOAL);
+    }
+  }
+
+  /**
+   * The CUDA IPC handoff between two local workers against the driver's IPC calls made directly; no
+   * goal yet (the first measurement on a GPU sets one).
+   */
+  private Comparison gpuToGpuIpc(Settings s) throws Exception {
+    String what = gpuToGpuWhat(s);
+    String subject =
+        "GPU -> GPU kept on the producer's GPU, by CUDA IPC, " + what + ", local workers";
+    String baseline = GpuToGpuWorkload.IPC_BASELINE;
+    String[] why = new String[1];
+    Device device = cudaDevice(why);
+    if (device == null) {
+      return Comparison.skipped("gpu-to-gpu-ipc", subject, baseline, Double.NaN, why[0]);
+    }
+    LocalScheduler scheduler = LocalScheduler.builder().build();
+    try (GpuToGpuWorkload w =
+        new GpuToGpuWorkload(
+            scheduler,
+            GpuToGpuWorkload.Route.CUDA_IPC,
+            GpuToGpuWorkload.SHARDS,
+            s.gpuToGpuShardBytes(),
+            gpuWorkerEnv(device, false))) {
+      main.err().println("bench: gpu-to-gpu-ipc " + w.placement());
+      double[] t = Timing.compare(s.warmup(), s.reps(), w::rtensorPath, w::rawChain);
+      w.verify();
+      return gpuToGpu("gpu-to-gpu-ipc", subject, w, device, t, baseline, Double.NaN);
     }
   }
 
@@ -1050,24 +1084,28 @@ final class BenchCommand implements Callable<Integer> {
     try (GpuToGpuWorkload w =
         new GpuToGpuWorkload(
             scheduler,
-            true,
+            GpuToGpuWorkload.Route.OBJECT_STORE,
             GpuToGpuWorkload.SHARDS,
             s.gpuToGpuShardBytes(),
             gpuWorkerEnv(device, true))) {
       main.err().println("bench: gpu-to-gpu-ray " + w.placement());
       double[] t = Timing.compare(s.warmup(), s.reps(), w::rtensorPath, w::rawChain);
       w.verify();
-      return gpuToGpu("gpu-to-gpu-ray", subject, w, device, t, baseline);
+      return gpuToGpu("gpu-to-gpu-ray", subject, w, device, t, baseline, GpuToGpuWorkload.GOAL);
     }
   }
 
   private static Comparison gpuToGpu(
-      String name, String subject, GpuToGpuWorkload w, Device device, double[] t, String baseline) {
+      String name,
+      String subject,
+      GpuToGpuWorkload w,
+      Device device,
+      double[] t,
+      String baseline,
+      double goal) {
     subject += ", " + w.placement();
     return device.runtime().isFake()
-        ? Comparison.checked(
-            name, subject, baseline, w.bytes(), GpuToGpuWorkload.GOAL, fakeCheck(device))
-        : Comparison.measured(
-            name, subject, t[0], baseline, t[1], w.bytes(), GpuToGpuWorkload.GOAL);
+        ? Comparison.checked(name, subject, baseline, w.bytes(), goal, fakeCheck(device))
+        : Comparison.measured(name, subject, t[0], baseline, t[1], w.bytes(), goal);
   }
 }

@@ -91,7 +91,8 @@ class BenchCommandTest {
     assertEquals(64L << 20, full.gpuToGpuShardBytes(), "full: 1 GiB as 16 x 64 MiB");
     assertEquals(1L << 30, full.d2hBytes(), "full: d2h and h2d 1 GiB");
     assertTrue(
-        BenchCommand.ALL.containsAll(List.of("d2h", "h2d", "gpu-to-gpu-flight", "gpu-to-gpu-ray")));
+        BenchCommand.ALL.containsAll(
+            List.of("d2h", "h2d", "gpu-to-gpu-flight", "gpu-to-gpu-ray", "gpu-to-gpu-ipc")));
 
     BenchCommand.Options o =
         BenchCommand.parse(
@@ -202,7 +203,7 @@ class BenchCommandTest {
   }
 
   private static final List<String> DEVICE_ROWS =
-      List.of("d2h", "h2d", "gpu-to-gpu-flight", "gpu-to-gpu-ray");
+      List.of("d2h", "h2d", "gpu-to-gpu-flight", "gpu-to-gpu-ray", "gpu-to-gpu-ipc");
 
   @Test
   void deviceRowsWithoutACudaRuntimeAreSkippedSayingWhy() throws Exception {
@@ -289,7 +290,7 @@ class BenchCommandTest {
             .endsWith("(fake CUDA runtime: correctness checks only)"),
         r.out());
     JsonNode results = json.path("results");
-    assertEquals(4, results.size(), r.out());
+    assertEquals(5, results.size(), r.out());
     assertCheckedOnTheFake(results.get(0), "d2h", 2L << 20, r.out());
     assertTrue(
         results
@@ -322,6 +323,15 @@ class BenchCommandTest {
     assertTrue(
         flight.path("baseline").asText().startsWith("serial raw chain, same workers"), r.out());
     assertEquals(1.0, flight.path("goal").asDouble(), 1e-9);
+    JsonNode ipc = results.get(4);
+    assertCheckedOnTheFake(ipc, "gpu-to-gpu-ipc", 2L << 20, r.out());
+    assertTrue(
+        ipc.path("subject")
+            .asText()
+            .startsWith("GPU -> GPU kept on the producer's GPU, by CUDA IPC, 16 x 128 KiB"),
+        r.out());
+    assertTrue(ipc.path("baseline").asText().contains("cuIpcOpenMemHandle, cuMemcpyDtoD"), r.out());
+    assertTrue(ipc.path("goal").isNull(), "no goal until a GPU measures it: " + r.out());
     JsonNode ray = results.get(3);
     assertEquals("gpu-to-gpu-ray", ray.path("name").asText());
     assertEquals("skipped", ray.path("status").asText(), r.out());
