@@ -84,19 +84,22 @@ public final class DeviceIpc implements AutoCloseable {
     if (!canOpen(handle, device)) {
       return null;
     }
-    DeviceBuffer mapping = mapping(handle, device);
-    if (mapping == null) {
-      return null;
+    // The copy holds the lock, so an eviction cannot unmap the memory under it.
+    synchronized (this) {
+      DeviceBuffer mapping = mapping(handle, device);
+      if (mapping == null) {
+        return null;
+      }
+      return copiers.copyOnDevice(mapping, handle.dtype(), handle.shape(), device);
     }
-    return copiers.copyOnDevice(mapping, handle.dtype(), handle.shape(), device);
   }
 
-  private synchronized DeviceBuffer mapping(RTensor handle, Device device) {
+  private DeviceBuffer mapping(RTensor handle, Device device) {
     if (closed) {
       throw new IllegalStateException("device IPC mappings are closed");
     }
     DeviceBuffer open = mappings.get(handle.shardId());
-    if (open != null && open.device() == device) {
+    if (open != null && open.device().equals(device)) {
       return open;
     }
     try {

@@ -287,15 +287,15 @@ public final class ShardStore implements AutoCloseable {
     synchronized (this) {
       for (String id : ids) {
         ArrowBuf b = shards.remove(id);
-        boolean wasDeferred = deferred.remove(id) != null;
+        Deferred d = deferred.remove(id);
         AutoCloseable source = sources.remove(id);
         if (b != null) {
           b.close();
         }
         if (source != null) {
-          released.add(source);
+          released.add(afterWrite(d, source));
         }
-        if (b != null || wasDeferred) {
+        if (b != null || d != null) {
           removed.add(id);
         }
       }
@@ -308,6 +308,21 @@ public final class ShardStore implements AutoCloseable {
       throw failure;
     }
     return removed.size();
+  }
+
+  /**
+   * {@code source}, closed only once a write of the deferred shard {@code d} in progress ends (a
+   * write holds {@code d}'s monitor), so the memory a write reads is never freed under it.
+   */
+  private static AutoCloseable afterWrite(Deferred d, AutoCloseable source) {
+    if (d == null) {
+      return source;
+    }
+    return () -> {
+      synchronized (d) {
+        source.close();
+      }
+    };
   }
 
   /** Closes each source; returns the first failure (others suppressed in it), or null. */
@@ -365,8 +380,9 @@ public final class ShardStore implements AutoCloseable {
       closed = true;
       shards.values().forEach(ArrowBuf::close);
       shards.clear();
+      released = new ArrayList<>();
+      sources.forEach((id, source) -> released.add(afterWrite(deferred.get(id), source)));
       deferred.clear();
-      released = new ArrayList<>(sources.values());
       sources.clear();
     }
     RuntimeException failure = closeAll(released);

@@ -173,6 +173,33 @@ class ShardStoreDeferredTest {
   }
 
   @Test
+  void aRemoveDuringTheFirstWriteClosesTheSourceOnlyAfterTheWrite() throws Exception {
+    Filler filler = new Filler();
+    filler.gate = new CountDownLatch(1);
+    Source source = new Source();
+    store.putDeferred("r", COLUMNS, ROWS, filler, source);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<java.util.List<ArrowBuf>> read = pool.submit(() -> store.retain(List.of("r")));
+      while (filler.writes.get() == 0) {
+        Thread.sleep(5); // the reader is writing the shard (held at the gate)
+      }
+      Future<Long> removal = pool.submit(() -> store.remove(List.of("r")));
+      Thread.sleep(200);
+      assertEquals(0, source.closes.get(), "the source is not closed under a write");
+      filler.gate.countDown();
+      assertEquals(1L, removal.get(10, TimeUnit.SECONDS));
+      assertEquals(1, source.closes.get());
+      ArrowBuf b = read.get(10, TimeUnit.SECONDS).get(0);
+      assertNull(b, "removed before the write was stored: the reader gets nothing");
+    } finally {
+      pool.shutdownNow();
+    }
+    assertEquals(0, store.stats().entries());
+    assertEquals(0, root.getAllocatedMemory(), "the written buffer was freed, not stored");
+  }
+
+  @Test
   void aFailedWriteStoresNothingAndTheNextReadWritesIt() {
     Filler filler = new Filler();
     Source source = new Source();
