@@ -89,6 +89,15 @@ final class DemoCommand implements Callable<Integer> {
   private DeviceType device;
 
   @Option(
+      names = "--keep-on-device",
+      description = {
+        "with --device cuda on the Flight plane: the rollout workers keep the hidden states on their"
+            + " GPUs (@KeepOnDevice) and the training workers copy them device to device by CUDA"
+            + " IPC, no host memory touched; the table adds that D2D hop"
+      })
+  private boolean keepOnDevice;
+
+  @Option(
       names = "--rollout",
       paramLabel = "N",
       converter = Converters.PositiveInt.class,
@@ -195,6 +204,12 @@ final class DemoCommand implements Callable<Integer> {
           schedulerName.equals("ray")
               ? DataPlaneKind.defaultForRay()
               : DataPlaneKind.defaultForLocal();
+    }
+    if (keepOnDevice && (device != DeviceType.GPU || dataPlane != DataPlaneKind.FLIGHT)) {
+      throw new ParameterException(
+          spec.commandLine(),
+          "--keep-on-device hands the hidden states over by CUDA IPC: it needs --device cuda and"
+              + " the Flight data plane (on Ray: --data-plane flight)");
     }
   }
 
@@ -365,7 +380,8 @@ final class DemoCommand implements Callable<Integer> {
     long clearNanos = 0;
     int verified = 0;
     List<MemorySample> samples = new ArrayList<>();
-    String generateMethod = onDevice() ? "generateOnDevice" : "generate";
+    String generateMethod =
+        keepOnDevice ? "generateKeptOnDevice" : onDevice() ? "generateOnDevice" : "generate";
     for (int step = 1; step <= steps; step++) {
       long t0 = System.nanoTime();
       List<CompletableFuture<Object>> generated = new ArrayList<>();
@@ -492,12 +508,22 @@ final class DemoCommand implements Callable<Integer> {
           last.copiedToDeviceBytes() - copiesBefore.copiedToDeviceBytes(),
           last.copiedToDeviceNanos() - copiesBefore.copiedToDeviceNanos());
     }
+    if (keepOnDevice) {
+      copyRow(
+          out,
+          "D2D kept -> trainer's device (IPC)",
+          deviceShards,
+          last.copiedOnDeviceBytes() - copiesBefore.copiedOnDeviceBytes(),
+          last.copiedOnDeviceNanos() - copiesBefore.copiedOnDeviceNanos());
+    }
     out.printf(
         "  %-34s %8d %14s %10.2f %10.1f %10s%n",
         "clear (stores and caches)", shards, "-", clearNanos / 1e9, clearNanos / 1e6 / steps, "-");
     if (onDevice()) {
       out.println(
-          "  D2H, H2D: the copies' own time in the workers, summed over them (within the hop"
+          "  "
+              + (keepOnDevice ? "D2H, H2D, D2D" : "D2H, H2D")
+              + ": the copies' own time in the workers, summed over them (within the hop"
               + " above)");
     }
     out.println();
@@ -578,7 +604,9 @@ final class DemoCommand implements Callable<Integer> {
       long copiedToHostBytes,
       long copiedToHostNanos,
       long copiedToDeviceBytes,
-      long copiedToDeviceNanos) {
+      long copiedToDeviceNanos,
+      long copiedOnDeviceBytes,
+      long copiedOnDeviceNanos) {
     static MemorySample read(int step, Scheduler scheduler, List<Worker> workers) {
       long heap = 0;
       long arrow = 0;
@@ -590,6 +618,8 @@ final class DemoCommand implements Callable<Integer> {
       long toHostNanos = 0;
       long toDeviceBytes = 0;
       long toDeviceNanos = 0;
+      long onDeviceBytes = 0;
+      long onDeviceNanos = 0;
       for (Worker w : workers) {
         WorkerMemory m = scheduler.workerMemory(w.id());
         heap += m.heapUsedBytes();
@@ -602,6 +632,8 @@ final class DemoCommand implements Callable<Integer> {
         toHostNanos += m.copiedToHostNanos();
         toDeviceBytes += m.copiedToDeviceBytes();
         toDeviceNanos += m.copiedToDeviceNanos();
+        onDeviceBytes += m.copiedOnDeviceBytes();
+        onDeviceNanos += m.copiedOnDeviceNanos();
       }
       return new MemorySample(
           step,
@@ -615,7 +647,9 @@ final class DemoCommand implements Callable<Integer> {
           toHostBytes,
           toHostNanos,
           toDeviceBytes,
-          toDeviceNanos);
+          toDeviceNanos,
+          onDeviceBytes,
+          onDeviceNanos);
     }
   }
 

@@ -68,8 +68,16 @@ class DemoTest {
     assertEquals(
         2,
         Main.run(new String[] {"demo", "--device", "cuda", "--hidden", "0"}, outStream, errStream));
+    assertEquals(
+        2,
+        Main.run(
+            new String[] {"demo", "--device", "npu", "--keep-on-device"}, outStream, errStream));
     String text = err.toString(StandardCharsets.UTF_8);
     assertTrue(text.contains("needs --scheduler ray"), text);
+    assertTrue(
+        text.contains(
+            "--keep-on-device hands the hidden states over by CUDA IPC: it needs --device"),
+        text);
     assertTrue(
         text.contains("--device cuda moves the hidden states between devices: give --hidden H > 0"),
         text);
@@ -113,6 +121,31 @@ class DemoTest {
         text);
     assertTrue(run.err().contains("step 2/2, 2 verified"), run.err());
     assertFalse(run.err().contains("\tat "), run.err());
+  }
+
+  @Test
+  void demoKeepingTheHiddenStatesOnTheRolloutGpusHandsThemOverByCudaIpc() throws Exception {
+    ChildLauncher.Result run =
+        ChildLauncher.run(
+            300,
+            DeviceEngine.fakeRuntimeEnv(RuntimeKind.CUDA, 4),
+            demo("--hidden", "4", "--device", "cuda", "--keep-on-device"));
+    assertEquals(0, run.code(), run.toString());
+    String text = run.out();
+    assertTrue(text.strip().endsWith("\nverified"), run.toString());
+    // Nothing went through the host: the trainers copied every byte device to device.
+    assertTrue(
+        text.matches("(?s).*\n  D2H device -> page-locked store +8 +0 .*"),
+        "no device-to-host copy: " + text);
+    assertTrue(
+        text.matches("(?s).*\n  H2D fetched -> trainer's device +8 +0 .*"),
+        "no host-to-device copy: " + text);
+    assertCopyRow(text, "D2D kept -> trainer's device (IPC)", 8, HIDDEN_BYTES);
+    assertTrue(text.contains("D2H, H2D, D2D: the copies' own time in the workers"), text);
+    assertTrue(
+        text.contains(
+            "shard stores, fetch caches and workers' Arrow memory empty after every sampled clear"),
+        text);
   }
 
   /** The hop's row: its shards and bytes, a time, and a rate that is a positive number. */

@@ -34,6 +34,8 @@ public final class WorkerMemory implements Serializable {
   private final long copiedToHostNanos;
   private final long copiedToDeviceBytes;
   private final long copiedToDeviceNanos;
+  private final long copiedOnDeviceBytes;
+  private final long copiedOnDeviceNanos;
 
   /** A reading; see the accessors for each field. */
   public WorkerMemory(
@@ -49,7 +51,9 @@ public final class WorkerMemory implements Serializable {
       long copiedToHostBytes,
       long copiedToHostNanos,
       long copiedToDeviceBytes,
-      long copiedToDeviceNanos) {
+      long copiedToDeviceNanos,
+      long copiedOnDeviceBytes,
+      long copiedOnDeviceNanos) {
     this.workerId = workerId;
     this.pid = pid;
     this.heapUsedBytes = heapUsedBytes;
@@ -63,6 +67,8 @@ public final class WorkerMemory implements Serializable {
     this.copiedToHostNanos = copiedToHostNanos;
     this.copiedToDeviceBytes = copiedToDeviceBytes;
     this.copiedToDeviceNanos = copiedToDeviceNanos;
+    this.copiedOnDeviceBytes = copiedOnDeviceBytes;
+    this.copiedOnDeviceNanos = copiedOnDeviceNanos;
   }
 
   /**
@@ -76,6 +82,7 @@ public final class WorkerMemory implements Serializable {
     FetchCache.Stats cache = data.transport().cache().stats();
     DeviceCopiers.Totals toHost = data.transport().copiers().copiedToHost();
     DeviceCopiers.Totals toDevice = data.transport().copiers().copiedToDevice();
+    DeviceCopiers.Totals onDevice = data.transport().copiers().copiedOnDevice();
     return new WorkerMemory(
         workerId,
         ProcessHandle.current().pid(),
@@ -89,7 +96,9 @@ public final class WorkerMemory implements Serializable {
         toHost.bytes(),
         toHost.nanos(),
         toDevice.bytes(),
-        toDevice.nanos());
+        toDevice.nanos(),
+        onDevice.bytes(),
+        onDevice.nanos());
   }
 
   /** This process's Java heap in use after a full garbage collection (tens of milliseconds). */
@@ -174,12 +183,26 @@ public final class WorkerMemory implements Serializable {
     return copiedToDeviceNanos;
   }
 
+  /**
+   * Bytes the worker's data plane copied device to device since the worker started: tensors other
+   * workers of this machine kept on their devices ({@code @KeepOnDevice}), received here by CUDA
+   * IPC.
+   */
+  public long copiedOnDeviceBytes() {
+    return copiedOnDeviceBytes;
+  }
+
+  /** Time spent in the copies of {@link #copiedOnDeviceBytes()}, summed over copies. */
+  public long copiedOnDeviceNanos() {
+    return copiedOnDeviceNanos;
+  }
+
   @Override
   public String toString() {
     return String.format(
         Locale.ROOT,
         "%s (pid %d): heap %.1f MiB, Arrow %d bytes, stored %d shards / %d bytes,"
-            + " cached %d shards / %d bytes%s",
+            + " cached %d shards / %d bytes%s%s",
         workerId,
         pid,
         heapUsedBytes / 1048576.0,
@@ -194,6 +217,7 @@ public final class WorkerMemory implements Serializable {
                 + copiedToHostBytes
                 + " bytes, host to device "
                 + copiedToDeviceBytes
-                + " bytes");
+                + " bytes",
+        copiedOnDeviceBytes == 0 ? "" : ", device to device " + copiedOnDeviceBytes + " bytes");
   }
 }

@@ -100,7 +100,7 @@ class ControlServerInputTest {
     @Override
     public WorkerMemory memory() {
       reached.incrementAndGet();
-      return new WorkerMemory("fuzz/0", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+      return new WorkerMemory("fuzz/0", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     @Override

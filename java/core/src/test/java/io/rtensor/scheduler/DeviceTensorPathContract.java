@@ -241,6 +241,7 @@ public abstract class DeviceTensorPathContract {
     long[] rolloutBefore = copied(ROLLOUT);
     long[] trainerBefore = copied(TRAINER);
 
+    long onDeviceBefore = scheduler.workerMemory(TRAINER).copiedOnDeviceBytes();
     RTensor handle = assertInstanceOf(RTensor.class, call(ROLLOUT, "produceKept"));
     boolean ipc =
         runtime == RuntimeKind.CUDA && scheduler.dataPlane().plane().kind() == DataPlaneKind.FLIGHT;
@@ -256,6 +257,10 @@ public abstract class DeviceTensorPathContract {
           BYTES, delta(trainerBefore, trainerAfter, COPIED_D2D), "one device-to-device copy");
       assertEquals(0, delta(trainerBefore, trainerAfter, COPIED_H2D), "nothing from the host");
       assertEquals(1L, call(TRAINER, "ipcMappings"), "the trainer mapped the rollout's memory");
+      assertEquals(
+          BYTES,
+          scheduler.workerMemory(TRAINER).copiedOnDeviceBytes() - onDeviceBefore,
+          "the trainer's own count of its device-to-device copies");
     } else {
       assertEquals(BYTES, delta(rolloutBefore, rolloutAfter, COPIED_D2H), "one DMA to the host");
       assertEquals(BYTES, delta(trainerBefore, trainerAfter, COPIED_H2D), "one DMA back");

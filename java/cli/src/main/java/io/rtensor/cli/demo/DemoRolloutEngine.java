@@ -3,6 +3,7 @@ package io.rtensor.cli.demo;
 import io.rtensor.device.Device;
 import io.rtensor.engine.EngineContext;
 import io.rtensor.engine.InferenceEngine;
+import io.rtensor.engine.KeepOnDevice;
 import io.rtensor.tensor.DType;
 import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Shape;
@@ -115,6 +116,16 @@ public class DemoRolloutEngine implements InferenceEngine {
       onDevice.forEach(DeviceTensor::close);
       throw e;
     }
+  }
+
+  /**
+   * {@link #generateOnDevice}, the hidden states kept in the worker's device memory until they are
+   * cleared: training workers of this machine receive them device to device by CUDA IPC.
+   */
+  @KeepOnDevice
+  public Map<String, Object> generateKeptOnDevice(
+      int step, int batch, int seq, int hidden, int parts) {
+    return generateOnDevice(step, batch, seq, hidden, parts);
   }
 
   private SplittableRandom random(int step) {
