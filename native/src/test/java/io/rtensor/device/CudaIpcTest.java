@@ -15,8 +15,6 @@ import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -67,18 +65,7 @@ class CudaIpcTest {
   }
 
   private static Process startWorker(String... args) throws IOException {
-    List<String> command =
-        new ArrayList<>(
-            List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                "-Drtensor.cuda.library=" + System.getProperty("rtensor.cuda.library"),
-                "-Drtensor.acl.library=" + System.getProperty("rtensor.acl.library"),
-                "-Drtensor.fake.dir=" + FakeRuntime.directory(),
-                IpcWorker.class.getName()));
-    command.addAll(List.of(args));
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    ProcessBuilder builder = FakeRuntime.childJvm(IpcWorker.class, args);
     builder.environment().remove("CUDA_VISIBLE_DEVICES");
     builder.environment().remove("RTENSOR_FAKE_DEVICE_COUNT");
     return builder.start();

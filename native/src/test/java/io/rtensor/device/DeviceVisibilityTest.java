@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,18 +30,7 @@ class DeviceVisibilityTest {
 
   /** Starts a worker JVM with the given KIND=MODE arguments and returns its report. */
   private static Process start(String... modes) throws IOException {
-    List<String> command =
-        new java.util.ArrayList<>(
-            List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                "-Drtensor.cuda.library=" + System.getProperty("rtensor.cuda.library"),
-                "-Drtensor.acl.library=" + System.getProperty("rtensor.acl.library"),
-                "-Drtensor.fake.dir=" + FakeRuntime.directory(),
-                VisibilityWorker.class.getName()));
-    command.addAll(List.of(modes));
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    ProcessBuilder builder = FakeRuntime.childJvm(VisibilityWorker.class, modes);
     builder.environment().put("RTENSOR_FAKE_DEVICE_COUNT", String.valueOf(MACHINE));
     builder.environment().remove("CUDA_VISIBLE_DEVICES");
     builder.environment().remove("ASCEND_RT_VISIBLE_DEVICES");

@@ -37,6 +37,25 @@ final class FakeRuntime {
     return Path.of(dir);
   }
 
+  /**
+   * A JVM of its own running {@code main} with {@code args}: this JVM's class path and the
+   * properties that load the fake runtimes, its output and errors in one stream.
+   */
+  static ProcessBuilder childJvm(Class<?> main, String... args) {
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "-Drtensor.cuda.library=" + System.getProperty("rtensor.cuda.library"),
+                "-Drtensor.acl.library=" + System.getProperty("rtensor.acl.library"),
+                "-Drtensor.fake.dir=" + directory(),
+                main.getName()));
+    command.addAll(List.of(args));
+    return new ProcessBuilder(command).redirectErrorStream(true);
+  }
+
   static void injectError(RuntimeKind kind, String function, int code, int afterCalls) {
     check(DeviceOps.fake_inject_error(kind.backend(), function, code, afterCalls));
   }

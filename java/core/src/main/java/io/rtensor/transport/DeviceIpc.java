@@ -3,7 +3,6 @@ package io.rtensor.transport;
 import io.rtensor.device.Device;
 import io.rtensor.device.DeviceBuffer;
 import io.rtensor.device.DeviceIpcHandle;
-import io.rtensor.device.RuntimeKind;
 import io.rtensor.handle.DeviceNode;
 import io.rtensor.handle.RTensor;
 import io.rtensor.tensor.DeviceCopiers;
@@ -42,7 +41,7 @@ public final class DeviceIpc implements AutoCloseable {
    */
   public static byte[] export(DeviceTensor tensor) {
     Device device = tensor.device();
-    if (device.kind() != RuntimeKind.CUDA || !device.supportsIpc() || tensor.byteSize() == 0) {
+    if (!device.supportsIpc() || tensor.byteSize() == 0) {
       return null;
     }
     try {
@@ -58,16 +57,13 @@ public final class DeviceIpc implements AutoCloseable {
    * device, on the node that exported it, in another process than the exporter's.
    */
   public static boolean canOpen(RTensor handle, Device device) {
-    byte[] bytes = handle.deviceIpc();
-    if (bytes == null
-        || device == null
-        || device.kind() != RuntimeKind.CUDA
-        || !device.supportsIpc()
-        || !DeviceNode.id().equals(handle.deviceNode())) {
+    // A handle naming no device memory has no node: this is all most handles cost.
+    if (!DeviceNode.id().equals(handle.deviceNode()) || device == null || !device.supportsIpc()) {
       return false;
     }
     try {
-      return DeviceIpcHandle.fromBytes(bytes).exporterPid() != ProcessHandle.current().pid();
+      return DeviceIpcHandle.fromBytes(handle.deviceIpc()).exporterPid()
+          != ProcessHandle.current().pid();
     } catch (IllegalArgumentException e) {
       return false;
     }
@@ -109,10 +105,10 @@ public final class DeviceIpc implements AutoCloseable {
         throw new IllegalArgumentException(
             "the IPC handle maps " + mapped.size() + " bytes, not " + handle.byteSize());
       }
+      mappings.put(handle.shardId(), mapped);
       if (open != null) {
         open.close(); // mapped on another of this process's devices before
       }
-      mappings.put(handle.shardId(), mapped);
       return mapped;
     } catch (RuntimeException e) {
       log.debug("shard {}: CUDA IPC open refused, fetching it: {}", handle.shardId(), e.toString());

@@ -378,9 +378,7 @@ public final class FlightShardServer implements AutoCloseable {
       } catch (RuntimeException e) {
         // Writing a deferred shard (a device tensor's copy to the host) failed.
         listener.error(
-            CallStatus.INTERNAL
-                .withDescription("a shard could not be written for sending: " + e)
-                .toRuntimeException());
+            CallStatus.INTERNAL.withDescription(ShardStore.writeFailure(e)).toRuntimeException());
         return;
       }
       try {

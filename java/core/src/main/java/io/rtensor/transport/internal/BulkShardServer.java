@@ -194,7 +194,7 @@ public final class BulkShardServer implements AutoCloseable {
     } catch (RuntimeException e) {
       // Writing a deferred shard (a device tensor's copy to the host) failed: the request is
       // answered, the connection stays.
-      refuse(ch, BAD_REQUEST, "a shard could not be written for sending: " + e);
+      refuse(ch, BAD_REQUEST, ShardStore.writeFailure(e));
       return;
     }
     try {

@@ -223,7 +223,7 @@ public final class SameNodeServer implements AutoCloseable {
       return;
     } catch (RuntimeException e) {
       // Writing a deferred shard (a device tensor's copy to the host) failed.
-      sendError(s, "a shard could not be written for sending: " + e);
+      sendError(s, ShardStore.writeFailure(e));
       return;
     }
     try {

@@ -87,10 +87,24 @@ public final class ShardStore implements AutoCloseable {
    */
   public void put(String id, List<ColumnSpec> columns, long rows, ShardCodec.ColumnWriter body) {
     FlightWire.checkId(id);
+    ArrowBuf buf = encode(columns, rows, body);
+    try {
+      insert(Map.of(id, buf));
+    } catch (RuntimeException e) {
+      buf.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A buffer under the cap holding the shard of {@code columns} and {@code rows} rows: the framing
+   * written here, each column's bytes by {@code body}. Freed again if either fails.
+   */
+  private ArrowBuf encode(List<ColumnSpec> columns, long rows, ShardCodec.ColumnWriter body) {
     ArrowBuf buf = allocate(ShardCodec.encodedSize(columns, rows));
     try {
       ShardCodec.encodeInto(columns, rows, buf, body);
-      insert(Map.of(id, buf));
+      return buf;
     } catch (RuntimeException e) {
       buf.close();
       throw e;
@@ -130,6 +144,14 @@ public final class ShardStore implements AutoCloseable {
   private record Deferred(List<ColumnSpec> columns, long rows, ShardCodec.ColumnWriter body) {}
 
   /**
+   * What a shard server answers a reader whose request wrote a deferred shard and failed ({@link
+   * #retain}): {@code failure} is what the write threw.
+   */
+  public static String writeFailure(RuntimeException failure) {
+    return "a shard could not be written for sending: " + failure;
+  }
+
+  /**
    * Writes the deferred shards among {@code ids} into stored buffers. Each is written once, outside
    * the store's lock (other reads and puts go on); concurrent readers of the same shard wait for
    * that one write. A write that fails (the device lost, the cap full) stores nothing, leaves the
@@ -138,9 +160,6 @@ public final class ShardStore implements AutoCloseable {
   private void materialize(List<String> ids) {
     List<Map.Entry<String, Deferred>> pending = new ArrayList<>();
     synchronized (this) {
-      if (deferred.isEmpty()) {
-        return;
-      }
       for (String id : ids) {
         Deferred d = deferred.get(id);
         if (d != null) {
@@ -156,20 +175,16 @@ public final class ShardStore implements AutoCloseable {
             continue; // written by a reader before us, or removed
           }
         }
-        ArrowBuf buf = allocate(ShardCodec.encodedSize(d.columns(), d.rows()));
-        boolean kept = false;
-        try {
-          ShardCodec.encodeInto(d.columns(), d.rows(), buf, d.body());
-          synchronized (this) {
-            if (!closed && deferred.remove(e.getKey(), d)) {
-              shards.put(e.getKey(), buf);
-              kept = true;
-            }
+        ArrowBuf buf = encode(d.columns(), d.rows(), d.body());
+        boolean kept;
+        synchronized (this) {
+          kept = !closed && deferred.remove(e.getKey(), d);
+          if (kept) {
+            shards.put(e.getKey(), buf);
           }
-        } finally {
-          if (!kept) {
-            buf.close();
-          }
+        }
+        if (!kept) {
+          buf.close();
         }
       }
     }
@@ -243,19 +258,28 @@ public final class ShardStore implements AutoCloseable {
    *     io.rtensor.device.DeviceException} for a failed device copy, {@link StoreFullException})
    */
   public List<ArrowBuf> retain(List<String> ids) {
+    synchronized (this) {
+      if (deferred.isEmpty()) {
+        return retainStored(ids); // no deferred shard: one lock, as for any read
+      }
+    }
     materialize(ids);
     synchronized (this) {
-      checkOpen();
-      List<ArrowBuf> out = new ArrayList<>(ids.size());
-      for (String id : ids) {
-        ArrowBuf b = shards.get(id);
-        if (b != null) {
-          b.getReferenceManager().retain();
-        }
-        out.add(b);
-      }
-      return out;
+      return retainStored(ids);
     }
+  }
+
+  private List<ArrowBuf> retainStored(List<String> ids) {
+    checkOpen();
+    List<ArrowBuf> out = new ArrayList<>(ids.size());
+    for (String id : ids) {
+      ArrowBuf b = shards.get(id);
+      if (b != null) {
+        b.getReferenceManager().retain();
+      }
+      out.add(b);
+    }
+    return out;
   }
 
   /** The ids of {@code ids} this store lacks (a deferred shard it has). */
