@@ -16,7 +16,6 @@ import java.io.ObjectOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -71,23 +70,11 @@ class CudaIpcTest {
     return builder.start();
   }
 
-  private static Map<String, String> parse(String out) {
-    Map<String, String> report = new HashMap<>();
-    for (String line : out.split("\n")) {
-      int eq = line.indexOf('=');
-      if (eq > 0) {
-        report.put(line.substring(0, eq), line.substring(eq + 1));
-      }
-    }
-    report.put("output", out);
-    return report;
-  }
-
   private static Map<String, String> finish(Process p, String soFar) throws Exception {
     String out = soFar + new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS), out);
     assertEquals(0, p.exitValue(), out);
-    Map<String, String> report = parse(out);
+    Map<String, String> report = FakeRuntime.report(out);
     assertEquals("true", report.get("done"), out);
     return report;
   }

@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -41,15 +40,7 @@ class DeviceVisibilityTest {
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS), out);
     assertEquals(0, p.exitValue(), out);
-    Map<String, String> report = new HashMap<>();
-    for (String line : out.split("\n")) {
-      int eq = line.indexOf('=');
-      if (eq > 0) {
-        report.put(line.substring(0, eq), line.substring(eq + 1));
-      }
-    }
-    report.put("output", out);
-    return report;
+    return FakeRuntime.report(out);
   }
 
   private static Map<String, String> worker(String... modes) throws Exception {

@@ -3,7 +3,9 @@ package io.rtensor.device;
 import io.rtensor.device.internal.DeviceOps;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /** Test access to the control entry points of the fake runtimes the tests load. */
 final class FakeRuntime {
@@ -54,6 +56,22 @@ final class FakeRuntime {
                 main.getName()));
     command.addAll(List.of(args));
     return new ProcessBuilder(command).redirectErrorStream(true);
+  }
+
+  /**
+   * A child JVM's report: each {@code key=value} line of its output, and the whole output under
+   * {@code "output"}.
+   */
+  static Map<String, String> report(String out) {
+    Map<String, String> report = new HashMap<>();
+    for (String line : out.split("\n")) {
+      int eq = line.indexOf('=');
+      if (eq > 0) {
+        report.put(line.substring(0, eq), line.substring(eq + 1));
+      }
+    }
+    report.put("output", out);
+    return report;
   }
 
   static void injectError(RuntimeKind kind, String function, int code, int afterCalls) {

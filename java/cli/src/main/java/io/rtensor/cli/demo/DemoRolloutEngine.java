@@ -1,7 +1,6 @@
 package io.rtensor.cli.demo;
 
 import io.rtensor.device.Device;
-import io.rtensor.engine.EngineContext;
 import io.rtensor.engine.InferenceEngine;
 import io.rtensor.engine.KeepOnDevice;
 import io.rtensor.tensor.DType;
@@ -14,8 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The demo's rollout instance: generates a batch of trajectories (token ids int64 [B, T], attention
@@ -24,27 +21,9 @@ import org.apache.arrow.memory.RootAllocator;
  * leave as shard handles) with what each piece must reduce to. On a worker with a device, {@link
  * #generateOnDevice} keeps the hidden states in device memory and returns them as device tensors.
  */
-public class DemoRolloutEngine implements InferenceEngine {
-  private BufferAllocator allocator;
-  private EngineContext context;
+public class DemoRolloutEngine extends DemoEngine implements InferenceEngine {
 
   public DemoRolloutEngine() {}
-
-  @Override
-  public void initialize(EngineContext context) {
-    this.context = context;
-    allocator = new RootAllocator();
-  }
-
-  @Override
-  public void destroy() {
-    allocator.close();
-  }
-
-  /** The kind of the worker's device ({@code CUDA}, {@code ASCEND}), or "" when it has none. */
-  public String deviceKind() {
-    return context.device() == null ? "" : context.device().kind().name();
-  }
 
   /**
    * One rollout step.

@@ -1,7 +1,6 @@
 package io.rtensor.cli.demo;
 
 import io.rtensor.device.Device;
-import io.rtensor.engine.EngineContext;
 import io.rtensor.engine.TrainEngine;
 import io.rtensor.tensor.DeviceTensor;
 import io.rtensor.tensor.Tensor;
@@ -9,8 +8,6 @@ import io.rtensor.tensor.TensorBatch;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The demo's training rank: receives its data-parallel pieces of every rollout batch (localized
@@ -18,27 +15,9 @@ import org.apache.arrow.memory.RootAllocator;
  * byte arrived. With devices, {@link #trainPiece} receives a piece's hidden states on this worker's
  * device.
  */
-public class DemoTrainEngine implements TrainEngine {
-  private EngineContext context;
-  private BufferAllocator allocator;
+public class DemoTrainEngine extends DemoEngine implements TrainEngine {
 
   public DemoTrainEngine() {}
-
-  @Override
-  public void initialize(EngineContext context) {
-    this.context = context;
-    allocator = new RootAllocator();
-  }
-
-  @Override
-  public void destroy() {
-    allocator.close();
-  }
-
-  /** The kind of the worker's device ({@code CUDA}, {@code ASCEND}), or "" when it has none. */
-  public String deviceKind() {
-    return context.device() == null ? "" : context.device().kind().name();
-  }
 
   /** The reductions of each piece, in order. */
   public List<Map<String, Object>> trainStep(List<TensorBatch> pieces) {
